@@ -88,3 +88,35 @@ mod tests {
         assert_eq!("rpm".parse::<PackageFormat>().unwrap(), PackageFormat::Rpm);
     }
 }
+
+/// SHA-256 (hex) of an inventory in canonical form: packages sorted, one
+/// `name\tarch\tversion\tsource_name\tsource_version\n` line each, after the format.
+/// Agents and the server compute the same value, so an unchanged inventory need not be
+/// sent again.
+pub fn inventory_hash(format: PackageFormat, packages: &[InstalledPackage]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&InstalledPackage> = packages.iter().collect();
+    sorted.sort_by(|a, b| (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version)));
+    let mut h = Sha256::new();
+    h.update(format.as_str().as_bytes());
+    h.update(b"\n");
+    for p in sorted {
+        for (i, f) in [
+            p.name.as_str(),
+            p.arch.as_str(),
+            p.version.as_str(),
+            p.source_name.as_deref().unwrap_or(""),
+            p.source_version.as_deref().unwrap_or(""),
+        ]
+        .iter()
+        .enumerate()
+        {
+            if i > 0 {
+                h.update(b"\t");
+            }
+            h.update(f.as_bytes());
+        }
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}

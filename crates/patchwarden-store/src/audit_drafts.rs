@@ -1,0 +1,80 @@
+//! The audit events of each store mutation, defined once so that every backend records
+//! exactly the same thing. Backends call these inside the mutation's transaction.
+
+use crate::model::*;
+use patchwarden_domain::audit::AuditDraft;
+use patchwarden_domain::ids::{AssetId, UserId};
+
+fn draft(ctx: &AuditCtx, action: &str, target_type: &str) -> AuditDraft {
+    AuditDraft::new(&ctx.actor, &ctx.origin, action, target_type)
+}
+
+pub fn asset_create(ctx: &AuditCtx, after: &Asset) -> AuditDraft {
+    draft(ctx, "asset.create", "asset").target(after.id).after(after)
+}
+
+pub fn asset_update(ctx: &AuditCtx, before: &Asset, after: &Asset) -> AuditDraft {
+    draft(ctx, "asset.update", "asset")
+        .target(after.id)
+        .before(before)
+        .after(after)
+}
+
+pub fn asset_delete(ctx: &AuditCtx, before: &Asset) -> AuditDraft {
+    draft(ctx, "asset.delete", "asset").target(before.id).before(before)
+}
+
+/// Inventories are large: the event records the counts and the hashes, not the lists.
+pub fn inventory_replace(
+    ctx: &AuditCtx,
+    id: AssetId,
+    old_hash: Option<&str>,
+    change: &InventoryChange,
+) -> AuditDraft {
+    draft(ctx, "asset.inventory", "asset")
+        .target(id)
+        .before(&serde_json::json!({ "inventory_hash": old_hash }))
+        .after(change)
+}
+
+pub fn user_create(ctx: &AuditCtx, after: &User) -> AuditDraft {
+    draft(ctx, "user.create", "user").target(after.id).after(after)
+}
+
+pub fn user_update(ctx: &AuditCtx, before: &User, after: &User) -> AuditDraft {
+    draft(ctx, "user.update", "user")
+        .target(after.id)
+        .before(before)
+        .after(after)
+}
+
+pub fn user_password(ctx: &AuditCtx, id: UserId, must_change: bool) -> AuditDraft {
+    draft(ctx, "user.password", "user")
+        .target(id)
+        .after(&serde_json::json!({ "must_change_password": must_change }))
+}
+
+pub fn session_create(ctx: &AuditCtx, new: &NewSession) -> AuditDraft {
+    draft(ctx, "session.login", "user")
+        .target(new.user_id)
+        .after(&serde_json::json!({ "expires_at": new.expires_at }))
+}
+
+pub fn session_delete(ctx: &AuditCtx, user: Option<UserId>) -> AuditDraft {
+    let d = draft(ctx, "session.logout", "user");
+    match user {
+        Some(u) => d.target(u),
+        None => d,
+    }
+}
+
+pub fn token_create(ctx: &AuditCtx, after: &ApiToken) -> AuditDraft {
+    draft(ctx, "token.create", "token").target(after.id).after(after)
+}
+
+pub fn token_revoke(ctx: &AuditCtx, before: &ApiToken, after: &ApiToken) -> AuditDraft {
+    draft(ctx, "token.revoke", "token")
+        .target(after.id)
+        .before(before)
+        .after(after)
+}

@@ -1,0 +1,132 @@
+//! The storage trait of Patchwarden.
+//!
+//! [`Store`] is shaped after the domain, not after tables: each method is one thing the
+//! service layer needs, and each state change appends its audit event **in the same
+//! transaction** (see [`audit_drafts`]), so the audit log can never miss a change that
+//! was committed. Backends (`patchwarden-store-sqlite`, `patchwarden-store-postgres`) are
+//! the only crates that contain SQL; `patchwarden-store-conformance` runs the same cases
+//! against each of them.
+
+#![forbid(unsafe_code)]
+
+pub mod audit_drafts;
+mod error;
+mod model;
+
+pub use error::StoreError;
+pub use model::*;
+
+use async_trait::async_trait;
+use patchwarden_domain::audit::{AuditDraft, AuditEvent};
+use patchwarden_domain::ids::{AssetId, TokenId, UserId};
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::user::Username;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything the server persists. Implementations must be safe to share between tasks
+/// and, for PostgreSQL, between several server replicas.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// Cheap round trip to the database, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+
+    /// Waits for in-flight writes and closes the connections.
+    async fn close(&self);
+
+    // ---- assets -------------------------------------------------------------------
+
+    /// Creates an asset. [`StoreError::Conflict`] when the host name is taken.
+    async fn create_asset(&self, ctx: &AuditCtx, new: &NewAsset) -> Result<Asset>;
+    async fn get_asset(&self, id: AssetId) -> Result<Asset>;
+    async fn find_asset_by_hostname(&self, hostname: &str) -> Result<Option<Asset>>;
+    /// Assets ordered by id, keyset-paginated by `filter.after`.
+    async fn list_assets(&self, filter: &AssetFilter) -> Result<Vec<Asset>>;
+    async fn count_assets(&self) -> Result<u64>;
+    /// Applies the fields that are `Some`; returns the updated asset.
+    async fn update_asset(&self, ctx: &AuditCtx, id: AssetId, patch: &AssetPatch) -> Result<Asset>;
+    /// Deletes the asset and its inventory.
+    async fn delete_asset(&self, ctx: &AuditCtx, id: AssetId) -> Result<()>;
+
+    /// Replaces the asset's package inventory with `packages` (duplicates by
+    /// (name, arch) are an error the caller must have removed), sets `last_seen_at` to
+    /// `ctx.at` and records the content hash. Returns what changed. An unchanged
+    /// inventory writes no audit event.
+    async fn replace_inventory(
+        &self,
+        ctx: &AuditCtx,
+        id: AssetId,
+        format: PackageFormat,
+        packages: &[InstalledPackage],
+    ) -> Result<InventoryChange>;
+    /// The asset's packages ordered by (name, arch).
+    async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>>;
+
+    // ---- users --------------------------------------------------------------------
+
+    async fn create_user(&self, ctx: &AuditCtx, new: &NewUser) -> Result<User>;
+    async fn get_user(&self, id: UserId) -> Result<User>;
+    /// The user and their password hash, for login.
+    async fn get_user_credentials(&self, username: &Username) -> Result<Option<(User, String)>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    async fn count_users(&self) -> Result<u64>;
+    async fn update_user(&self, ctx: &AuditCtx, id: UserId, patch: &UserPatch) -> Result<User>;
+    /// Sets a new password hash; the audit event never contains the hash.
+    async fn set_password(
+        &self,
+        ctx: &AuditCtx,
+        id: UserId,
+        password_hash: &str,
+        must_change_password: bool,
+    ) -> Result<()>;
+
+    // ---- sessions -----------------------------------------------------------------
+
+    /// Stores a login session (only the hash of its secret) and audits the login.
+    async fn create_session(&self, ctx: &AuditCtx, new: &NewSession) -> Result<()>;
+    /// The live session with this secret hash and its user; expired sessions are not
+    /// returned.
+    async fn get_session(&self, token_hash: &str, now: jiff::Timestamp) -> Result<Option<(Session, User)>>;
+    /// Deletes the session (logout) and audits it. Unknown hashes are not an error.
+    async fn delete_session(&self, ctx: &AuditCtx, token_hash: &str) -> Result<()>;
+    /// Deletes every session of the user (password change, disable).
+    async fn delete_user_sessions(&self, id: UserId) -> Result<u64>;
+    /// Removes expired sessions; returns how many.
+    async fn purge_expired_sessions(&self, now: jiff::Timestamp) -> Result<u64>;
+
+    // ---- API tokens ---------------------------------------------------------------
+
+    async fn create_token(&self, ctx: &AuditCtx, new: &NewToken) -> Result<ApiToken>;
+    /// The active token with this secret hash and its owner; revoked and expired tokens
+    /// are not returned.
+    async fn find_token(&self, token_hash: &str, now: jiff::Timestamp) -> Result<Option<(ApiToken, User)>>;
+    async fn get_token(&self, id: TokenId) -> Result<ApiToken>;
+    /// Tokens of one user, or of everybody with `None`; newest first.
+    async fn list_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiToken>>;
+    /// Marks the token revoked at `ctx.at`. Revoking twice is a no-op.
+    async fn revoke_token(&self, ctx: &AuditCtx, id: TokenId) -> Result<ApiToken>;
+    /// Records the last use; may be skipped by the caller when recent.
+    async fn touch_token(&self, id: TokenId, at: jiff::Timestamp) -> Result<()>;
+
+    // ---- login throttling -------------------------------------------------------------
+
+    /// Records a failed login for each key (e.g. `user:alice`, `ip:10.0.0.1`).
+    async fn record_login_failure(&self, keys: &[String], at: jiff::Timestamp) -> Result<()>;
+    /// Failures recorded for `key` at or after `since`.
+    async fn count_login_failures(&self, key: &str, since: jiff::Timestamp) -> Result<u64>;
+    /// Forgets the failures of `key` (after a successful login).
+    async fn clear_login_failures(&self, key: &str) -> Result<()>;
+
+    // ---- audit log ----------------------------------------------------------------
+
+    /// Appends a stand-alone event (a login failure, a CLI action) and returns it sealed.
+    async fn append_audit(&self, ctx: &AuditCtx, draft: AuditDraft) -> Result<AuditEvent>;
+    /// Events in `seq` order after `filter.after`, at most `filter.limit`.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    /// The last event's `(seq, hash)`, kept apart from the events so that deleting the
+    /// newest rows is detected too.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>>;
+}
