@@ -11,6 +11,7 @@
 
 pub mod audit_drafts;
 mod error;
+pub mod inventory_diff;
 mod model;
 
 pub use error::StoreError;
