@@ -1,0 +1,122 @@
+//! `patchwarden quickstart`: the main job on the embedded default, on this machine.
+
+use crate::config::{Config, Overrides};
+use crate::server::{prepare, shutdown_signal, Server};
+use crate::state::AppState;
+use anyhow::Context;
+use patchwarden_domain::asset::{AssetKind, Criticality, Environment, Hostname};
+use patchwarden_store::{AssetPatch, AuditCtx, InventoryChange, NewAsset};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Sets up `data_dir` (reused when it exists), bootstraps the administrator, registers
+/// this machine with its real installed packages, then serves until Ctrl-C.
+pub async fn run(
+    config_file: Option<&Path>,
+    data_dir: &Path,
+    listen: SocketAddr,
+    root: &Path,
+    no_serve: bool,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let db = data_dir.join("patchwarden.db");
+    let cfg = Config::load(
+        config_file,
+        &Overrides {
+            listen: Some(listen),
+            database_url: Some(format!("sqlite://{}", db.display())),
+        },
+    )?;
+    crate::cli::init_logging(&cfg);
+    let reused = db.exists();
+    let (state, admin) = prepare(cfg).await?;
+    println!("Patchwarden quickstart");
+    println!(
+        "  data:      {} ({})",
+        data_dir.display(),
+        if reused { "reused" } else { "new" }
+    );
+    match &admin {
+        Some((name, pw)) => crate::cli::print_first_admin(name, pw),
+        None => println!("  users:     existing accounts kept (the one-time password was shown on the first run; `patchwarden admin reset-password --username admin` makes a new one)"),
+    }
+    match register_this_machine(&state, root).await {
+        Ok(summary) => println!("  this host: {summary}"),
+        Err(e) => println!("  this host: not registered: {e:#}"),
+    }
+    if no_serve {
+        state.store.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let server = Server::bind(state).await?;
+    println!(
+        "  serving:   {}://{}  (API: /api/v1, OpenAPI: /api/v1/openapi.json; Ctrl-C stops)",
+        server.scheme(),
+        server.local_addr
+    );
+    server.run(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the local package database and creates or refreshes this host's asset.
+pub async fn register_this_machine(state: &AppState, root: &Path) -> anyhow::Result<String> {
+    let local = patchwarden_inventory::collect_local(root)
+        .context("cannot read this machine's package database")?;
+    let hostname = Hostname::parse(local.hostname.as_deref().unwrap_or("localhost"))
+        .or_else(|_| Hostname::parse("localhost"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = AuditCtx::system("quickstart", state.clock.now());
+    let asset = match state.store.find_asset_by_hostname(hostname.as_str()).await? {
+        Some(existing) => {
+            let patch = AssetPatch {
+                os: Some(local.os.clone()),
+                ..AssetPatch::default()
+            };
+            if existing.os != local.os {
+                state.store.update_asset(&ctx, existing.id, &patch).await?
+            } else {
+                existing
+            }
+        }
+        None => {
+            state
+                .store
+                .create_asset(
+                    &ctx,
+                    &NewAsset {
+                        hostname: hostname.clone(),
+                        kind: AssetKind::Server,
+                        os: local.os.clone(),
+                        environment: Environment::Development,
+                        criticality: Criticality::Standard,
+                        owner: None,
+                        groups: Vec::new(),
+                        protected_data: false,
+                    },
+                )
+                .await?
+        }
+    };
+    let change: InventoryChange = state
+        .store
+        .replace_inventory(&ctx, asset.id, local.format, &local.packages)
+        .await?;
+    let mut summary = format!(
+        "{} (asset {}), {} {} {} packages ({}: +{} -{} ~{})",
+        asset.hostname,
+        asset.id,
+        local.os.distribution,
+        local.os.release,
+        local.packages.len(),
+        local.format,
+        change.added,
+        change.removed,
+        change.changed
+    );
+    if !local.warnings.is_empty() {
+        summary.push_str(&format!(", {} unreadable records skipped", local.warnings.len()));
+    }
+    Ok(summary)
+}

@@ -1,0 +1,6 @@
+//! Services: the rules between the HTTP edge and the store. Handlers and CLI commands
+//! call these; these call the store.
+
+pub mod audit;
+pub mod login;
+pub mod users;
