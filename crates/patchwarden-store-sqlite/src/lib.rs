@@ -1,1 +1,319 @@
-//! (being written)
+//! SQLite backend of the Patchwarden store: the embedded default.
+//!
+//! One file in WAL mode, foreign keys on, `synchronous=FULL`, a 5 s busy timeout.
+//! Exactly one connection writes (a pool of one, every write transaction started with
+//! `BEGIN IMMEDIATE`), so audit appends are serialised without extra locking; reads go
+//! through a separate pool of `query_only` connections. Forward-only migrations from
+//! `migrations/` are embedded and applied by [`SqliteStore::open`].
+
+#![forbid(unsafe_code)]
+
+mod assets;
+mod audit;
+mod error;
+mod inventory;
+mod rows;
+mod tokens;
+mod users;
+
+use async_trait::async_trait;
+use error::db_err;
+use patchwarden_domain::audit::{AuditDraft, AuditEvent};
+use patchwarden_domain::ids::{AssetId, TokenId, UserId};
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::user::Username;
+use patchwarden_store::{
+    ApiToken, Asset, AssetFilter, AssetPatch, AuditCtx, AuditFilter, InventoryChange, NewAsset,
+    NewSession, NewToken, NewUser, Result, Session, Store, StoreError, User, UserPatch,
+};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Sqlite;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a connection waits for a lock held by another connection or process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections of the read pool.
+const READERS: u32 = 8;
+
+/// The store on one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: every write goes through it.
+    write: SqlitePool,
+    /// `query_only` connections for reads.
+    read: SqlitePool,
+    path: PathBuf,
+}
+
+/// The file path of `sqlite://path`, `sqlite:path` or a plain path (any `?options`
+/// suffix of a URL is ignored).
+pub fn database_path(url_or_path: &str) -> PathBuf {
+    let rest = url_or_path
+        .strip_prefix("sqlite://")
+        .or_else(|| url_or_path.strip_prefix("sqlite:"));
+    match rest {
+        Some(r) => PathBuf::from(r.split('?').next().unwrap_or(r)),
+        None => PathBuf::from(url_or_path),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its directory if missing) and migrates the
+    /// database at `url_or_path`: `sqlite://path`, `sqlite:path` or a plain path.
+    pub async fn open(url_or_path: &str) -> Result<SqliteStore> {
+        let path = database_path(url_or_path);
+        if path.as_os_str().is_empty() || path == Path::new(":memory:") {
+            return Err(StoreError::Invalid(format!(
+                "{url_or_path:?} does not name a database file"
+            )));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Full);
+        let unavailable = |e: sqlx::Error| {
+            StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
+        };
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .map_err(unavailable)?;
+        sqlx::migrate!("./migrations")
+            .run(&write)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", path.display())))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(opts.pragma("query_only", "ON"))
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(path = %path.display(), "sqlite store open");
+        Ok(SqliteStore { write, read, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn reader(&self) -> Result<PoolConnection<Sqlite>> {
+        self.read.acquire().await.map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    async fn create_asset(&self, ctx: &AuditCtx, new: &NewAsset) -> Result<Asset> {
+        assets::create(&self.write, ctx, new).await
+    }
+
+    async fn get_asset(&self, id: AssetId) -> Result<Asset> {
+        assets::load(&mut *self.reader().await?, id).await
+    }
+
+    async fn find_asset_by_hostname(&self, hostname: &str) -> Result<Option<Asset>> {
+        assets::find_by_hostname(&mut *self.reader().await?, hostname).await
+    }
+
+    async fn list_assets(&self, filter: &AssetFilter) -> Result<Vec<Asset>> {
+        assets::list(&mut *self.reader().await?, filter).await
+    }
+
+    async fn count_assets(&self) -> Result<u64> {
+        assets::count(&mut *self.reader().await?).await
+    }
+
+    async fn update_asset(&self, ctx: &AuditCtx, id: AssetId, patch: &AssetPatch) -> Result<Asset> {
+        assets::update(&self.write, ctx, id, patch).await
+    }
+
+    async fn delete_asset(&self, ctx: &AuditCtx, id: AssetId) -> Result<()> {
+        assets::delete(&self.write, ctx, id).await
+    }
+
+    async fn replace_inventory(
+        &self,
+        ctx: &AuditCtx,
+        id: AssetId,
+        format: PackageFormat,
+        packages: &[InstalledPackage],
+    ) -> Result<InventoryChange> {
+        inventory::replace(&self.write, ctx, id, format, packages).await
+    }
+
+    async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {
+        let mut conn = self.reader().await?;
+        assets::load(&mut conn, id).await?;
+        inventory::get(&mut conn, id).await
+    }
+
+    async fn create_user(&self, ctx: &AuditCtx, new: &NewUser) -> Result<User> {
+        users::create(&self.write, ctx, new).await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<User> {
+        users::load(&mut *self.reader().await?, id).await
+    }
+
+    async fn get_user_credentials(&self, username: &Username) -> Result<Option<(User, String)>> {
+        users::credentials(&mut *self.reader().await?, username).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        users::list(&mut *self.reader().await?).await
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        users::count(&mut *self.reader().await?).await
+    }
+
+    async fn update_user(&self, ctx: &AuditCtx, id: UserId, patch: &UserPatch) -> Result<User> {
+        users::update(&self.write, ctx, id, patch).await
+    }
+
+    async fn set_password(
+        &self,
+        ctx: &AuditCtx,
+        id: UserId,
+        password_hash: &str,
+        must_change_password: bool,
+    ) -> Result<()> {
+        users::set_password(&self.write, ctx, id, password_hash, must_change_password).await
+    }
+
+    async fn create_session(&self, ctx: &AuditCtx, new: &NewSession) -> Result<()> {
+        users::create_session(&self.write, ctx, new).await
+    }
+
+    async fn get_session(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(Session, User)>> {
+        users::get_session(&mut *self.reader().await?, token_hash, now).await
+    }
+
+    async fn delete_session(&self, ctx: &AuditCtx, token_hash: &str) -> Result<()> {
+        users::delete_session(&self.write, ctx, token_hash).await
+    }
+
+    async fn delete_user_sessions(&self, id: UserId) -> Result<u64> {
+        users::delete_user_sessions(&self.write, id).await
+    }
+
+    async fn purge_expired_sessions(&self, now: jiff::Timestamp) -> Result<u64> {
+        users::purge_sessions(&self.write, now).await
+    }
+
+    async fn create_token(&self, ctx: &AuditCtx, new: &NewToken) -> Result<ApiToken> {
+        tokens::create(&self.write, ctx, new).await
+    }
+
+    async fn find_token(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(ApiToken, User)>> {
+        tokens::find(&mut *self.reader().await?, token_hash, now).await
+    }
+
+    async fn get_token(&self, id: TokenId) -> Result<ApiToken> {
+        tokens::get(&mut *self.reader().await?, id).await
+    }
+
+    async fn list_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiToken>> {
+        tokens::list(&mut *self.reader().await?, user).await
+    }
+
+    async fn revoke_token(&self, ctx: &AuditCtx, id: TokenId) -> Result<ApiToken> {
+        tokens::revoke(&self.write, ctx, id).await
+    }
+
+    async fn touch_token(&self, id: TokenId, at: jiff::Timestamp) -> Result<()> {
+        tokens::touch(&self.write, id, at).await
+    }
+
+    async fn record_login_failure(&self, keys: &[String], at: jiff::Timestamp) -> Result<()> {
+        tokens::record_failure(&self.write, keys, at).await
+    }
+
+    async fn count_login_failures(&self, key: &str, since: jiff::Timestamp) -> Result<u64> {
+        tokens::count_failures(&mut *self.reader().await?, key, since).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        tokens::clear_failures(&self.write, key).await
+    }
+
+    async fn append_audit(&self, ctx: &AuditCtx, draft: AuditDraft) -> Result<AuditEvent> {
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
+        let ev = audit::append(&mut tx, draft, ctx.at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(ev)
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        audit::list(&mut *self.reader().await?, filter).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        audit::head(&mut *self.reader().await?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_urls_and_paths() {
+        assert_eq!(
+            database_path("sqlite:///var/lib/pw/db.sqlite"),
+            PathBuf::from("/var/lib/pw/db.sqlite")
+        );
+        assert_eq!(
+            database_path("sqlite://data/pw.db?mode=rwc"),
+            PathBuf::from("data/pw.db")
+        );
+        assert_eq!(database_path("sqlite:pw.db"), PathBuf::from("pw.db"));
+        assert_eq!(database_path("/tmp/x/pw.db"), PathBuf::from("/tmp/x/pw.db"));
+    }
+}
