@@ -1,0 +1,271 @@
+//! Package inventories: diffs, hashes, duplicates, multi-version packages.
+
+use crate::fixtures::{all_events, ctx, last_event, new_asset, pkg, t, t0};
+use crate::SharedStore;
+use patchwarden_domain::ids::AssetId;
+use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
+use patchwarden_store::{InventoryChange, StoreError};
+use std::time::Instant;
+
+fn counts(c: &InventoryChange) -> (u32, u32, u32, u32) {
+    (c.added, c.removed, c.changed, c.unchanged)
+}
+
+fn sorted(mut v: Vec<InstalledPackage>) -> Vec<InstalledPackage> {
+    v.sort_by(|a, b| (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version)));
+    v
+}
+
+async fn asset(s: &SharedStore, host: &str) -> AssetId {
+    s.create_asset(&ctx(t0()), &new_asset(host, &[]))
+        .await
+        .unwrap()
+        .id
+}
+
+pub(crate) async fn replace_diff_and_hash(s: SharedStore) {
+    let id = asset(&s, "web-01.example.org").await;
+    let mut libc = pkg("libc6", "amd64", "2.36-9+deb12u4");
+    libc.source_name = Some("glibc".into());
+    libc.source_version = Some("2.36-9+deb12u4".into());
+    let v1 = vec![
+        pkg("openssl", "amd64", "3.0.11-1~deb12u2"),
+        libc.clone(),
+        pkg("bash", "amd64", "5.2.15-2+b2"),
+    ];
+    let c = s
+        .replace_inventory(&ctx(t(10)), id, PackageFormat::Deb, &v1)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (3, 0, 0, 0));
+    assert_eq!(c.hash, inventory_hash(PackageFormat::Deb, &v1));
+    let a = s.get_asset(id).await.unwrap();
+    assert_eq!(a.package_format, Some(PackageFormat::Deb));
+    assert_eq!(a.package_count, 3);
+    assert_eq!(a.inventory_hash.as_deref(), Some(c.hash.as_str()));
+    assert_eq!(a.last_seen_at, Some(t(10)));
+    assert_eq!(
+        s.get_inventory(id).await.unwrap(),
+        sorted(v1.clone()),
+        "ordered by name, arch, version"
+    );
+    let ev = last_event(&s).await;
+    assert_eq!(
+        (ev.action.as_str(), ev.target_id),
+        ("asset.inventory", Some(id.to_string()))
+    );
+    assert_eq!(ev.before.as_deref(), Some(r#"{"inventory_hash":null}"#));
+    assert!(ev.after.as_deref().unwrap().contains(&c.hash));
+
+    // openssl upgraded, bash removed, curl added, libc unchanged.
+    let v2 = vec![
+        libc,
+        pkg("openssl", "amd64", "3.0.13-1~deb12u1"),
+        pkg("curl", "amd64", "7.88.1-10+deb12u5"),
+    ];
+    let c2 = s
+        .replace_inventory(&ctx(t(20)), id, PackageFormat::Deb, &v2)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c2), (1, 1, 1, 1));
+    assert_eq!(c2.hash, inventory_hash(PackageFormat::Deb, &v2));
+    assert_eq!(s.get_inventory(id).await.unwrap(), sorted(v2.clone()));
+    let ev = last_event(&s).await;
+    assert!(
+        ev.before.as_deref().unwrap().contains(&c.hash),
+        "event names the old hash"
+    );
+    let a = s.get_asset(id).await.unwrap();
+    assert_eq!((a.package_count, a.last_seen_at), (3, Some(t(20))));
+
+    // Emptying the inventory is a change too.
+    let c3 = s
+        .replace_inventory(&ctx(t(30)), id, PackageFormat::Deb, &[])
+        .await
+        .unwrap();
+    assert_eq!(counts(&c3), (0, 3, 0, 0));
+    assert!(s.get_inventory(id).await.unwrap().is_empty());
+    assert_eq!(s.get_asset(id).await.unwrap().package_count, 0);
+
+    let missing = AssetId::new(id.get() + 1000);
+    let r = s
+        .replace_inventory(&ctx(t(40)), missing, PackageFormat::Deb, &v2)
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound { .. })), "{r:?}");
+    assert!(matches!(
+        s.get_inventory(missing).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub(crate) async fn unchanged_writes_no_event(s: SharedStore) {
+    let id = asset(&s, "web-01.example.org").await;
+    let v1 = vec![pkg("a", "amd64", "1"), pkg("b", "amd64", "2")];
+    let c = s
+        .replace_inventory(&ctx(t(10)), id, PackageFormat::Deb, &v1)
+        .await
+        .unwrap();
+    let events = all_events(&s).await.len();
+    let before = s.get_asset(id).await.unwrap();
+    let reordered = vec![v1[1].clone(), v1[0].clone()];
+    let c2 = s
+        .replace_inventory(&ctx(t(60)), id, PackageFormat::Deb, &reordered)
+        .await
+        .unwrap();
+    assert!(c2.is_unchanged());
+    assert_eq!((c2.unchanged, c2.hash.as_str()), (2, c.hash.as_str()));
+    assert_eq!(
+        all_events(&s).await.len(),
+        events,
+        "an unchanged inventory is not audited"
+    );
+    let after = s.get_asset(id).await.unwrap();
+    assert_eq!(after.last_seen_at, Some(t(60)));
+    assert_eq!(after.updated_at, before.updated_at);
+    assert_eq!(after.inventory_hash, before.inventory_hash);
+    // Same packages under another format: a different inventory.
+    let c3 = s
+        .replace_inventory(&ctx(t(70)), id, PackageFormat::Apk, &v1)
+        .await
+        .unwrap();
+    assert_ne!(c3.hash, c.hash);
+    assert_eq!(all_events(&s).await.len(), events + 1);
+    assert_eq!(
+        s.get_asset(id).await.unwrap().package_format,
+        Some(PackageFormat::Apk)
+    );
+}
+
+pub(crate) async fn duplicates_rejected(s: SharedStore) {
+    let id = asset(&s, "web-01.example.org").await;
+    let v1 = vec![pkg("a", "amd64", "1")];
+    s.replace_inventory(&ctx(t(10)), id, PackageFormat::Deb, &v1)
+        .await
+        .unwrap();
+    let events = all_events(&s).await.len();
+    let dup = vec![
+        pkg("b", "amd64", "1"),
+        pkg("c", "amd64", "1"),
+        pkg("b", "amd64", "1"),
+    ];
+    let r = s
+        .replace_inventory(&ctx(t(20)), id, PackageFormat::Deb, &dup)
+        .await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert_eq!(
+        s.get_inventory(id).await.unwrap(),
+        v1,
+        "a rejected inventory changes nothing"
+    );
+    assert_eq!(s.get_asset(id).await.unwrap().last_seen_at, Some(t(10)));
+    assert_eq!(all_events(&s).await.len(), events);
+    // Same name and version on two architectures is not a duplicate.
+    let multi = vec![pkg("libc6", "amd64", "2.36"), pkg("libc6", "i386", "2.36")];
+    let c = s
+        .replace_inventory(&ctx(t(30)), id, PackageFormat::Deb, &multi)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (2, 1, 0, 0));
+}
+
+pub(crate) async fn multi_version_kernels(s: SharedStore) {
+    let id = asset(&s, "alma-01.example.org").await;
+    let k = |v: &str| pkg("kernel-core", "x86_64", v);
+    let v1 = vec![
+        k("5.14.0-427.13.1.el9_4"),
+        k("5.14.0-362.24.1.el9_3"),
+        pkg("bash", "x86_64", "5.1.8-9.el9"),
+    ];
+    let c = s
+        .replace_inventory(&ctx(t(10)), id, PackageFormat::Rpm, &v1)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (3, 0, 0, 0));
+    let inv = s.get_inventory(id).await.unwrap();
+    assert_eq!(inv, sorted(v1.clone()));
+    assert_eq!(inv.iter().filter(|p| p.name == "kernel-core").count(), 2);
+    // The oldest kernel is removed, a newer one installed, one stays.
+    let v2 = vec![
+        k("5.14.0-427.13.1.el9_4"),
+        k("5.14.0-427.16.1.el9_4"),
+        pkg("bash", "x86_64", "5.1.8-9.el9"),
+    ];
+    let c = s
+        .replace_inventory(&ctx(t(20)), id, PackageFormat::Rpm, &v2)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (0, 0, 1, 2));
+    assert_eq!(s.get_inventory(id).await.unwrap(), sorted(v2.clone()));
+    // A third kernel is added next to both.
+    let mut v3 = v2.clone();
+    v3.push(k("5.14.0-503.11.1.el9_5"));
+    let c = s
+        .replace_inventory(&ctx(t(30)), id, PackageFormat::Rpm, &v3)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (1, 0, 0, 3));
+    assert_eq!(s.get_asset(id).await.unwrap().package_count, 4);
+}
+
+pub(crate) async fn large_inventory(s: SharedStore) {
+    let id = asset(&s, "big-01.example.org").await;
+    let v1: Vec<_> = (0..2000)
+        .map(|i| pkg(&format!("pkg-{i:04}"), "amd64", &format!("1.{i}")))
+        .collect();
+    let started = Instant::now();
+    let c = s
+        .replace_inventory(&ctx(t(10)), id, PackageFormat::Deb, &v1)
+        .await
+        .unwrap();
+    let first = started.elapsed();
+    assert_eq!(counts(&c), (2000, 0, 0, 0));
+    let mut v2 = v1.clone();
+    for p in v2.iter_mut().step_by(200) {
+        p.version.push_str("+sec1");
+    }
+    v2.truncate(1990);
+    v2.push(pkg("new-tool", "amd64", "0.1"));
+    let started = Instant::now();
+    let c = s
+        .replace_inventory(&ctx(t(20)), id, PackageFormat::Deb, &v2)
+        .await
+        .unwrap();
+    let second = started.elapsed();
+    assert_eq!(counts(&c), (1, 10, 10, 1980));
+    let inv = s.get_inventory(id).await.unwrap();
+    assert_eq!(inv.len(), 1991);
+    assert_eq!(inv, sorted(v2.clone()));
+    let started = Instant::now();
+    let c = s
+        .replace_inventory(&ctx(t(30)), id, PackageFormat::Deb, &v2)
+        .await
+        .unwrap();
+    assert!(c.is_unchanged());
+    println!(
+        "    2,000 packages: first {first:?}, 21 changes {second:?}, unchanged {:?}",
+        started.elapsed()
+    );
+}
+
+pub(crate) async fn delete_asset_cascades(s: SharedStore) {
+    let id = asset(&s, "web-01.example.org").await;
+    let v1 = vec![pkg("a", "amd64", "1"), pkg("b", "amd64", "2")];
+    s.replace_inventory(&ctx(t(10)), id, PackageFormat::Deb, &v1)
+        .await
+        .unwrap();
+    s.delete_asset(&ctx(t(20)), id).await.unwrap();
+    assert!(matches!(
+        s.get_inventory(id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let again = asset(&s, "web-01.example.org").await;
+    assert!(
+        s.get_inventory(again).await.unwrap().is_empty(),
+        "no orphaned packages"
+    );
+    let c = s
+        .replace_inventory(&ctx(t(30)), again, PackageFormat::Deb, &v1)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (2, 0, 0, 0));
+}
