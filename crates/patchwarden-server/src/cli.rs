@@ -199,6 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let server = crate::server::Server::bind(state).await?;
             tracing::info!(address = %server.local_addr, scheme = server.scheme(), database = server.state.store.backend(), "patchwarden listening");
+            println!("listening on {}://{}", server.scheme(), server.local_addr);
             server.run(crate::server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -48,7 +48,7 @@ pub struct TestServer {
     pub base: String,
     pub state: AppState,
     pub clock: ManualClock,
-    pub dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -82,7 +82,7 @@ impl TestServer {
             base,
             state,
             clock,
-            dir,
+            dir: Some(dir),
             shutdown: Some(tx),
             handle: Some(handle),
         }
@@ -141,14 +141,26 @@ impl TestServer {
         self.user_with_roles("root-admin", &[Role::Administrator]).await.1
     }
 
-    /// Stops the server and waits for it.
-    pub async fn stop(mut self) {
+    /// The temporary directory holding the database.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.as_ref().map(|d| d.path()).unwrap_or(std::path::Path::new("."))
+    }
+
+    /// URL of the SQLite database, for tools that open it directly.
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir().join("test.db").display())
+    }
+
+    /// Stops the server, waits for it to close the database, and hands over the
+    /// directory (deleted when the returned value is dropped).
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(h) = self.handle.take() {
             let _ = h.await;
         }
+        self.dir.take().unwrap()
     }
 }
 

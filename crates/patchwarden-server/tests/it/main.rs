@@ -1,0 +1,14 @@
+//! Integration tests of the server: the real router over a socket (through the testkit)
+//! and the real `patchwarden` binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_basics;
+mod audit_chain;
+mod auth_flow;
+mod cli;
+mod durability;
+mod openapi_sync;
+mod quickstart;
+mod role_matrix;
+mod tls;
