@@ -54,16 +54,20 @@ pub fn run(args: &InventoryArgs) -> Result<()> {
         inv.packages,
         jiff::Timestamp::now(),
     );
-    let mut out = std::io::stdout().lock();
+    let mut text = Vec::new();
     match args.format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
+            serde_json::to_writer_pretty(&mut text, &report)?;
+            text.push(b'\n');
         }
-        OutputFormat::Table => write_table(&mut out, &report)?,
+        OutputFormat::Table => write_table(&mut text, &report)?,
     }
-    out.flush()?;
-    Ok(())
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&text).and_then(|()| out.flush()) {
+        // `patchwarden-agent inventory | head` is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing to standard output")?),
+    }
 }
 
 /// Writes a summary followed by one aligned row per package.

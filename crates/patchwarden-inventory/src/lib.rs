@@ -31,6 +31,7 @@ mod error;
 mod local;
 pub mod os_release;
 mod parsed;
+mod rootfs;
 pub mod rpm;
 
 pub use error::InventoryError;

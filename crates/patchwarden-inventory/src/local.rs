@@ -2,7 +2,7 @@
 
 use crate::arch::{machine_to_package_arch, native_arch};
 use crate::os_release::{parse_os_release, parse_redhat_release, OsRelease};
-use crate::{apk, dpkg, rpm, InventoryError, ParseWarning, Parsed};
+use crate::{apk, dpkg, rootfs, rpm, InventoryError, ParseWarning, Parsed};
 use patchwarden_domain::asset::OsInfo;
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use std::fmt;
@@ -76,14 +76,16 @@ impl LocalWarning {
     }
 }
 
-/// Reads a file as lossily-decoded UTF-8, refusing files over `limit` bytes.
-/// `Ok(None)` when the file does not exist.
-fn read_capped(path: &Path, limit: u64) -> Result<Option<String>, InventoryError> {
+/// Reads `rel` under `root` (symlinks resolved inside `root`) as lossily-decoded
+/// UTF-8, refusing files over `limit` bytes. `Ok(None)` when the file does not exist.
+fn read_capped(root: &Path, rel: &str, limit: u64) -> Result<Option<String>, InventoryError> {
+    let path = root.join(rel);
     let io = |source| InventoryError::Io {
-        path: path.to_owned(),
+        path: path.clone(),
         source,
     };
-    let file = match std::fs::File::open(path) {
+    let real = rootfs::resolve(root, rel).map_err(io)?;
+    let file = match std::fs::File::open(&real) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
@@ -91,28 +93,25 @@ fn read_capped(path: &Path, limit: u64) -> Result<Option<String>, InventoryError
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > limit {
-        return Err(InventoryError::TooLarge {
-            path: path.to_owned(),
-            limit,
-        });
+        return Err(InventoryError::TooLarge { path, limit });
     }
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// A small informational file: a problem becomes a warning, not an error.
-fn read_small(path: &Path, warnings: &mut Vec<LocalWarning>) -> Option<String> {
-    match read_capped(path, MAX_SMALL_FILE_BYTES) {
+fn read_small(root: &Path, rel: &str, warnings: &mut Vec<LocalWarning>) -> Option<String> {
+    match read_capped(root, rel, MAX_SMALL_FILE_BYTES) {
         Ok(text) => text,
         Err(e) => {
-            warnings.push(LocalWarning::about(path, e.to_string()));
+            warnings.push(LocalWarning::about(&root.join(rel), e.to_string()));
             None
         }
     }
 }
 
 /// First non-empty, non-comment line of a small file.
-fn first_line(path: &Path, warnings: &mut Vec<LocalWarning>) -> Option<String> {
-    let text = read_small(path, warnings)?;
+fn first_line(root: &Path, rel: &str, warnings: &mut Vec<LocalWarning>) -> Option<String> {
+    let text = read_small(root, rel, warnings)?;
     text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
@@ -147,21 +146,23 @@ fn query_rpm(root: &Path, db_rel: &str) -> Result<String, InventoryError> {
 
 /// Finds and parses the package database under `root`: dpkg first, then apk, then rpm.
 fn read_packages(root: &Path) -> Result<(PackageFormat, PathBuf, Parsed), InventoryError> {
-    let status = root.join("var/lib/dpkg/status");
-    if let Some(text) = read_capped(&status, MAX_DATABASE_BYTES)? {
-        return Ok((PackageFormat::Deb, status, dpkg::parse_status(&text)));
+    let status = "var/lib/dpkg/status";
+    if let Some(text) = read_capped(root, status, MAX_DATABASE_BYTES)? {
+        let parsed = dpkg::parse_status(&text);
+        return Ok((PackageFormat::Deb, root.join(status), parsed));
     }
-    let installed = root.join("lib/apk/db/installed");
-    if let Some(text) = read_capped(&installed, MAX_DATABASE_BYTES)? {
-        return Ok((
-            PackageFormat::Apk,
-            installed,
-            apk::parse_apk_installed(&text),
-        ));
+    let installed = "lib/apk/db/installed";
+    if let Some(text) = read_capped(root, installed, MAX_DATABASE_BYTES)? {
+        let parsed = apk::parse_apk_installed(&text);
+        return Ok((PackageFormat::Apk, root.join(installed), parsed));
     }
     for db_rel in RPM_DB_DIRS {
         let dir = root.join(db_rel);
-        if RPM_DB_FILES.iter().any(|f| dir.join(f).is_file()) {
+        let real = rootfs::resolve(root, db_rel).map_err(|source| InventoryError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        if RPM_DB_FILES.iter().any(|f| real.join(f).is_file()) {
             let text = query_rpm(root, db_rel)?;
             return Ok((PackageFormat::Rpm, dir, rpm::parse_rpm_query(&text)));
         }
@@ -174,12 +175,12 @@ fn read_packages(root: &Path) -> Result<(PackageFormat, PathBuf, Parsed), Invent
 /// Reads os-release (`etc/`, then `usr/lib/`), else `etc/redhat-release`.
 fn read_os_release(root: &Path, warnings: &mut Vec<LocalWarning>) -> OsRelease {
     for rel in ["etc/os-release", "usr/lib/os-release"] {
-        if let Some(text) = read_small(&root.join(rel), warnings) {
+        if let Some(text) = read_small(root, rel, warnings) {
             return parse_os_release(&text);
         }
     }
-    let redhat = root.join("etc/redhat-release");
-    if let Some(r) = read_small(&redhat, warnings).and_then(|t| parse_redhat_release(&t)) {
+    let redhat = read_small(root, "etc/redhat-release", warnings);
+    if let Some(r) = redhat.and_then(|t| parse_redhat_release(&t)) {
         return r;
     }
     warnings.push(LocalWarning::about(
@@ -206,9 +207,8 @@ pub fn collect_local(root: &Path) -> Result<LocalInventory, InventoryError> {
         .collect();
     let packages = parsed.packages;
 
-    let apk_arch = root.join("etc/apk/arch");
     let arch = match format {
-        PackageFormat::Apk => first_line(&apk_arch, &mut warnings),
+        PackageFormat::Apk => first_line(root, "etc/apk/arch", &mut warnings),
         _ => None,
     }
     .or_else(|| native_arch(format, &packages))
@@ -222,9 +222,9 @@ pub fn collect_local(root: &Path) -> Result<LocalInventory, InventoryError> {
     });
     let os = read_os_release(root, &mut warnings).to_os_info(&arch);
 
-    let hostname = first_line(&root.join("etc/hostname"), &mut warnings)
-        .or_else(|| first_line(&root.join("proc/sys/kernel/hostname"), &mut warnings));
-    let kernel = first_line(&root.join("proc/sys/kernel/osrelease"), &mut warnings);
+    let hostname = first_line(root, "etc/hostname", &mut warnings)
+        .or_else(|| first_line(root, "proc/sys/kernel/hostname", &mut warnings));
+    let kernel = first_line(root, "proc/sys/kernel/osrelease", &mut warnings);
     Ok(LocalInventory {
         format,
         database,

@@ -200,3 +200,20 @@ fn rpm_root_through_the_real_rpm_binary() {
     );
     assert_eq!(inv.os.distribution, "almalinux");
 }
+
+/// An image whose `etc/os-release` is an absolute symlink is read from the image,
+/// not from the machine running the test.
+#[test]
+fn absolute_symlinks_resolve_inside_the_root() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    put(root, "var/lib/dpkg/status", b"");
+    put(root, "usr/lib/os-release", b"ID=imageos\nVERSION_ID=7\n");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::os::unix::fs::symlink("/usr/lib/os-release", root.join("etc/os-release")).unwrap();
+    let inv = collect_local(root).unwrap();
+    assert_eq!(
+        (inv.os.distribution.as_str(), inv.os.release.as_str()),
+        ("imageos", "7")
+    );
+}
