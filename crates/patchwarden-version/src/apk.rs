@@ -64,8 +64,17 @@ enum Kind {
 }
 
 /// Suffix values as in apk-tools; `NONE` (5) is the pivot.
-const SUFFIXES: [(&str, u8); 9] =
-    [("alpha", 1), ("beta", 2), ("pre", 3), ("rc", 4), ("cvs", 6), ("svn", 7), ("git", 8), ("hg", 9), ("p", 10)];
+const SUFFIXES: [(&str, u8); 9] = [
+    ("alpha", 1),
+    ("beta", 2),
+    ("pre", 3),
+    ("rc", 4),
+    ("cvs", 6),
+    ("svn", 7),
+    ("git", 8),
+    ("hg", 9),
+    ("p", 10),
+];
 const SUFFIX_NONE: u8 = 5;
 
 #[derive(Debug, Clone, Copy)]
@@ -105,19 +114,30 @@ impl ApkVersion {
             return Err(ApkReason::Empty);
         }
         if u32::try_from(b.len()).is_err() {
-            return Err(ApkReason::Unexpected { ch: ' ', at: u32::MAX as usize });
+            return Err(ApkReason::Unexpected {
+                ch: ' ',
+                at: u32::MAX as usize,
+            });
         }
         let (mut i, n) = digits(b, 0);
         if i == 0 {
             return Err(ApkReason::NoLeadingDigit);
         }
         let mut tokens = Vec::with_capacity(8);
-        let tok = |kind, value, start: usize, end: usize| Token { kind, value, start: start as u32, end: end as u32 };
+        let tok = |kind, value, start: usize, end: usize| Token {
+            kind,
+            value,
+            start: start as u32,
+            end: end as u32,
+        };
         tokens.push(tok(Kind::Initial, n, 0, i));
         // The state that decides what may follow; a letter-number keeps `Letter`.
         let mut state = Kind::Initial;
         while let Some(&c) = b.get(i) {
-            let unexpected = ApkReason::Unexpected { ch: input[i..].chars().next().unwrap_or('?'), at: i };
+            let unexpected = ApkReason::Unexpected {
+                ch: input[i..].chars().next().unwrap_or('?'),
+                at: i,
+            };
             let t = match c {
                 b'a'..=b'z' if state <= Kind::Digit => {
                     i += 1;
@@ -135,7 +155,11 @@ impl ApkVersion {
                 }
                 b'0'..=b'9' if matches!(state, Kind::Suffix | Kind::Letter) => {
                     let (j, n) = digits(b, i);
-                    let kind = if state == Kind::Suffix { Kind::SuffixNo } else { Kind::Digit };
+                    let kind = if state == Kind::Suffix {
+                        Kind::SuffixNo
+                    } else {
+                        Kind::Digit
+                    };
                     let t = tok(kind, n, i, j);
                     i = j;
                     if state == Kind::Suffix {
@@ -155,7 +179,10 @@ impl ApkVersion {
                 }
                 b'~' if state < Kind::Hash => {
                     let s = i + 1;
-                    let e = s + b[s..].iter().take_while(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')).count();
+                    let e = s + b[s..]
+                        .iter()
+                        .take_while(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+                        .count();
                     if e == s {
                         return Err(ApkReason::BadHash);
                     }
@@ -178,7 +205,10 @@ impl ApkVersion {
             };
             tokens.push(t);
         }
-        Ok(Self { text: input.into(), tokens: tokens.into_boxed_slice() })
+        Ok(Self {
+            text: input.into(),
+            tokens: tokens.into_boxed_slice(),
+        })
     }
 
     /// The version as written.
@@ -187,12 +217,20 @@ impl ApkVersion {
     }
 
     fn span(&self, t: &Token) -> &[u8] {
-        self.text.as_bytes().get(t.start as usize..t.end as usize).unwrap_or_default()
+        self.text
+            .as_bytes()
+            .get(t.start as usize..t.end as usize)
+            .unwrap_or_default()
     }
 
     /// apk-tools' `apk_version_compare` on two valid versions.
     pub fn compare(&self, other: &Self) -> Ordering {
-        let end = Token { kind: Kind::End, value: 0, start: 0, end: 0 };
+        let end = Token {
+            kind: Kind::End,
+            value: 0,
+            start: 0,
+            end: 0,
+        };
         let mut k = 0;
         let (ta, tb) = loop {
             let ta = self.tokens.get(k).copied().unwrap_or(end);
@@ -201,7 +239,10 @@ impl ApkVersion {
                 break (ta, tb);
             }
             let ord = match ta.kind {
-                Kind::Digit if self.span(&ta).first() == Some(&b'0') || other.span(&tb).first() == Some(&b'0') => {
+                Kind::Digit
+                    if self.span(&ta).first() == Some(&b'0')
+                        || other.span(&tb).first() == Some(&b'0') =>
+                {
                     self.span(&ta).cmp(other.span(&tb))
                 }
                 Kind::Hash => self.span(&ta).cmp(other.span(&tb)),
@@ -282,10 +323,22 @@ mod tests {
 
     #[test]
     fn validity() {
-        for ok in ["1", "1.2.3", "1.2a", "1.2_alpha1_p2", "1.0~abc123-r4", "6.6.2p1-r0", "1.0_rc", "01.002"] {
+        for ok in [
+            "1",
+            "1.2.3",
+            "1.2a",
+            "1.2_alpha1_p2",
+            "1.0~abc123-r4",
+            "6.6.2p1-r0",
+            "1.0_rc",
+            "01.002",
+        ] {
             assert!(ApkVersion::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a", ".1", "1.", "1..2", "1.2_blah", "1-r", "1-x", "1~", "1~ABC", "1aa", "1a.2", "1-r0-r1", "1.2A"] {
+        for bad in [
+            "", "a", ".1", "1.", "1..2", "1.2_blah", "1-r", "1-x", "1~", "1~ABC", "1aa", "1a.2",
+            "1-r0-r1", "1.2A",
+        ] {
             assert!(ApkVersion::parse(bad).is_err(), "{bad}");
         }
     }

@@ -77,8 +77,14 @@ impl DebVersion {
     pub fn parse(input: &str) -> Result<Self, DebReason> {
         let blank = |c: u8| c == b' ' || c == b'\t';
         let bytes = input.as_bytes();
-        let start = bytes.iter().position(|&c| !blank(c)).ok_or(DebReason::Empty)?;
-        let end = bytes[start..].iter().position(|&c| blank(c)).map_or(bytes.len(), |p| start + p);
+        let start = bytes
+            .iter()
+            .position(|&c| !blank(c))
+            .ok_or(DebReason::Empty)?;
+        let end = bytes[start..]
+            .iter()
+            .position(|&c| blank(c))
+            .map_or(bytes.len(), |p| start + p);
         if bytes[end..].iter().any(|&c| !blank(c)) {
             return Err(DebReason::EmbeddedSpaces);
         }
@@ -104,14 +110,25 @@ impl DebVersion {
             Some(c) if !c.is_ascii_digit() => return Err(DebReason::UpstreamNoLeadingDigit),
             Some(_) => {}
         }
-        if !upstream.iter().all(|&c| c.is_ascii_alphanumeric() || b".-+~:".contains(&c)) {
+        if !upstream
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b".-+~:".contains(&c))
+        {
             return Err(DebReason::UpstreamInvalidChar);
         }
         let revision = t.get(upstream_end + 1..).unwrap_or_default();
-        if !revision.iter().all(|&c| c.is_ascii_alphanumeric() || b".+~".contains(&c)) {
+        if !revision
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b".+~".contains(&c))
+        {
             return Err(DebReason::RevisionInvalidChar);
         }
-        Ok(Self { epoch, text: text.into(), upstream_start, upstream_end })
+        Ok(Self {
+            epoch,
+            text: text.into(),
+            upstream_start,
+            upstream_end,
+        })
     }
 
     /// The epoch (0 when absent).
@@ -121,7 +138,9 @@ impl DebVersion {
 
     /// The upstream version (between `epoch:` and the last `-`).
     pub fn upstream(&self) -> &str {
-        self.text.get(self.upstream_start..self.upstream_end).unwrap_or_default()
+        self.text
+            .get(self.upstream_start..self.upstream_end)
+            .unwrap_or_default()
     }
 
     /// The Debian revision (after the last `-`), empty when absent.
@@ -160,7 +179,10 @@ impl fmt::Display for DebVersion {
 
 /// `strtol`-like epoch parsing with dpkg's checks, in dpkg's order.
 fn parse_epoch(s: &[u8]) -> Result<u32, DebReason> {
-    let mut i = s.iter().take_while(|c| c.is_ascii_whitespace() || **c == 0x0b).count();
+    let mut i = s
+        .iter()
+        .take_while(|c| c.is_ascii_whitespace() || **c == 0x0b)
+        .count();
     let negative = match s.get(i) {
         Some(b'-') => {
             i += 1;
@@ -188,7 +210,10 @@ fn parse_epoch(s: &[u8]) -> Result<u32, DebReason> {
     for &d in digits {
         value = value.saturating_mul(10).saturating_add(u64::from(d - b'0'));
     }
-    u32::try_from(value).ok().filter(|v| *v <= i32::MAX as u32).ok_or(DebReason::EpochTooBig)
+    u32::try_from(value)
+        .ok()
+        .filter(|v| *v <= i32::MAX as u32)
+        .ok_or(DebReason::EpochTooBig)
 }
 
 /// dpkg's character weight: `~` < end of part < letters < everything else.
@@ -273,7 +298,10 @@ mod tests {
     #[test]
     fn parts() {
         let x = v(" 2:1.0-1-3+b1 ");
-        assert_eq!((x.epoch(), x.upstream(), x.revision()), (2, "1.0-1", "3+b1"));
+        assert_eq!(
+            (x.epoch(), x.upstream(), x.revision()),
+            (2, "1.0-1", "3+b1")
+        );
         assert_eq!(x.to_string(), "2:1.0-1-3+b1");
         assert_eq!(v("1.0").revision(), "");
     }
@@ -309,7 +337,10 @@ mod tests {
         assert_eq!(v("1.0").compare(&v("1.0-0")), Ordering::Equal);
         assert_eq!(v("1.0").compare(&v("1.")), Ordering::Equal);
         assert_eq!(v("1").compare(&v("1.0")), Ordering::Less);
-        assert_eq!(DebVersion::parse("1: ").unwrap_err(), DebReason::UpstreamEmpty);
+        assert_eq!(
+            DebVersion::parse("1: ").unwrap_err(),
+            DebReason::UpstreamEmpty
+        );
         assert_eq!(v("1.0").compare(&v("1.00")), Ordering::Equal);
     }
 }

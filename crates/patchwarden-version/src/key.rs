@@ -22,7 +22,10 @@ pub(crate) fn push_len(out: &mut Vec<u8>, len: usize) {
 /// leading zeros are dropped, then the length is written before the digits
 /// (a longer number is a bigger number).
 pub(crate) fn push_decimal(out: &mut Vec<u8>, digits: &[u8]) {
-    let start = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len());
+    let start = digits
+        .iter()
+        .position(|&d| d != b'0')
+        .unwrap_or(digits.len());
     let significant = &digits[start..];
     push_len(out, significant.len());
     out.extend_from_slice(significant);
@@ -47,10 +50,25 @@ mod tests {
 
     #[test]
     fn decimal_keys_sort_numerically() {
-        let nums = ["", "0", "00", "1", "01", "9", "10", "099", "100", "12345678901234567890123"];
+        let nums = [
+            "",
+            "0",
+            "00",
+            "1",
+            "01",
+            "9",
+            "10",
+            "099",
+            "100",
+            "12345678901234567890123",
+        ];
         for a in nums {
             for b in nums {
-                assert_eq!(dec(a).cmp(&dec(b)), cmp_decimal(a.as_bytes(), b.as_bytes()), "{a} vs {b}");
+                assert_eq!(
+                    dec(a).cmp(&dec(b)),
+                    cmp_decimal(a.as_bytes(), b.as_bytes()),
+                    "{a} vs {b}"
+                );
             }
         }
     }

@@ -173,15 +173,24 @@ impl fmt::Display for Version {
 pub fn parse(scheme: Scheme, input: &str) -> Result<Version, ParseError> {
     let version = || input.to_owned();
     match scheme {
-        Scheme::Deb => {
-            DebVersion::parse(input).map(Version::Deb).map_err(|reason| ParseError::Deb { version: version(), reason })
-        }
-        Scheme::Rpm => {
-            RpmVersion::parse(input).map(Version::Rpm).map_err(|reason| ParseError::Rpm { version: version(), reason })
-        }
-        Scheme::Apk => {
-            ApkVersion::parse(input).map(Version::Apk).map_err(|reason| ParseError::Apk { version: version(), reason })
-        }
+        Scheme::Deb => DebVersion::parse(input)
+            .map(Version::Deb)
+            .map_err(|reason| ParseError::Deb {
+                version: version(),
+                reason,
+            }),
+        Scheme::Rpm => RpmVersion::parse(input)
+            .map(Version::Rpm)
+            .map_err(|reason| ParseError::Rpm {
+                version: version(),
+                reason,
+            }),
+        Scheme::Apk => ApkVersion::parse(input)
+            .map(Version::Apk)
+            .map_err(|reason| ParseError::Apk {
+                version: version(),
+                reason,
+            }),
     }
 }
 
@@ -207,11 +216,20 @@ mod tests {
     #[test]
     fn error_messages_read_like_the_tools() {
         let e = parse(Scheme::Deb, "0:").unwrap_err();
-        assert_eq!(e.to_string(), "version '0:' has bad syntax: nothing after colon in version number");
+        assert_eq!(
+            e.to_string(),
+            "version '0:' has bad syntax: nothing after colon in version number"
+        );
         let e = parse(Scheme::Rpm, "1 2").unwrap_err();
-        assert_eq!(e.to_string(), "invalid rpm version '1 2': Illegal char ' ' (0x20)");
+        assert_eq!(
+            e.to_string(),
+            "invalid rpm version '1 2': Illegal char ' ' (0x20)"
+        );
         let e = parse(Scheme::Apk, "1.2_blah").unwrap_err();
-        assert_eq!(e.to_string(), "'1.2_blah' is not a valid apk version: unknown suffix '_blah'");
+        assert_eq!(
+            e.to_string(),
+            "'1.2_blah' is not a valid apk version: unknown suffix '_blah'"
+        );
     }
 
     #[test]
@@ -219,6 +237,9 @@ mod tests {
         let a = parse(Scheme::Deb, "1").unwrap();
         let b = parse(Scheme::Rpm, "1").unwrap();
         assert_eq!(a.compare(&b), None);
-        assert_eq!(compare_str(Scheme::Apk, "1.0", "1.0-r1"), Ok(Ordering::Less));
+        assert_eq!(
+            compare_str(Scheme::Apk, "1.0", "1.0-r1"),
+            Ok(Ordering::Less)
+        );
     }
 }

@@ -55,14 +55,22 @@ impl RpmVersion {
         let b = input.as_bytes();
         let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
         let epoch_len = (b.get(digits) == Some(&b':')).then_some(digits);
-        let release_dash = b[digits..].iter().rposition(|&c| c == b'-').map(|p| p + digits);
-        Ok(Self { text: input.into(), epoch_len, release_dash })
+        let release_dash = b[digits..]
+            .iter()
+            .rposition(|&c| c == b'-')
+            .map(|p| p + digits);
+        Ok(Self {
+            text: input.into(),
+            epoch_len,
+            release_dash,
+        })
     }
 
     /// The epoch digits as written; `None` when there is no `epoch:` prefix.
     /// An empty epoch (`:1`) reads as `"0"`, as in rpm.
     pub fn epoch(&self) -> Option<&str> {
-        self.epoch_len.map(|n| if n == 0 { "0" } else { &self.text[..n] })
+        self.epoch_len
+            .map(|n| if n == 0 { "0" } else { &self.text[..n] })
     }
 
     /// The version part.
@@ -74,7 +82,8 @@ impl RpmVersion {
 
     /// The release part, `None` when there is no `-`.
     pub fn release(&self) -> Option<&str> {
-        self.release_dash.map(|d| self.text.get(d + 1..).unwrap_or_default())
+        self.release_dash
+            .map(|d| self.text.get(d + 1..).unwrap_or_default())
     }
 
     /// The string as written.
@@ -136,7 +145,10 @@ impl<'a> Iterator for Segments<'a> {
     type Item = Seg<'a>;
     fn next(&mut self) -> Option<Seg<'a>> {
         let s = self.s;
-        while self.i < s.len() && !s[self.i].is_ascii_alphanumeric() && !matches!(s[self.i], b'~' | b'^') {
+        while self.i < s.len()
+            && !s[self.i].is_ascii_alphanumeric()
+            && !matches!(s[self.i], b'~' | b'^')
+        {
             self.i += 1;
         }
         let start = self.i;
@@ -222,7 +234,10 @@ mod tests {
     #[test]
     fn evr_split_like_parse_evr() {
         let x = v("1:2-3-4");
-        assert_eq!((x.epoch(), x.version(), x.release()), (Some("1"), "2-3", Some("4")));
+        assert_eq!(
+            (x.epoch(), x.version(), x.release()),
+            (Some("1"), "2-3", Some("4"))
+        );
         let y = v("a:1");
         assert_eq!((y.epoch(), y.version(), y.release()), (None, "a:1", None));
         assert_eq!(v(":1").epoch(), Some("0"));

@@ -37,7 +37,9 @@ fn cases(rel: &str) -> Vec<Case> {
         if t.is_empty() || t.starts_with('#') || t.starts_with("//") {
             continue;
         }
-        let (a, rest) = t.split_once(' ').unwrap_or_else(|| panic!("{rel}:{}: {raw}", n + 1));
+        let (a, rest) = t
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{rel}:{}: {raw}", n + 1));
         let (op, b) = rest.split_at(1);
         let want = match op {
             "<" => Ordering::Less,
@@ -45,8 +47,15 @@ fn cases(rel: &str) -> Vec<Case> {
             ">" => Ordering::Greater,
             _ => panic!("{rel}:{}: bad operator in {raw}", n + 1),
         };
-        let b = b.strip_prefix(' ').unwrap_or_else(|| panic!("{rel}:{}: {raw}", n + 1));
-        out.push(Case { line: n + 1, a: a.to_owned(), b: b.to_owned(), want });
+        let b = b
+            .strip_prefix(' ')
+            .unwrap_or_else(|| panic!("{rel}:{}: {raw}", n + 1));
+        out.push(Case {
+            line: n + 1,
+            a: a.to_owned(),
+            b: b.to_owned(),
+            want,
+        });
     }
     out
 }
@@ -62,14 +71,34 @@ fn check(scheme: Scheme, rel: &str, expect_lines: usize) -> Vec<String> {
             Ok(got) if got == c.want => {
                 // The sort keys must agree too, and the reverse direction.
                 let (ka, kb) = (key(scheme, &c.a), key(scheme, &c.b));
-                assert_eq!(ka.cmp(&kb), c.want, "{rel}:{}: key order of {} vs {}", c.line, c.a, c.b);
-                assert_eq!(compare_str(scheme, &c.b, &c.a), Ok(c.want.reverse()), "{rel}:{}", c.line);
+                assert_eq!(
+                    ka.cmp(&kb),
+                    c.want,
+                    "{rel}:{}: key order of {} vs {}",
+                    c.line,
+                    c.a,
+                    c.b
+                );
+                assert_eq!(
+                    compare_str(scheme, &c.b, &c.a),
+                    Ok(c.want.reverse()),
+                    "{rel}:{}",
+                    c.line
+                );
             }
-            Ok(got) => mismatches.push(format!("{rel}:{}: {} {:?} {} but got {got:?}", c.line, c.a, c.want, c.b)),
+            Ok(got) => mismatches.push(format!(
+                "{rel}:{}: {} {:?} {} but got {got:?}",
+                c.line, c.a, c.want, c.b
+            )),
             Err(e) => refused.push(format!("{}: {} ? {}: {e}", c.line, c.a, c.b)),
         }
     }
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
     refused
 }
 
@@ -98,7 +127,11 @@ fn deb_osv_scanner() {
 
 #[test]
 fn deb_osv_scanner_generated_by_dpkg() {
-    assert_no_refusals(check(Scheme::Deb, "deb/debian-versions-generated.osv.txt", 14_442));
+    assert_no_refusals(check(
+        Scheme::Deb,
+        "deb/debian-versions-generated.osv.txt",
+        14_442,
+    ));
 }
 
 #[test]
@@ -118,12 +151,19 @@ fn rpm_osv_scanner() {
 
 #[test]
 fn rpm_nessus_centos6() {
-    assert_no_refusals(check(Scheme::Rpm, "rpm/nessus-centos6-installed-vs-shouldbe.txt", 65));
+    assert_no_refusals(check(
+        Scheme::Rpm,
+        "rpm/nessus-centos6-installed-vs-shouldbe.txt",
+        65,
+    ));
 }
 
 /// Line numbers of the refused lines, for exact assertions.
 fn line_numbers(refused: &[String]) -> Vec<usize> {
-    refused.iter().map(|r| r.split(':').next().unwrap().parse().unwrap()).collect()
+    refused
+        .iter()
+        .map(|r| r.split(':').next().unwrap().parse().unwrap())
+        .collect()
 }
 
 /// Two lines compare deliberately invalid versions (`23_foo`, `1.0bc`);
@@ -136,7 +176,11 @@ fn apk_tools_test_data() {
 
 #[test]
 fn apk_osv_scanner_generated_by_apk() {
-    assert_no_refusals(check(Scheme::Apk, "apk/alpine-versions-generated.osv.txt", 13_979));
+    assert_no_refusals(check(
+        Scheme::Apk,
+        "apk/alpine-versions-generated.osv.txt",
+        13_979,
+    ));
 }
 
 /// osv-scanner's hand-written file also records its own answers for strings
@@ -146,7 +190,9 @@ fn apk_osv_scanner_generated_by_apk() {
 #[test]
 fn apk_osv_scanner() {
     let refused = check(Scheme::Apk, "apk/alpine-versions.osv.txt", 768);
-    let want = [2, 4, 5, 16, 17, 27, 29, 32, 33, 34, 36, 37, 39, 47, 48, 51, 52, 53, 54, 55, 56, 61, 63];
+    let want = [
+        2, 4, 5, 16, 17, 27, 29, 32, 33, 34, 36, 37, 39, 47, 48, 51, 52, 53, 54, 55, 56, 61, 63,
+    ];
     assert_eq!(line_numbers(&refused), want, "{refused:#?}");
 }
 
@@ -160,8 +206,12 @@ fn deb_parse_validity_matches_dpkg() {
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         // The version itself may contain a tab, so split from the right.
         let mut cols = line.rsplitn(4, '\t');
-        let (stderr, _rc, expected, version) =
-            (cols.next().unwrap(), cols.next().unwrap(), cols.next().unwrap(), cols.next().unwrap());
+        let (stderr, _rc, expected, version) = (
+            cols.next().unwrap(),
+            cols.next().unwrap(),
+            cols.next().unwrap(),
+            cols.next().unwrap(),
+        );
         n += 1;
         let got = parse(Scheme::Deb, version);
         if expected.starts_with("valid") {
@@ -170,7 +220,10 @@ fn deb_parse_validity_matches_dpkg() {
         }
         let err = got.expect_err(version);
         assert!(matches!(err, ParseError::Deb { .. }));
-        if let Some(msg) = stderr.strip_prefix("dpkg: error: ").or_else(|| stderr.strip_prefix("dpkg: warning: ")) {
+        if let Some(msg) = stderr
+            .strip_prefix("dpkg: error: ")
+            .or_else(|| stderr.strip_prefix("dpkg: warning: "))
+        {
             assert_eq!(err.to_string(), msg, "{version:?}");
         }
     }
