@@ -1,0 +1,194 @@
+//! The [`Store`] implementation: each method delegates to the module that owns the
+//! tables and names the database in `Unavailable` errors.
+
+use crate::error::db_err;
+use crate::{assets, audit, inventory, tokens, users, PostgresStore};
+use async_trait::async_trait;
+use patchwarden_domain::audit::{AuditDraft, AuditEvent};
+use patchwarden_domain::ids::{AssetId, TokenId, UserId};
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::user::Username;
+use patchwarden_store::{
+    ApiToken, Asset, AssetFilter, AssetPatch, AuditCtx, AuditFilter, InventoryChange, NewAsset,
+    NewSession, NewToken, NewUser, Result, Session, Store, User, UserPatch,
+};
+use sqlx::pool::PoolConnection;
+use sqlx::Postgres;
+
+impl PostgresStore {
+    async fn reader(&self) -> Result<PoolConnection<Postgres>> {
+        self.named(self.pool.acquire().await.map_err(db_err))
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let r = sqlx::query("SELECT 1").execute(&self.pool).await;
+        self.named(r.map(|_| ()).map_err(db_err))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn create_asset(&self, ctx: &AuditCtx, new: &NewAsset) -> Result<Asset> {
+        self.named(assets::create(&self.pool, ctx, new).await)
+    }
+
+    async fn get_asset(&self, id: AssetId) -> Result<Asset> {
+        self.named(assets::load(&mut *self.reader().await?, id).await)
+    }
+
+    async fn find_asset_by_hostname(&self, hostname: &str) -> Result<Option<Asset>> {
+        self.named(assets::find_by_hostname(&mut *self.reader().await?, hostname).await)
+    }
+
+    async fn list_assets(&self, filter: &AssetFilter) -> Result<Vec<Asset>> {
+        self.named(assets::list(&mut *self.reader().await?, filter).await)
+    }
+
+    async fn count_assets(&self) -> Result<u64> {
+        self.named(assets::count(&mut *self.reader().await?).await)
+    }
+
+    async fn update_asset(&self, ctx: &AuditCtx, id: AssetId, patch: &AssetPatch) -> Result<Asset> {
+        self.named(assets::update(&self.pool, ctx, id, patch).await)
+    }
+
+    async fn delete_asset(&self, ctx: &AuditCtx, id: AssetId) -> Result<()> {
+        self.named(assets::delete(&self.pool, ctx, id).await)
+    }
+
+    async fn replace_inventory(
+        &self,
+        ctx: &AuditCtx,
+        id: AssetId,
+        format: PackageFormat,
+        packages: &[InstalledPackage],
+    ) -> Result<InventoryChange> {
+        self.named(inventory::replace(&self.pool, ctx, id, format, packages).await)
+    }
+
+    async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {
+        let mut conn = self.reader().await?;
+        self.named(assets::load(&mut conn, id).await)?;
+        self.named(inventory::get(&mut conn, id).await)
+    }
+
+    async fn create_user(&self, ctx: &AuditCtx, new: &NewUser) -> Result<User> {
+        self.named(users::create(&self.pool, ctx, new).await)
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<User> {
+        self.named(users::load(&mut *self.reader().await?, id).await)
+    }
+
+    async fn get_user_credentials(&self, username: &Username) -> Result<Option<(User, String)>> {
+        self.named(users::credentials(&mut *self.reader().await?, username).await)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.named(users::list(&mut *self.reader().await?).await)
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        self.named(users::count(&mut *self.reader().await?).await)
+    }
+
+    async fn update_user(&self, ctx: &AuditCtx, id: UserId, patch: &UserPatch) -> Result<User> {
+        self.named(users::update(&self.pool, ctx, id, patch).await)
+    }
+
+    async fn set_password(
+        &self,
+        ctx: &AuditCtx,
+        id: UserId,
+        password_hash: &str,
+        must_change_password: bool,
+    ) -> Result<()> {
+        self.named(
+            users::set_password(&self.pool, ctx, id, password_hash, must_change_password).await,
+        )
+    }
+
+    async fn create_session(&self, ctx: &AuditCtx, new: &NewSession) -> Result<()> {
+        self.named(users::create_session(&self.pool, ctx, new).await)
+    }
+
+    async fn get_session(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(Session, User)>> {
+        self.named(users::get_session(&mut *self.reader().await?, token_hash, now).await)
+    }
+
+    async fn delete_session(&self, ctx: &AuditCtx, token_hash: &str) -> Result<()> {
+        self.named(users::delete_session(&self.pool, ctx, token_hash).await)
+    }
+
+    async fn delete_user_sessions(&self, id: UserId) -> Result<u64> {
+        self.named(users::delete_user_sessions(&self.pool, id).await)
+    }
+
+    async fn purge_expired_sessions(&self, now: jiff::Timestamp) -> Result<u64> {
+        self.named(users::purge_sessions(&self.pool, now).await)
+    }
+
+    async fn create_token(&self, ctx: &AuditCtx, new: &NewToken) -> Result<ApiToken> {
+        self.named(tokens::create(&self.pool, ctx, new).await)
+    }
+
+    async fn find_token(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(ApiToken, User)>> {
+        self.named(tokens::find(&mut *self.reader().await?, token_hash, now).await)
+    }
+
+    async fn get_token(&self, id: TokenId) -> Result<ApiToken> {
+        self.named(tokens::get(&mut *self.reader().await?, id).await)
+    }
+
+    async fn list_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiToken>> {
+        self.named(tokens::list(&mut *self.reader().await?, user).await)
+    }
+
+    async fn revoke_token(&self, ctx: &AuditCtx, id: TokenId) -> Result<ApiToken> {
+        self.named(tokens::revoke(&self.pool, ctx, id).await)
+    }
+
+    async fn touch_token(&self, id: TokenId, at: jiff::Timestamp) -> Result<()> {
+        self.named(tokens::touch(&self.pool, id, at).await)
+    }
+
+    async fn record_login_failure(&self, keys: &[String], at: jiff::Timestamp) -> Result<()> {
+        self.named(tokens::record_failure(&self.pool, keys, at).await)
+    }
+
+    async fn count_login_failures(&self, key: &str, since: jiff::Timestamp) -> Result<u64> {
+        self.named(tokens::count_failures(&mut *self.reader().await?, key, since).await)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        self.named(tokens::clear_failures(&self.pool, key).await)
+    }
+
+    async fn append_audit(&self, ctx: &AuditCtx, draft: AuditDraft) -> Result<AuditEvent> {
+        self.named(audit::append_alone(&self.pool, draft, ctx.at).await)
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        self.named(audit::list(&mut *self.reader().await?, filter).await)
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        self.named(audit::head(&mut *self.reader().await?).await)
+    }
+}
