@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod advisory;
 pub mod asset;
 pub mod audit;
 pub mod clock;
