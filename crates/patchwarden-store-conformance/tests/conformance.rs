@@ -8,11 +8,12 @@ use patchwarden_domain::audit::BrokenLink;
 use patchwarden_store::Store;
 use patchwarden_store_conformance::fixtures::{ctx, new_asset, t};
 use patchwarden_store_conformance::{run_all, verify_chain, SharedStore};
+use patchwarden_store_postgres::PostgresStore;
 use patchwarden_store_sqlite::SqliteStore;
 use sqlx::Connection;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A raw connection to the store's database, for tampering.
 enum Raw {
@@ -124,4 +125,125 @@ async fn sqlite_open_accepts_urls_and_creates_directories() {
         assert_eq!(again.count_assets().await.unwrap(), 0);
         again.close().await;
     }
+}
+
+// ---- PostgreSQL --------------------------------------------------------------------
+
+/// The server named by `PATCHWARDEN_TEST_POSTGRES_URL`, or `None` after printing why
+/// the test is skipped. With `PATCHWARDEN_REQUIRE_ALL_TESTS=1` a missing URL fails.
+fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("PATCHWARDEN_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            let required = std::env::var("PATCHWARDEN_REQUIRE_ALL_TESTS").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "{test}: PATCHWARDEN_REQUIRE_ALL_TESTS=1 but PATCHWARDEN_TEST_POSTGRES_URL is not set"
+            );
+            println!("SKIP: {test} needs PostgreSQL (set PATCHWARDEN_TEST_POSTGRES_URL)");
+            None
+        }
+    }
+}
+
+/// Makes stores in fresh schemas and remembers them, to drop them afterwards.
+#[derive(Clone)]
+struct PgSchemas {
+    url: String,
+    made: Arc<Mutex<Vec<String>>>,
+}
+
+impl PgSchemas {
+    fn new(url: String) -> Self {
+        Self {
+            url,
+            made: Arc::default(),
+        }
+    }
+
+    async fn store(&self) -> PostgresStore {
+        let store = PostgresStore::connect_in_fresh_schema(&self.url)
+            .await
+            .unwrap();
+        self.made
+            .lock()
+            .unwrap()
+            .push(store.test_schema().unwrap().to_owned());
+        store
+    }
+
+    async fn drop_all(&self) {
+        let made = std::mem::take(&mut *self.made.lock().unwrap());
+        for schema in made {
+            PostgresStore::drop_test_schema(&self.url, &schema)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_conformance() {
+    let Some(url) = postgres_url("postgres_conformance") else {
+        return;
+    };
+    let schemas = PgSchemas::new(url);
+    let factory = {
+        let schemas = schemas.clone();
+        move || {
+            let schemas = schemas.clone();
+            async move { Arc::new(schemas.store().await) as SharedStore }
+        }
+    };
+    run_all(factory).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tampering_is_detected() {
+    let Some(url) = postgres_url("postgres_tampering_is_detected") else {
+        return;
+    };
+    let schemas = PgSchemas::new(url.clone());
+    for (sql, expected) in TAMPERINGS {
+        let pg = schemas.store().await;
+        let schema = pg.test_schema().unwrap().to_owned();
+        let store: SharedStore = Arc::new(pg);
+        seed(&store).await;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("SET search_path TO {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut raw = Raw::Postgres(conn);
+        raw.exec(sql).await;
+        assert_eq!(
+            verify_chain(store.as_ref()).await,
+            Err(expected),
+            "after {sql}"
+        );
+        store.close().await;
+    }
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn postgres_unavailable_names_the_redacted_url() {
+    let Some(url) = postgres_url("postgres_unavailable_names_the_redacted_url") else {
+        return;
+    };
+    let store = PostgresStore::connect(&url, 2).await.unwrap();
+    store.ping().await.unwrap();
+    assert_eq!(store.backend(), "postgres");
+    store.close().await;
+    let err = store.count_assets().await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, patchwarden_store::StoreError::Unavailable(_)),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&patchwarden_store_postgres::redact_url(&url)),
+        "{msg}"
+    );
 }
