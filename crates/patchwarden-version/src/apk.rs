@@ -9,7 +9,7 @@
 //! number right after the letter (`6.6.2p1-r0`, real OpenSSH packages and
 //! secdb entries); apk-tools 3 calls that invalid and compares two such
 //! versions as equal, which would hide a fix. We accept it and order it the
-//! way apk-tools 2 did (letter, then a number), see ARCHITECTURE.md.
+//! way apk-tools 2 did (letter, then a number); see this crate's README.
 
 use std::cmp::Ordering;
 use std::fmt;
