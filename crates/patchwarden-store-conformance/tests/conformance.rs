@@ -228,13 +228,21 @@ async fn postgres_tampering_is_detected() {
 }
 
 #[tokio::test]
-async fn postgres_unavailable_names_the_redacted_url() {
-    let Some(url) = postgres_url("postgres_unavailable_names_the_redacted_url") else {
+async fn postgres_connect_and_unavailable_names_the_redacted_url() {
+    let test = "postgres_connect_and_unavailable_names_the_redacted_url";
+    let Some(url) = postgres_url(test) else {
         return;
     };
-    let store = PostgresStore::connect(&url, 2).await.unwrap();
+    // connect() (whose migrations are then already applied) inside a fresh schema, so
+    // the test never leaves tables in the shared database.
+    let schemas = PgSchemas::new(url.clone());
+    let schema = schemas.store().await.test_schema().unwrap().to_owned();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let in_schema = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let store = PostgresStore::connect(&in_schema, 2).await.unwrap();
     store.ping().await.unwrap();
     assert_eq!(store.backend(), "postgres");
+    assert_eq!(store.count_assets().await.unwrap(), 0);
     store.close().await;
     let err = store.count_assets().await.unwrap_err();
     let msg = err.to_string();
@@ -242,8 +250,7 @@ async fn postgres_unavailable_names_the_redacted_url() {
         matches!(err, patchwarden_store::StoreError::Unavailable(_)),
         "{msg}"
     );
-    assert!(
-        msg.contains(&patchwarden_store_postgres::redact_url(&url)),
-        "{msg}"
-    );
+    let redacted = patchwarden_store_postgres::redact_url(&in_schema);
+    assert!(msg.contains(&redacted), "{msg}");
+    schemas.drop_all().await;
 }

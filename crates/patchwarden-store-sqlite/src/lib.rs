@@ -303,6 +303,36 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn one_writer_wal_full_sync_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("pw.db").to_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(store.write.options().get_max_connections(), 1);
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&store.write)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        for (pragma, want) in [
+            ("foreign_keys", 1),
+            ("synchronous", 2),
+            ("busy_timeout", 5000),
+        ] {
+            for pool in [&store.write, &store.read] {
+                let (v,): (i64,) = sqlx::query_as(&format!("PRAGMA {pragma}"))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                assert_eq!(v, want, "{pragma}");
+            }
+        }
+        let denied = sqlx::query("DELETE FROM assets").execute(&store.read).await;
+        assert!(denied.is_err(), "the read pool cannot write");
+        store.close().await;
+    }
+
     #[test]
     fn accepts_urls_and_paths() {
         assert_eq!(
