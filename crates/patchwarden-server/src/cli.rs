@@ -79,6 +79,21 @@ enum Command {
     /// Configuration.
     #[command(subcommand, name = "config")]
     Configuration(ConfigCommand),
+    /// Compare package versions as dpkg, rpm or apk would. No arguments: read `A B`
+    /// pairs from standard input and print <, = or > per line. `A B`: print the
+    /// answer. `A OP B`: exit 0 if it holds, 1 if not. Invalid versions exit 2.
+    Vercmp {
+        /// deb, rpm or apk
+        #[arg(long, value_parser = parse_scheme)]
+        scheme: patchwarden_version::Scheme,
+        /// `A B` or `A OP B` (OP: < <= = >= > != or lt le eq ge gt ne)
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn parse_scheme(s: &str) -> Result<patchwarden_version::Scheme, String> {
+    s.parse().map_err(|e: patchwarden_version::UnknownScheme| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +196,7 @@ pub fn init_logging(cfg: &Config) {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
+        Command::Vercmp { scheme, args } => Ok(crate::vercmp::run(scheme, &args)),
         Command::Configuration(ConfigCommand::Default) => {
             print!("{DEFAULT_CONFIG}");
             Ok(ExitCode::SUCCESS)

@@ -15,6 +15,7 @@ pub mod quickstart;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod vercmp;
 mod tls;
 
 pub use app::app;

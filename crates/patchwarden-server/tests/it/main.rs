@@ -12,3 +12,4 @@ mod openapi_sync;
 mod quickstart;
 mod role_matrix;
 mod tls;
+mod vercmp;
