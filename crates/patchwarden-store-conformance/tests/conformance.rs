@@ -195,8 +195,12 @@ async fn postgres_conformance() {
             async move { Arc::new(schemas.store().await) as SharedStore }
         }
     };
-    run_all(factory).await;
+    // Run in a task so that the schemas are dropped even when a case fails.
+    let outcome = tokio::spawn(run_all(factory)).await;
     schemas.drop_all().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,6 +209,14 @@ async fn postgres_tampering_is_detected() {
         return;
     };
     let schemas = PgSchemas::new(url.clone());
+    let outcome = tokio::spawn(postgres_tampering(url, schemas.clone())).await;
+    schemas.drop_all().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn postgres_tampering(url: String, schemas: PgSchemas) {
     for (sql, expected) in TAMPERINGS {
         let pg = schemas.store().await;
         let schema = pg.test_schema().unwrap().to_owned();
@@ -224,7 +236,6 @@ async fn postgres_tampering_is_detected() {
         );
         store.close().await;
     }
-    schemas.drop_all().await;
 }
 
 #[tokio::test]
