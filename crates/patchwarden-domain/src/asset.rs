@@ -256,7 +256,10 @@ mod tests {
 
     #[test]
     fn hostnames() {
-        assert_eq!(Hostname::parse("Web-01.Example.org.").unwrap().as_str(), "web-01.example.org");
+        assert_eq!(
+            Hostname::parse("Web-01.Example.org.").unwrap().as_str(),
+            "web-01.example.org"
+        );
         assert!(Hostname::parse("").is_err());
         assert!(Hostname::parse("-bad").is_err());
         assert!(Hostname::parse("a..b").is_err());

@@ -116,9 +116,7 @@ impl AuditDraft {
 }
 
 fn canonical_json<T: Serialize>(v: &T) -> Option<String> {
-    serde_json::to_value(v)
-        .ok()
-        .map(|v| v.to_string())
+    serde_json::to_value(v).ok().map(|v| v.to_string())
 }
 
 /// A stored audit event.
@@ -236,10 +234,7 @@ impl ChainVerifier {
             return Err(BrokenLink::Altered { seq });
         }
         if ev.prev_hash != self.prev_hash {
-            return Err(BrokenLink::Unlinked {
-                seq,
-                prev: seq - 1,
-            });
+            return Err(BrokenLink::Unlinked { seq, prev: seq - 1 });
         }
         self.prev_hash.clone_from(&ev.hash);
         self.next_seq += 1;
@@ -312,14 +307,23 @@ mod tests {
         let mut evs = chain(5);
         evs[2].action = "asset.delete".into();
         evs[2].hash = evs[2].compute_hash();
-        assert_eq!(verify(&evs, None), Err(BrokenLink::Unlinked { seq: 4, prev: 3 }));
+        assert_eq!(
+            verify(&evs, None),
+            Err(BrokenLink::Unlinked { seq: 4, prev: 3 })
+        );
     }
 
     #[test]
     fn deleted_rows_are_found() {
         let mut evs = chain(5);
         evs.remove(1);
-        assert_eq!(verify(&evs, None), Err(BrokenLink::Missing { expected: 2, found: 3 }));
+        assert_eq!(
+            verify(&evs, None),
+            Err(BrokenLink::Missing {
+                expected: 2,
+                found: 3
+            })
+        );
         let evs = chain(5);
         let head = evs[4].hash.clone();
         assert_eq!(

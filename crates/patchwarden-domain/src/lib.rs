@@ -12,6 +12,7 @@ pub mod audit;
 pub mod clock;
 mod error;
 pub mod ids;
+pub mod level;
 pub mod package;
 pub mod role;
 pub mod user;

@@ -31,12 +31,20 @@ pub struct InstalledPackage {
     pub source_version: Option<String>,
 }
 
-fn token(field: &'static str, s: &str, max: usize, allow_empty: bool) -> Result<(), ValidationError> {
+fn token(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    allow_empty: bool,
+) -> Result<(), ValidationError> {
     if s.is_empty() && !allow_empty {
         return Err(ValidationError::new(field, "is empty"));
     }
     if s.len() > max {
-        return Err(ValidationError::new(field, format!("{s:.40?}… is longer than {max} bytes")));
+        return Err(ValidationError::new(
+            field,
+            format!("{s:.40?}… is longer than {max} bytes"),
+        ));
     }
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ValidationError::new(
@@ -61,31 +69,6 @@ impl InstalledPackage {
             token("packages.source_version", s, 256, false)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pkg(name: &str, version: &str) -> InstalledPackage {
-        InstalledPackage {
-            name: name.into(),
-            version: version.into(),
-            arch: "amd64".into(),
-            source_name: None,
-            source_version: None,
-        }
-    }
-
-    #[test]
-    fn validates_shape() {
-        assert!(pkg("openssl", "3.0.11-1~deb12u2").validate().is_ok());
-        assert!(pkg("", "1").validate().is_err());
-        assert!(pkg("a b", "1").validate().is_err());
-        assert!(pkg("a", "1\n2").validate().is_err());
-        assert!(pkg("a", &"9".repeat(300)).validate().is_err());
-        assert_eq!("rpm".parse::<PackageFormat>().unwrap(), PackageFormat::Rpm);
     }
 }
 
@@ -119,4 +102,29 @@ pub fn inventory_hash(format: PackageFormat, packages: &[InstalledPackage]) -> S
         h.update(b"\n");
     }
     hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str) -> InstalledPackage {
+        InstalledPackage {
+            name: name.into(),
+            version: version.into(),
+            arch: "amd64".into(),
+            source_name: None,
+            source_version: None,
+        }
+    }
+
+    #[test]
+    fn validates_shape() {
+        assert!(pkg("openssl", "3.0.11-1~deb12u2").validate().is_ok());
+        assert!(pkg("", "1").validate().is_err());
+        assert!(pkg("a b", "1").validate().is_err());
+        assert!(pkg("a", "1\n2").validate().is_err());
+        assert!(pkg("a", &"9".repeat(300)).validate().is_err());
+        assert_eq!("rpm".parse::<PackageFormat>().unwrap(), PackageFormat::Rpm);
+    }
 }

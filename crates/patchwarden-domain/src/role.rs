@@ -137,7 +137,11 @@ impl RoleSet {
 
     /// Comma-separated, sorted; the storage form.
     pub fn to_csv(&self) -> String {
-        self.0.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn from_csv(s: &str) -> Result<Self, ValidationError> {
@@ -156,7 +160,11 @@ mod tests {
 
     #[test]
     fn auditor_reads_everything_and_changes_nothing() {
-        let reads: Vec<_> = Permission::ALL.iter().copied().filter(|p| p.is_read_only()).collect();
+        let reads: Vec<_> = Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| p.is_read_only())
+            .collect();
         let mut granted = Role::Auditor.grants().to_vec();
         granted.sort();
         let mut reads_sorted = reads.clone();

@@ -13,7 +13,10 @@ impl Username {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let s = raw.trim().to_ascii_lowercase();
         if s.is_empty() || s.len() > 64 {
-            return Err(ValidationError::new("username", "must be 1 to 64 characters"));
+            return Err(ValidationError::new(
+                "username",
+                "must be 1 to 64 characters",
+            ));
         }
         if !s
             .bytes()

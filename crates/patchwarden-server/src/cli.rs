@@ -93,7 +93,8 @@ enum Command {
 }
 
 fn parse_scheme(s: &str) -> Result<patchwarden_version::Scheme, String> {
-    s.parse().map_err(|e: patchwarden_version::UnknownScheme| e.to_string())
+    s.parse()
+        .map_err(|e: patchwarden_version::UnknownScheme| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,7 +153,10 @@ fn parse_role(s: &str) -> Result<Role, String> {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -229,7 +233,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load_config(g, None)?;
             let store = crate::server::open_store(&cfg).await?;
             store.close().await;
-            println!("migrations applied ({})", crate::config::redact_url(&cfg.database.url));
+            println!(
+                "migrations applied ({})",
+                crate::config::redact_url(&cfg.database.url)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin(cmd) => admin(load_config(g, None)?, cmd).await,
@@ -339,7 +346,8 @@ async fn audit(cfg: Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Export { after, output } => {
             let mut out: Box<dyn Write> = match &output {
                 Some(p) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot create {}", p.display()))?,
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };

@@ -229,10 +229,14 @@ impl Config {
             return invalid("database.max_connections must be at least 1");
         }
         if self.auth.login_max_failures == 0 || self.auth.session_ttl_minutes == 0 {
-            return invalid("auth.login_max_failures and auth.session_ttl_minutes must be positive");
+            return invalid(
+                "auth.login_max_failures and auth.session_ttl_minutes must be positive",
+            );
         }
         if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations == 0 {
-            return invalid("auth.argon2_memory_kib must be at least 8 and argon2_iterations at least 1");
+            return invalid(
+                "auth.argon2_memory_kib must be at least 8 and argon2_iterations at least 1",
+            );
         }
         if patchwarden_domain::user::Username::parse(&self.auth.bootstrap_admin).is_err() {
             return invalid("auth.bootstrap_admin is not a valid user name");

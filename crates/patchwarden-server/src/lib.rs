@@ -15,8 +15,8 @@ pub mod quickstart;
 pub mod server;
 pub mod service;
 pub mod state;
-pub mod vercmp;
 mod tls;
+pub mod vercmp;
 
 pub use app::app;
 pub use state::AppState;

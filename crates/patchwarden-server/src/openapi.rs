@@ -40,37 +40,229 @@ pub fn schemas() -> Map<String, Value> {
     let mut put = |k: &str, v: Value| {
         m.insert(k.to_owned(), v);
     };
-    put("Error", obj(&["error"], json!({ "error": obj(&["code", "message"], json!({ "code": s, "message": s })) })));
-    put("Health", obj(&["status"], json!({ "status": s, "database": s })));
+    put(
+        "Error",
+        obj(
+            &["error"],
+            json!({ "error": obj(&["code", "message"], json!({ "code": s, "message": s })) }),
+        ),
+    );
+    put(
+        "Health",
+        obj(&["status"], json!({ "status": s, "database": s })),
+    );
     put("OpenApiDocument", json!({ "type": "object" }));
     put("Role", role.clone());
     put("Permission", perm.clone());
-    put("RoleList", obj(&["roles"], json!({ "roles": { "type": "array", "items": obj(&["role", "permissions"], json!({ "role": r("Role"), "permissions": { "type": "array", "items": r("Permission") } })) } })));
-    put("LoginRequest", obj(&["username", "password"], json!({ "username": s, "password": s })));
-    put("LoginResponse", obj(&["user", "csrf_token", "expires_at", "must_change_password"], json!({ "user": r("User"), "csrf_token": { "type": "string", "description": "send as x-csrf-token on every cookie-authenticated change" }, "expires_at": ts(), "must_change_password": b })));
-    put("ChangePasswordRequest", obj(&["current_password", "new_password"], json!({ "current_password": s, "new_password": { "type": "string", "minLength": 12 } })));
-    put("User", obj(&["id", "username", "display_name", "roles", "disabled", "must_change_password", "created_at", "updated_at"], json!({ "id": i, "username": s, "display_name": s, "email": nullable(s.clone()), "roles": { "type": "array", "items": r("Role") }, "disabled": b, "must_change_password": b, "created_at": ts(), "updated_at": ts(), "last_login_at": nullable(ts()) })));
-    put("UserList", obj(&["users"], json!({ "users": { "type": "array", "items": r("User") } })));
-    put("CreateUserRequest", obj(&["username"], json!({ "username": s, "display_name": s, "email": s, "password": { "type": "string", "minLength": 12, "description": "omit to generate a one-time password" }, "roles": { "type": "array", "items": r("Role") } })));
-    put("CreatedUser", obj(&["user"], json!({ "user": r("User"), "one_time_password": nullable(s.clone()) })));
-    put("UpdateUserRequest", obj(&[], json!({ "display_name": s, "email": s, "roles": { "type": "array", "items": r("Role") }, "disabled": b })));
-    put("ResetPasswordRequest", obj(&[], json!({ "password": { "type": "string", "minLength": 12 } })));
-    put("ApiToken", obj(&["id", "user_id", "name", "prefix", "created_at"], json!({ "id": i, "user_id": i, "name": s, "prefix": s, "created_at": ts(), "expires_at": nullable(ts()), "last_used_at": nullable(ts()), "revoked_at": nullable(ts()) })));
-    put("TokenList", obj(&["tokens"], json!({ "tokens": { "type": "array", "items": r("ApiToken") } })));
-    put("CreateTokenRequest", obj(&["name"], json!({ "name": s, "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650 } })));
-    put("CreatedToken", obj(&["token", "secret"], json!({ "token": r("ApiToken"), "secret": { "type": "string", "description": "shown once; send as Authorization: Bearer <secret>" } })));
-    put("OsInfo", obj(&["family", "distribution", "release", "arch"], json!({ "family": enum_of(OsFamily::ALL), "distribution": s, "release": s, "arch": s })));
-    put("Asset", obj(&["id", "hostname", "kind", "os", "environment", "criticality", "groups", "protected_data", "package_count", "created_at", "updated_at"], json!({ "id": i, "hostname": s, "kind": enum_of(AssetKind::ALL), "os": r("OsInfo"), "environment": enum_of(Environment::ALL), "criticality": enum_of(Criticality::ALL), "owner": nullable(s.clone()), "groups": { "type": "array", "items": s }, "protected_data": b, "package_format": nullable(enum_of(PackageFormat::ALL)), "package_count": i, "inventory_hash": nullable(s.clone()), "last_seen_at": nullable(ts()), "created_at": ts(), "updated_at": ts() })));
-    put("AssetList", obj(&["assets"], json!({ "assets": { "type": "array", "items": r("Asset") }, "next_after": nullable(i.clone()) })));
-    put("AssetInput", obj(&["hostname", "environment"], json!({ "hostname": s, "kind": enum_of(AssetKind::ALL), "os_family": enum_of(OsFamily::ALL), "distribution": s, "release": s, "arch": s, "environment": enum_of(Environment::ALL), "criticality": enum_of(Criticality::ALL), "owner": s, "groups": { "type": "array", "items": s }, "protected_data": b })));
-    put("AssetPatch", obj(&[], json!({ "hostname": s, "kind": enum_of(AssetKind::ALL), "os_family": enum_of(OsFamily::ALL), "distribution": s, "release": s, "arch": s, "environment": enum_of(Environment::ALL), "criticality": enum_of(Criticality::ALL), "owner": s, "groups": { "type": "array", "items": s }, "protected_data": b })));
-    put("Package", obj(&["name", "version"], json!({ "name": s, "version": s, "arch": s, "source_name": s, "source_version": s })));
-    put("Inventory", obj(&["format", "packages"], json!({ "format": enum_of(PackageFormat::ALL), "inventory_hash": nullable(s.clone()), "packages": { "type": "array", "items": r("Package"), "maxItems": crate::api::MAX_PACKAGES } })));
-    put("InventoryChange", obj(&["added", "removed", "changed", "unchanged", "hash"], json!({ "added": i, "removed": i, "changed": i, "unchanged": i, "hash": s })));
-    put("AuditEvent", obj(&["seq", "at", "actor", "action", "target_type", "origin", "prev_hash", "hash"], json!({ "seq": i, "at": ts(), "actor": obj(&["kind", "name"], json!({ "kind": { "type": "string", "enum": ["user", "token", "agent", "system"] }, "id": nullable(i.clone()), "name": s })), "action": s, "target_type": s, "target_id": nullable(s.clone()), "before": nullable(json!({ "type": "string", "description": "JSON text" })), "after": nullable(json!({ "type": "string", "description": "JSON text" })), "origin": obj(&[], json!({ "source_ip": nullable(s.clone()), "request_id": nullable(s.clone()) })), "prev_hash": s, "hash": s })));
-    put("AuditList", obj(&["events"], json!({ "events": { "type": "array", "items": r("AuditEvent") }, "next_after": nullable(i.clone()) })));
-    put("AuditVerification", obj(&["ok", "verified", "message"], json!({ "ok": b, "verified": i, "head_seq": nullable(i.clone()), "head_hash": nullable(s.clone()), "broken": nullable(json!({ "type": "object" })), "message": s })));
-    put("AuditEventLines", json!({ "type": "string", "description": "one AuditEvent JSON object per line" }));
+    put(
+        "RoleList",
+        obj(
+            &["roles"],
+            json!({ "roles": { "type": "array", "items": obj(&["role", "permissions"], json!({ "role": r("Role"), "permissions": { "type": "array", "items": r("Permission") } })) } }),
+        ),
+    );
+    put(
+        "LoginRequest",
+        obj(
+            &["username", "password"],
+            json!({ "username": s, "password": s }),
+        ),
+    );
+    put(
+        "LoginResponse",
+        obj(
+            &["user", "csrf_token", "expires_at", "must_change_password"],
+            json!({ "user": r("User"), "csrf_token": { "type": "string", "description": "send as x-csrf-token on every cookie-authenticated change" }, "expires_at": ts(), "must_change_password": b }),
+        ),
+    );
+    put(
+        "ChangePasswordRequest",
+        obj(
+            &["current_password", "new_password"],
+            json!({ "current_password": s, "new_password": { "type": "string", "minLength": 12 } }),
+        ),
+    );
+    put(
+        "User",
+        obj(
+            &[
+                "id",
+                "username",
+                "display_name",
+                "roles",
+                "disabled",
+                "must_change_password",
+                "created_at",
+                "updated_at",
+            ],
+            json!({ "id": i, "username": s, "display_name": s, "email": nullable(s.clone()), "roles": { "type": "array", "items": r("Role") }, "disabled": b, "must_change_password": b, "created_at": ts(), "updated_at": ts(), "last_login_at": nullable(ts()) }),
+        ),
+    );
+    put(
+        "UserList",
+        obj(
+            &["users"],
+            json!({ "users": { "type": "array", "items": r("User") } }),
+        ),
+    );
+    put(
+        "CreateUserRequest",
+        obj(
+            &["username"],
+            json!({ "username": s, "display_name": s, "email": s, "password": { "type": "string", "minLength": 12, "description": "omit to generate a one-time password" }, "roles": { "type": "array", "items": r("Role") } }),
+        ),
+    );
+    put(
+        "CreatedUser",
+        obj(
+            &["user"],
+            json!({ "user": r("User"), "one_time_password": nullable(s.clone()) }),
+        ),
+    );
+    put(
+        "UpdateUserRequest",
+        obj(
+            &[],
+            json!({ "display_name": s, "email": s, "roles": { "type": "array", "items": r("Role") }, "disabled": b }),
+        ),
+    );
+    put(
+        "ResetPasswordRequest",
+        obj(
+            &[],
+            json!({ "password": { "type": "string", "minLength": 12 } }),
+        ),
+    );
+    put(
+        "ApiToken",
+        obj(
+            &["id", "user_id", "name", "prefix", "created_at"],
+            json!({ "id": i, "user_id": i, "name": s, "prefix": s, "created_at": ts(), "expires_at": nullable(ts()), "last_used_at": nullable(ts()), "revoked_at": nullable(ts()) }),
+        ),
+    );
+    put(
+        "TokenList",
+        obj(
+            &["tokens"],
+            json!({ "tokens": { "type": "array", "items": r("ApiToken") } }),
+        ),
+    );
+    put(
+        "CreateTokenRequest",
+        obj(
+            &["name"],
+            json!({ "name": s, "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650 } }),
+        ),
+    );
+    put(
+        "CreatedToken",
+        obj(
+            &["token", "secret"],
+            json!({ "token": r("ApiToken"), "secret": { "type": "string", "description": "shown once; send as Authorization: Bearer <secret>" } }),
+        ),
+    );
+    put(
+        "OsInfo",
+        obj(
+            &["family", "distribution", "release", "arch"],
+            json!({ "family": enum_of(OsFamily::ALL), "distribution": s, "release": s, "arch": s }),
+        ),
+    );
+    put(
+        "Asset",
+        obj(
+            &[
+                "id",
+                "hostname",
+                "kind",
+                "os",
+                "environment",
+                "criticality",
+                "groups",
+                "protected_data",
+                "package_count",
+                "created_at",
+                "updated_at",
+            ],
+            json!({ "id": i, "hostname": s, "kind": enum_of(AssetKind::ALL), "os": r("OsInfo"), "environment": enum_of(Environment::ALL), "criticality": enum_of(Criticality::ALL), "owner": nullable(s.clone()), "groups": { "type": "array", "items": s }, "protected_data": b, "package_format": nullable(enum_of(PackageFormat::ALL)), "package_count": i, "inventory_hash": nullable(s.clone()), "last_seen_at": nullable(ts()), "created_at": ts(), "updated_at": ts() }),
+        ),
+    );
+    put(
+        "AssetList",
+        obj(
+            &["assets"],
+            json!({ "assets": { "type": "array", "items": r("Asset") }, "next_after": nullable(i.clone()) }),
+        ),
+    );
+    put(
+        "AssetInput",
+        obj(
+            &["hostname", "environment"],
+            json!({ "hostname": s, "kind": enum_of(AssetKind::ALL), "os_family": enum_of(OsFamily::ALL), "distribution": s, "release": s, "arch": s, "environment": enum_of(Environment::ALL), "criticality": enum_of(Criticality::ALL), "owner": s, "groups": { "type": "array", "items": s }, "protected_data": b }),
+        ),
+    );
+    put(
+        "AssetPatch",
+        obj(
+            &[],
+            json!({ "hostname": s, "kind": enum_of(AssetKind::ALL), "os_family": enum_of(OsFamily::ALL), "distribution": s, "release": s, "arch": s, "environment": enum_of(Environment::ALL), "criticality": enum_of(Criticality::ALL), "owner": s, "groups": { "type": "array", "items": s }, "protected_data": b }),
+        ),
+    );
+    put(
+        "Package",
+        obj(
+            &["name", "version"],
+            json!({ "name": s, "version": s, "arch": s, "source_name": s, "source_version": s }),
+        ),
+    );
+    put(
+        "Inventory",
+        obj(
+            &["format", "packages"],
+            json!({ "format": enum_of(PackageFormat::ALL), "inventory_hash": nullable(s.clone()), "packages": { "type": "array", "items": r("Package"), "maxItems": crate::api::MAX_PACKAGES } }),
+        ),
+    );
+    put(
+        "InventoryChange",
+        obj(
+            &["added", "removed", "changed", "unchanged", "hash"],
+            json!({ "added": i, "removed": i, "changed": i, "unchanged": i, "hash": s }),
+        ),
+    );
+    put(
+        "AuditEvent",
+        obj(
+            &[
+                "seq",
+                "at",
+                "actor",
+                "action",
+                "target_type",
+                "origin",
+                "prev_hash",
+                "hash",
+            ],
+            json!({ "seq": i, "at": ts(), "actor": obj(&["kind", "name"], json!({ "kind": { "type": "string", "enum": ["user", "token", "agent", "system"] }, "id": nullable(i.clone()), "name": s })), "action": s, "target_type": s, "target_id": nullable(s.clone()), "before": nullable(json!({ "type": "string", "description": "JSON text" })), "after": nullable(json!({ "type": "string", "description": "JSON text" })), "origin": obj(&[], json!({ "source_ip": nullable(s.clone()), "request_id": nullable(s.clone()) })), "prev_hash": s, "hash": s }),
+        ),
+    );
+    put(
+        "AuditList",
+        obj(
+            &["events"],
+            json!({ "events": { "type": "array", "items": r("AuditEvent") }, "next_after": nullable(i.clone()) }),
+        ),
+    );
+    put(
+        "AuditVerification",
+        obj(
+            &["ok", "verified", "message"],
+            json!({ "ok": b, "verified": i, "head_seq": nullable(i.clone()), "head_hash": nullable(s.clone()), "broken": nullable(json!({ "type": "object" })), "message": s }),
+        ),
+    );
+    put(
+        "AuditEventLines",
+        json!({ "type": "string", "description": "one AuditEvent JSON object per line" }),
+    );
     m
 }
 

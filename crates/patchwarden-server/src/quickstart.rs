@@ -68,7 +68,11 @@ pub async fn register_this_machine(state: &AppState, root: &Path) -> anyhow::Res
         .or_else(|_| Hostname::parse("localhost"))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ctx = AuditCtx::system("quickstart", state.clock.now());
-    let asset = match state.store.find_asset_by_hostname(hostname.as_str()).await? {
+    let asset = match state
+        .store
+        .find_asset_by_hostname(hostname.as_str())
+        .await?
+    {
         Some(existing) => {
             let patch = AssetPatch {
                 os: Some(local.os.clone()),
@@ -116,7 +120,10 @@ pub async fn register_this_machine(state: &AppState, root: &Path) -> anyhow::Res
         change.changed
     );
     if !local.warnings.is_empty() {
-        summary.push_str(&format!(", {} unreadable records skipped", local.warnings.len()));
+        summary.push_str(&format!(
+            ", {} unreadable records skipped",
+            local.warnings.len()
+        ));
     }
     Ok(summary)
 }

@@ -10,7 +10,9 @@ fn draft(ctx: &AuditCtx, action: &str, target_type: &str) -> AuditDraft {
 }
 
 pub fn asset_create(ctx: &AuditCtx, after: &Asset) -> AuditDraft {
-    draft(ctx, "asset.create", "asset").target(after.id).after(after)
+    draft(ctx, "asset.create", "asset")
+        .target(after.id)
+        .after(after)
 }
 
 pub fn asset_update(ctx: &AuditCtx, before: &Asset, after: &Asset) -> AuditDraft {
@@ -21,7 +23,9 @@ pub fn asset_update(ctx: &AuditCtx, before: &Asset, after: &Asset) -> AuditDraft
 }
 
 pub fn asset_delete(ctx: &AuditCtx, before: &Asset) -> AuditDraft {
-    draft(ctx, "asset.delete", "asset").target(before.id).before(before)
+    draft(ctx, "asset.delete", "asset")
+        .target(before.id)
+        .before(before)
 }
 
 /// Inventories are large: the event records the counts and the hashes, not the lists.
@@ -38,7 +42,9 @@ pub fn inventory_replace(
 }
 
 pub fn user_create(ctx: &AuditCtx, after: &User) -> AuditDraft {
-    draft(ctx, "user.create", "user").target(after.id).after(after)
+    draft(ctx, "user.create", "user")
+        .target(after.id)
+        .after(after)
 }
 
 pub fn user_update(ctx: &AuditCtx, before: &User, after: &User) -> AuditDraft {
@@ -69,7 +75,9 @@ pub fn session_delete(ctx: &AuditCtx, user: Option<UserId>) -> AuditDraft {
 }
 
 pub fn token_create(ctx: &AuditCtx, after: &ApiToken) -> AuditDraft {
-    draft(ctx, "token.create", "token").target(after.id).after(after)
+    draft(ctx, "token.create", "token")
+        .target(after.id)
+        .after(after)
 }
 
 pub fn token_revoke(ctx: &AuditCtx, before: &ApiToken, after: &ApiToken) -> AuditDraft {

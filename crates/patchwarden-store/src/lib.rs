@@ -52,8 +52,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes the asset and its inventory.
     async fn delete_asset(&self, ctx: &AuditCtx, id: AssetId) -> Result<()>;
 
-    /// Replaces the asset's package inventory with `packages` (duplicates by
-    /// (name, arch) are an error the caller must have removed), sets `last_seen_at` to
+    /// Replaces the asset's package inventory with `packages` (exact duplicates by
+    /// (name, arch, version) are refused with `Invalid`), sets `last_seen_at` to
     /// `ctx.at` and records the content hash. Returns what changed. An unchanged
     /// inventory writes no audit event.
     async fn replace_inventory(
@@ -63,7 +63,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         format: PackageFormat,
         packages: &[InstalledPackage],
     ) -> Result<InventoryChange>;
-    /// The asset's packages ordered by (name, arch).
+    /// The asset's packages ordered by (name, arch, version).
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>>;
 
     // ---- users --------------------------------------------------------------------
@@ -90,7 +90,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn create_session(&self, ctx: &AuditCtx, new: &NewSession) -> Result<()>;
     /// The live session with this secret hash and its user; expired sessions are not
     /// returned.
-    async fn get_session(&self, token_hash: &str, now: jiff::Timestamp) -> Result<Option<(Session, User)>>;
+    async fn get_session(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(Session, User)>>;
     /// Deletes the session (logout) and audits it. Unknown hashes are not an error.
     async fn delete_session(&self, ctx: &AuditCtx, token_hash: &str) -> Result<()>;
     /// Deletes every session of the user (password change, disable).
@@ -103,7 +107,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn create_token(&self, ctx: &AuditCtx, new: &NewToken) -> Result<ApiToken>;
     /// The active token with this secret hash and its owner; revoked and expired tokens
     /// are not returned.
-    async fn find_token(&self, token_hash: &str, now: jiff::Timestamp) -> Result<Option<(ApiToken, User)>>;
+    async fn find_token(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(ApiToken, User)>>;
     async fn get_token(&self, id: TokenId) -> Result<ApiToken>;
     /// Tokens of one user, or of everybody with `None`; newest first.
     async fn list_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiToken>>;

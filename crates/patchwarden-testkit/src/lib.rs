@@ -138,12 +138,17 @@ impl TestServer {
 
     /// An administrator client.
     pub async fn admin(&self) -> Client {
-        self.user_with_roles("root-admin", &[Role::Administrator]).await.1
+        self.user_with_roles("root-admin", &[Role::Administrator])
+            .await
+            .1
     }
 
     /// The temporary directory holding the database.
     pub fn dir(&self) -> &std::path::Path {
-        self.dir.as_ref().map(|d| d.path()).unwrap_or(std::path::Path::new("."))
+        self.dir
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(std::path::Path::new("."))
     }
 
     /// URL of the SQLite database, for tools that open it directly.

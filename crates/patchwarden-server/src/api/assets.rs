@@ -86,7 +86,12 @@ fn default_criticality() -> Criticality {
     Criticality::Standard
 }
 
-fn os(family: OsFamily, distribution: &str, release: &str, arch: &str) -> Result<OsInfo, ValidationError> {
+fn os(
+    family: OsFamily,
+    distribution: &str,
+    release: &str,
+    arch: &str,
+) -> Result<OsInfo, ValidationError> {
     Ok(OsInfo {
         family,
         distribution: clean_text("distribution", distribution, 64)?.to_ascii_lowercase(),
@@ -97,7 +102,10 @@ fn os(family: OsFamily, distribution: &str, release: &str, arch: &str) -> Result
 
 fn groups(mut g: Vec<Label>) -> Result<Vec<Label>, ValidationError> {
     if g.len() > 64 {
-        return Err(ValidationError::new("groups", "at most 64 groups per asset"));
+        return Err(ValidationError::new(
+            "groups",
+            "at most 64 groups per asset",
+        ));
     }
     g.sort();
     g.dedup();
@@ -168,7 +176,9 @@ pub async fn update(
     let new_os = if os_changed {
         Some(os(
             p.os_family.unwrap_or(current.os.family),
-            p.distribution.as_deref().unwrap_or(&current.os.distribution),
+            p.distribution
+                .as_deref()
+                .unwrap_or(&current.os.distribution),
             p.release.as_deref().unwrap_or(&current.os.release),
             p.arch.as_deref().unwrap_or(&current.os.arch),
         )?)
@@ -238,7 +248,10 @@ pub async fn replace_packages(
     }
     for (i, p) in inv.packages.iter().enumerate() {
         p.validate().map_err(|e| {
-            ApiError::from(ValidationError::new(e.field, format!("package #{i}: {}", e.reason)))
+            ApiError::from(ValidationError::new(
+                e.field,
+                format!("package #{i}: {}", e.reason),
+            ))
         })?;
     }
     Ok(Json(

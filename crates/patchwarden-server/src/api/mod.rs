@@ -126,31 +126,246 @@ pub fn routes() -> (Router<AppState>, Vec<Op>) {
         ("target_id", "id of the target"),
     ];
     let b = ApiBuilder::new()
-        .add(Op::new(M::GET, "/healthz", "health", "Liveness: the process is up").public().returns(200, Some("Health")), get(health::healthz))
-        .add(Op::new(M::GET, "/readyz", "health", "Readiness: the database answers").public().returns(200, Some("Health")), get(health::readyz))
-        .add(Op::new(M::GET, "/api/v1/openapi.json", "meta", "This OpenAPI document").public().returns(200, Some("OpenApiDocument")), get(meta::openapi))
-        .add(Op::new(M::GET, "/api/v1/roles", "meta", "Roles and the permissions they grant").returns(200, Some("RoleList")), get(meta::roles))
-        .add(Op::new(M::POST, "/api/v1/auth/login", "auth", "Log in; sets the session cookie and returns the anti-CSRF token").public().body("LoginRequest").returns(200, Some("LoginResponse")), post(session::login))
-        .add(Op::new(M::POST, "/api/v1/auth/logout", "auth", "Log out (end this session)").returns(204, None), post(session::logout))
-        .add(Op::new(M::GET, "/api/v1/auth/me", "auth", "The calling user").returns(200, Some("User")), get(session::me))
-        .add(Op::new(M::POST, "/api/v1/auth/password", "auth", "Change your own password").body("ChangePasswordRequest").returns(204, None), post(session::change_password))
-        .add(Op::new(M::GET, "/api/v1/users", "users", "List users").perm(P::UserRead).returns(200, Some("UserList")), get(users::list))
-        .add(Op::new(M::POST, "/api/v1/users", "users", "Create a user (a one-time password is generated when none is given)").perm(P::UserManage).body("CreateUserRequest").returns(201, Some("CreatedUser")), post(users::create))
-        .add(Op::new(M::GET, "/api/v1/users/{id}", "users", "One user").perm(P::UserRead).returns(200, Some("User")), get(users::get_one))
-        .add(Op::new(M::PATCH, "/api/v1/users/{id}", "users", "Change a user's name, e-mail, roles or disabled flag").perm(P::UserManage).body("UpdateUserRequest").returns(200, Some("User")), patch(users::update))
-        .add(Op::new(M::POST, "/api/v1/users/{id}/password", "users", "Set a new one-time password for a user").perm(P::UserManage).body("ResetPasswordRequest").returns(200, Some("CreatedUser")), post(users::reset_password))
-        .add(Op::new(M::GET, "/api/v1/tokens", "tokens", "Your API tokens").returns(200, Some("TokenList")), get(tokens::list))
-        .add(Op::new(M::POST, "/api/v1/tokens", "tokens", "Create an API token; the secret is shown once").body("CreateTokenRequest").returns(201, Some("CreatedToken")), post(tokens::create))
-        .add(Op::new(M::DELETE, "/api/v1/tokens/{id}", "tokens", "Revoke a token (your own, or any with user_manage)").returns(200, Some("ApiToken")), delete(tokens::revoke))
-        .add(Op::new(M::GET, "/api/v1/assets", "assets", "List assets").perm(P::AssetRead).query(q_assets).returns(200, Some("AssetList")), get(assets::list))
-        .add(Op::new(M::POST, "/api/v1/assets", "assets", "Register an asset").perm(P::AssetWrite).body("AssetInput").returns(201, Some("Asset")), post(assets::create))
-        .add(Op::new(M::GET, "/api/v1/assets/{id}", "assets", "One asset").perm(P::AssetRead).returns(200, Some("Asset")), get(assets::get_one))
-        .add(Op::new(M::PATCH, "/api/v1/assets/{id}", "assets", "Change an asset").perm(P::AssetWrite).body("AssetPatch").returns(200, Some("Asset")), patch(assets::update))
-        .add(Op::new(M::DELETE, "/api/v1/assets/{id}", "assets", "Delete an asset and its inventory").perm(P::AssetWrite).returns(204, None), delete(assets::remove))
-        .add(Op::new(M::GET, "/api/v1/assets/{id}/packages", "assets", "The asset's installed packages").perm(P::AssetRead).returns(200, Some("Inventory")), get(assets::packages))
-        .add(Op::new(M::PUT, "/api/v1/assets/{id}/packages", "assets", "Replace the asset's package inventory").perm(P::AssetWrite).body("Inventory").returns(200, Some("InventoryChange")), put(assets::replace_packages))
-        .add(Op::new(M::GET, "/api/v1/audit", "audit", "Audit events in order").perm(P::AuditRead).query(q_audit).returns(200, Some("AuditList")), get(audit::list))
-        .add(Op::new(M::GET, "/api/v1/audit/verify", "audit", "Verify the audit hash chain").perm(P::AuditRead).returns(200, Some("AuditVerification")), get(audit::verify))
-        .add(Op::new(M::GET, "/api/v1/audit/export", "audit", "All audit events as JSON lines, for a SIEM").perm(P::AuditRead).query(&[("after", "only events after this sequence number")]).returns(200, Some("AuditEventLines")), get(audit::export));
+        .add(
+            Op::new(M::GET, "/healthz", "health", "Liveness: the process is up")
+                .public()
+                .returns(200, Some("Health")),
+            get(health::healthz),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/readyz",
+                "health",
+                "Readiness: the database answers",
+            )
+            .public()
+            .returns(200, Some("Health")),
+            get(health::readyz),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/openapi.json",
+                "meta",
+                "This OpenAPI document",
+            )
+            .public()
+            .returns(200, Some("OpenApiDocument")),
+            get(meta::openapi),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/roles",
+                "meta",
+                "Roles and the permissions they grant",
+            )
+            .returns(200, Some("RoleList")),
+            get(meta::roles),
+        )
+        .add(
+            Op::new(
+                M::POST,
+                "/api/v1/auth/login",
+                "auth",
+                "Log in; sets the session cookie and returns the anti-CSRF token",
+            )
+            .public()
+            .body("LoginRequest")
+            .returns(200, Some("LoginResponse")),
+            post(session::login),
+        )
+        .add(
+            Op::new(
+                M::POST,
+                "/api/v1/auth/logout",
+                "auth",
+                "Log out (end this session)",
+            )
+            .returns(204, None),
+            post(session::logout),
+        )
+        .add(
+            Op::new(M::GET, "/api/v1/auth/me", "auth", "The calling user")
+                .returns(200, Some("User")),
+            get(session::me),
+        )
+        .add(
+            Op::new(
+                M::POST,
+                "/api/v1/auth/password",
+                "auth",
+                "Change your own password",
+            )
+            .body("ChangePasswordRequest")
+            .returns(204, None),
+            post(session::change_password),
+        )
+        .add(
+            Op::new(M::GET, "/api/v1/users", "users", "List users")
+                .perm(P::UserRead)
+                .returns(200, Some("UserList")),
+            get(users::list),
+        )
+        .add(
+            Op::new(
+                M::POST,
+                "/api/v1/users",
+                "users",
+                "Create a user (a one-time password is generated when none is given)",
+            )
+            .perm(P::UserManage)
+            .body("CreateUserRequest")
+            .returns(201, Some("CreatedUser")),
+            post(users::create),
+        )
+        .add(
+            Op::new(M::GET, "/api/v1/users/{id}", "users", "One user")
+                .perm(P::UserRead)
+                .returns(200, Some("User")),
+            get(users::get_one),
+        )
+        .add(
+            Op::new(
+                M::PATCH,
+                "/api/v1/users/{id}",
+                "users",
+                "Change a user's name, e-mail, roles or disabled flag",
+            )
+            .perm(P::UserManage)
+            .body("UpdateUserRequest")
+            .returns(200, Some("User")),
+            patch(users::update),
+        )
+        .add(
+            Op::new(
+                M::POST,
+                "/api/v1/users/{id}/password",
+                "users",
+                "Set a new one-time password for a user",
+            )
+            .perm(P::UserManage)
+            .body("ResetPasswordRequest")
+            .returns(200, Some("CreatedUser")),
+            post(users::reset_password),
+        )
+        .add(
+            Op::new(M::GET, "/api/v1/tokens", "tokens", "Your API tokens")
+                .returns(200, Some("TokenList")),
+            get(tokens::list),
+        )
+        .add(
+            Op::new(
+                M::POST,
+                "/api/v1/tokens",
+                "tokens",
+                "Create an API token; the secret is shown once",
+            )
+            .body("CreateTokenRequest")
+            .returns(201, Some("CreatedToken")),
+            post(tokens::create),
+        )
+        .add(
+            Op::new(
+                M::DELETE,
+                "/api/v1/tokens/{id}",
+                "tokens",
+                "Revoke a token (your own, or any with user_manage)",
+            )
+            .returns(200, Some("ApiToken")),
+            delete(tokens::revoke),
+        )
+        .add(
+            Op::new(M::GET, "/api/v1/assets", "assets", "List assets")
+                .perm(P::AssetRead)
+                .query(q_assets)
+                .returns(200, Some("AssetList")),
+            get(assets::list),
+        )
+        .add(
+            Op::new(M::POST, "/api/v1/assets", "assets", "Register an asset")
+                .perm(P::AssetWrite)
+                .body("AssetInput")
+                .returns(201, Some("Asset")),
+            post(assets::create),
+        )
+        .add(
+            Op::new(M::GET, "/api/v1/assets/{id}", "assets", "One asset")
+                .perm(P::AssetRead)
+                .returns(200, Some("Asset")),
+            get(assets::get_one),
+        )
+        .add(
+            Op::new(M::PATCH, "/api/v1/assets/{id}", "assets", "Change an asset")
+                .perm(P::AssetWrite)
+                .body("AssetPatch")
+                .returns(200, Some("Asset")),
+            patch(assets::update),
+        )
+        .add(
+            Op::new(
+                M::DELETE,
+                "/api/v1/assets/{id}",
+                "assets",
+                "Delete an asset and its inventory",
+            )
+            .perm(P::AssetWrite)
+            .returns(204, None),
+            delete(assets::remove),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/assets/{id}/packages",
+                "assets",
+                "The asset's installed packages",
+            )
+            .perm(P::AssetRead)
+            .returns(200, Some("Inventory")),
+            get(assets::packages),
+        )
+        .add(
+            Op::new(
+                M::PUT,
+                "/api/v1/assets/{id}/packages",
+                "assets",
+                "Replace the asset's package inventory",
+            )
+            .perm(P::AssetWrite)
+            .body("Inventory")
+            .returns(200, Some("InventoryChange")),
+            put(assets::replace_packages),
+        )
+        .add(
+            Op::new(M::GET, "/api/v1/audit", "audit", "Audit events in order")
+                .perm(P::AuditRead)
+                .query(q_audit)
+                .returns(200, Some("AuditList")),
+            get(audit::list),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/audit/verify",
+                "audit",
+                "Verify the audit hash chain",
+            )
+            .perm(P::AuditRead)
+            .returns(200, Some("AuditVerification")),
+            get(audit::verify),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/audit/export",
+                "audit",
+                "All audit events as JSON lines, for a SIEM",
+            )
+            .perm(P::AuditRead)
+            .query(&[("after", "only events after this sequence number")])
+            .returns(200, Some("AuditEventLines")),
+            get(audit::export),
+        );
     (b.router, b.ops)
 }

@@ -36,7 +36,9 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> String {
     } else {
         ""
     };
-    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    )
 }
 
 pub async fn login(
@@ -50,9 +52,13 @@ pub async fn login(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let s = login::login(&state, origin, &req.username, &req.password, ua).await?;
-    let max_age = s.expires_at.duration_since(state.clock.now()).as_secs().max(0);
-    let set_cookie = HeaderValue::from_str(&cookie(&state, &s.secret, max_age))
-        .map_err(ApiError::internal)?;
+    let max_age = s
+        .expires_at
+        .duration_since(state.clock.now())
+        .as_secs()
+        .max(0);
+    let set_cookie =
+        HeaderValue::from_str(&cookie(&state, &s.secret, max_age)).map_err(ApiError::internal)?;
     let body = json!({
         "user": s.user,
         "csrf_token": s.csrf_token,
@@ -106,7 +112,10 @@ pub async fn change_password(
         .await?;
     let ok = state
         .passwords
-        .verify(&req.current_password, creds.as_ref().map(|(_, h)| h.as_str()))
+        .verify(
+            &req.current_password,
+            creds.as_ref().map(|(_, h)| h.as_str()),
+        )
         .await;
     if !ok {
         return Err(ApiError::new(

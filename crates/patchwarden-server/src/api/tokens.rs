@@ -55,7 +55,9 @@ pub async fn create(
             )
             .into())
         }
-        Some(d) => now.checked_add(SignedDuration::from_hours(i64::from(d) * 24)).ok(),
+        Some(d) => now
+            .checked_add(SignedDuration::from_hours(i64::from(d) * 24))
+            .ok(),
     };
     let secret = random_secret(TOKEN_PREFIX);
     let token = state
@@ -87,5 +89,7 @@ pub async fn revoke(
         // Someone else's token: only user managers may revoke it; others learn nothing.
         authorize(&caller, Permission::UserManage).map_err(|_| ApiError::not_found("token"))?;
     }
-    Ok(Json(state.store.revoke_token(&caller.ctx(&state), id).await?))
+    Ok(Json(
+        state.store.revoke_token(&caller.ctx(&state), id).await?,
+    ))
 }

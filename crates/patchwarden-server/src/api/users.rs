@@ -14,7 +14,10 @@ use patchwarden_store::{User, UserPatch};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub async fn list(State(state): State<AppState>, _: Need<perm::UserRead>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    _: Need<perm::UserRead>,
+) -> ApiResult<Json<Value>> {
     let users = state.store.list_users().await?;
     Ok(Json(json!({ "users": users })))
 }

@@ -7,7 +7,9 @@ mod extract;
 pub mod password;
 pub mod secret;
 
-pub use extract::{origin_of as extract_origin, perm, Authenticated, Caller, CallerVia, Need, Perm, SESSION_COOKIE};
+pub use extract::{
+    origin_of as extract_origin, perm, Authenticated, Caller, CallerVia, Need, Perm, SESSION_COOKIE,
+};
 
 use crate::error::ApiError;
 use axum::http::StatusCode;

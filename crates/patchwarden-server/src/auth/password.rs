@@ -3,7 +3,9 @@
 
 use crate::config::AuthConfig;
 use crate::error::ApiError;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 #[derive(Debug, Clone)]
@@ -16,8 +18,8 @@ pub struct Passwords {
 
 impl Passwords {
     pub fn new(cfg: &AuthConfig) -> Self {
-        let params = Params::new(cfg.argon2_memory_kib, cfg.argon2_iterations, 1, None)
-            .unwrap_or_default();
+        let params =
+            Params::new(cfg.argon2_memory_kib, cfg.argon2_iterations, 1, None).unwrap_or_default();
         let dummy = hash_with(&params, &super::secret::random_password()).unwrap_or_default();
         Self { params, dummy }
     }

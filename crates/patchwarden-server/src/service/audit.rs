@@ -43,9 +43,7 @@ pub async fn verify(store: &dyn Store) -> Result<Verification, StoreError> {
         }
     }
     if broken.is_none() {
-        broken = v
-            .finish(head.as_ref().map(|(s, h)| (*s, h.as_str())))
-            .err();
+        broken = v.finish(head.as_ref().map(|(s, h)| (*s, h.as_str()))).err();
     }
     let message = match &broken {
         None => format!("audit chain intact: {} events verified", v.verified()),
@@ -62,7 +60,11 @@ pub async fn verify(store: &dyn Store) -> Result<Verification, StoreError> {
 }
 
 /// Calls `sink` with each event after `after`, in order, a page at a time.
-pub async fn for_each_event<F>(store: &dyn Store, after: Option<i64>, mut sink: F) -> Result<u64, StoreError>
+pub async fn for_each_event<F>(
+    store: &dyn Store,
+    after: Option<i64>,
+    mut sink: F,
+) -> Result<u64, StoreError>
 where
     F: FnMut(&AuditEvent) -> Result<(), StoreError>,
 {
@@ -76,7 +78,9 @@ where
                 ..AuditFilter::default()
             })
             .await?;
-        let Some(last) = page.last() else { return Ok(n) };
+        let Some(last) = page.last() else {
+            return Ok(n);
+        };
         after = Some(last.seq.get());
         for ev in &page {
             sink(ev)?;

@@ -38,12 +38,16 @@ pub async fn login(
 ) -> Result<LoggedIn, ApiError> {
     let cfg = &state.config.auth;
     let now = state.clock.now();
-    let name = Username::parse(username).map(|u| u.to_string()).unwrap_or_else(|_| username.chars().take(64).collect());
+    let name = Username::parse(username)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| username.chars().take(64).collect());
     let keys = throttle_keys(&name, &origin);
-    let window = SignedDuration::from_secs(i64::try_from(cfg.login_window_secs).unwrap_or(i64::MAX / 2));
+    let window =
+        SignedDuration::from_secs(i64::try_from(cfg.login_window_secs).unwrap_or(i64::MAX / 2));
     let since = now.checked_sub(window).unwrap_or(jiff::Timestamp::MIN);
     for key in &keys {
-        if state.store.count_login_failures(key, since).await? >= u64::from(cfg.login_max_failures) {
+        if state.store.count_login_failures(key, since).await? >= u64::from(cfg.login_max_failures)
+        {
             return Err(ApiError {
                 retry_after: Some(cfg.login_window_secs),
                 ..ApiError::new(

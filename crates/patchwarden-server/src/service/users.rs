@@ -33,7 +33,11 @@ pub async fn create(
         }
         None => (random_password(), true),
     };
-    let display_name = clean_text("display_name", display_name.unwrap_or(username.as_str()), 200)?;
+    let display_name = clean_text(
+        "display_name",
+        display_name.unwrap_or(username.as_str()),
+        200,
+    )?;
     let email = email
         .map(|e| clean_text("email", e, 254))
         .transpose()?
@@ -78,7 +82,5 @@ pub async fn bootstrap_admin(state: &AppState) -> Result<Option<(String, String)
         RoleSet::new([Role::Administrator]),
     )
     .await?;
-    Ok(created
-        .one_time_password
-        .map(|pw| (name.to_string(), pw)))
+    Ok(created.one_time_password.map(|pw| (name.to_string(), pw)))
 }

@@ -53,28 +53,51 @@ async fn bad_bodies_are_refused_and_nothing_is_written() {
 
     // Unknown field: named in the message.
     let r = admin
-        .post("/api/v1/assets", &json!({"hostname": "a1", "environment": "production", "colour": "red"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "a1", "environment": "production", "colour": "red"}),
+        )
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.code(), "invalid_body");
-    assert!(r.json["error"]["message"].as_str().unwrap().contains("colour"), "{}", r.text);
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour"),
+        "{}",
+        r.text
+    );
 
     // Invalid value: the field is named.
     let r = admin
-        .post("/api/v1/assets", &json!({"hostname": "-bad-", "environment": "production"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "-bad-", "environment": "production"}),
+        )
         .await;
     assert_eq!(r.status, 422);
     assert!(r.text.contains("hostname"), "{}", r.text);
     let r = admin
-        .post("/api/v1/assets", &json!({"hostname": "ok1", "environment": "moon"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "ok1", "environment": "moon"}),
+        )
         .await;
     assert_eq!(r.status, 422);
-    assert!(r.text.contains("production"), "lists the choices: {}", r.text);
+    assert!(
+        r.text.contains("production"),
+        "lists the choices: {}",
+        r.text
+    );
 
     // Oversized body.
     let big = "x".repeat(10_000);
     let r = admin
-        .post("/api/v1/assets", &json!({"hostname": "ok2", "environment": "production", "owner": big}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "ok2", "environment": "production", "owner": big}),
+        )
         .await;
     assert_eq!(r.status, 413, "{}", r.text);
     assert_eq!(r.code(), "payload_too_large");
@@ -103,7 +126,10 @@ async fn bad_bodies_are_refused_and_nothing_is_written() {
 
     // Bad packages: one invalid record refuses the whole inventory, with its index.
     let a = admin
-        .post("/api/v1/assets", &json!({"hostname": "inv1", "environment": "qa"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "inv1", "environment": "qa"}),
+        )
         .await;
     assert_eq!(a.status, 201, "{}", a.text);
     let id = a.json["id"].as_i64().unwrap();
@@ -118,7 +144,14 @@ async fn bad_bodies_are_refused_and_nothing_is_written() {
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.text.contains("package #1"), "{}", r.text);
-    assert_eq!(ts.store().get_inventory(patchwarden_domain::ids::AssetId::new(id)).await.unwrap().len(), 0);
+    assert_eq!(
+        ts.store()
+            .get_inventory(patchwarden_domain::ids::AssetId::new(id))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 
     // Only the one good asset was written, with exactly one audit event.
     assert_eq!(ts.store().count_assets().await.unwrap(), assets_before + 1);
@@ -151,7 +184,10 @@ async fn assets_crud_inventory_and_pagination() {
         ids.push(r.json["id"].as_i64().unwrap());
     }
     let dup = admin
-        .post("/api/v1/assets", &json!({"hostname": "web-0.example.org", "environment": "qa"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "web-0.example.org", "environment": "qa"}),
+        )
         .await;
     assert_eq!(dup.status, 409);
     assert_eq!(dup.code(), "conflict");
@@ -159,7 +195,9 @@ async fn assets_crud_inventory_and_pagination() {
     let page = admin.get("/api/v1/assets?limit=2").await;
     assert_eq!(page.json["assets"].as_array().unwrap().len(), 2);
     let next = page.json["next_after"].as_i64().unwrap();
-    let page2 = admin.get(&format!("/api/v1/assets?limit=2&after={next}")).await;
+    let page2 = admin
+        .get(&format!("/api/v1/assets?limit=2&after={next}"))
+        .await;
     assert_eq!(page2.json["assets"][0]["id"].as_i64().unwrap(), ids[2]);
     let prod = admin.get("/api/v1/assets?environment=production").await;
     assert_eq!(prod.json["assets"].as_array().unwrap().len(), 3);
@@ -169,7 +207,10 @@ async fn assets_crud_inventory_and_pagination() {
 
     let id = ids[1];
     let r = admin
-        .patch(&format!("/api/v1/assets/{id}"), &json!({"criticality": "standard", "owner": ""}))
+        .patch(
+            &format!("/api/v1/assets/{id}"),
+            &json!({"criticality": "standard", "owner": ""}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["criticality"], "standard");
@@ -179,10 +220,14 @@ async fn assets_crud_inventory_and_pagination() {
         {"name": "openssl", "version": "3.0.11-1~deb12u1", "arch": "amd64", "source_name": "openssl"},
         {"name": "bash", "version": "5.2.15-2+b2", "arch": "amd64"}
     ]});
-    let r = admin.put(&format!("/api/v1/assets/{id}/packages"), &inv).await;
+    let r = admin
+        .put(&format!("/api/v1/assets/{id}/packages"), &inv)
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["added"], 2);
-    let r = admin.put(&format!("/api/v1/assets/{id}/packages"), &inv).await;
+    let r = admin
+        .put(&format!("/api/v1/assets/{id}/packages"), &inv)
+        .await;
     assert_eq!(r.json["unchanged"], 2);
     let r = admin.get(&format!("/api/v1/assets/{id}/packages")).await;
     assert_eq!(r.json["packages"].as_array().unwrap().len(), 2);

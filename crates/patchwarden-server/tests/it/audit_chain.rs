@@ -29,12 +29,18 @@ async fn changes_are_audited_and_tampering_is_caught() {
     let admin = ts.admin().await;
     for i in 0..4 {
         let r = admin
-            .post("/api/v1/assets", &json!({"hostname": format!("a{i}"), "environment": "qa"}))
+            .post(
+                "/api/v1/assets",
+                &json!({"hostname": format!("a{i}"), "environment": "qa"}),
+            )
             .await;
         assert_eq!(r.status, 201);
     }
     let r = admin
-        .patch("/api/v1/assets/1", &json!({"criticality": "mission_critical"}))
+        .patch(
+            "/api/v1/assets/1",
+            &json!({"criticality": "mission_critical"}),
+        )
         .await;
     assert_eq!(r.status, 200);
 
@@ -42,7 +48,10 @@ async fn changes_are_audited_and_tampering_is_caught() {
     let ev = admin.get("/api/v1/audit?action=asset.update").await;
     let ev = &ev.json["events"][0];
     assert!(ev["before"].as_str().unwrap().contains("\"standard\""));
-    assert!(ev["after"].as_str().unwrap().contains("\"mission_critical\""));
+    assert!(ev["after"]
+        .as_str()
+        .unwrap()
+        .contains("\"mission_critical\""));
     assert_eq!(ev["actor"]["kind"], "token");
 
     let v = admin.get("/api/v1/audit/verify").await;
@@ -74,18 +83,28 @@ async fn changes_are_audited_and_tampering_is_caught() {
     let out = patchwarden(&db, &["audit", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains(&format!("{total} events verified")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{total} events verified")),
+        "{stdout}"
+    );
 
     // The CLI export matches the API export.
     let out = patchwarden(&db, &["audit", "export"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), body);
 
     // Alter event 4: caught at 4.
-    exec(&db, "UPDATE audit_events SET after_json = '{\"hostname\":\"evil\"}' WHERE seq = 4").await;
+    exec(
+        &db,
+        "UPDATE audit_events SET after_json = '{\"hostname\":\"evil\"}' WHERE seq = 4",
+    )
+    .await;
     let out = patchwarden(&db, &["audit", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("event 4 does not match its hash"), "{stdout}");
+    assert!(
+        stdout.contains("event 4 does not match its hash"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
@@ -94,7 +113,10 @@ async fn deleting_rows_is_caught() {
     let admin = ts.admin().await;
     for i in 0..5 {
         admin
-            .post("/api/v1/assets", &json!({"hostname": format!("d{i}"), "environment": "qa"}))
+            .post(
+                "/api/v1/assets",
+                &json!({"hostname": format!("d{i}"), "environment": "qa"}),
+            )
             .await;
     }
     let head = ts.store().audit_head().await.unwrap().unwrap().0;

@@ -9,7 +9,10 @@ use serde_json::json;
 async fn login(ts: &TestServer, user: &str, pw: &str) -> (Client, patchwarden_testkit::Resp) {
     let mut c = ts.anonymous();
     let r = c
-        .post("/api/v1/auth/login", &json!({"username": user, "password": pw}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"username": user, "password": pw}),
+        )
         .await;
     if let Some(csrf) = r.json["csrf_token"].as_str() {
         c.csrf = Some(csrf.to_owned());
@@ -23,10 +26,22 @@ async fn session_login_cookie_csrf_and_logout() {
     ts.user_with_roles("olivia", &[Role::Operator]).await;
     let (mut c, r) = login(&ts, "olivia", "password-olivia").await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let cookie = r.headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let cookie = r
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("pw_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag: {cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP: no Secure flag: {cookie}"
+    );
 
     let me = c.get("/api/v1/auth/me").await;
     assert_eq!(me.status, 200);
@@ -35,18 +50,27 @@ async fn session_login_cookie_csrf_and_logout() {
     // A change through the cookie needs the anti-CSRF header.
     let csrf = c.csrf.take();
     let r = c
-        .post("/api/v1/assets", &json!({"hostname": "h1", "environment": "qa"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "h1", "environment": "qa"}),
+        )
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(r.code(), "csrf_failed");
     c.csrf = Some("wrong".into());
     let r = c
-        .post("/api/v1/assets", &json!({"hostname": "h1", "environment": "qa"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "h1", "environment": "qa"}),
+        )
         .await;
     assert_eq!(r.code(), "csrf_failed");
     c.csrf = csrf;
     let r = c
-        .post("/api/v1/assets", &json!({"hostname": "h1", "environment": "qa"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "h1", "environment": "qa"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
 
@@ -142,16 +166,25 @@ async fn guessing_one_user_from_many_addresses_is_throttled_too() {
         let s = login_from(&ts, &format!("192.0.2.{i}"), "hank", "guess-guess-guess").await;
         assert_eq!(s, 401);
     }
-    assert_eq!(login_from(&ts, "192.0.2.77", "hank", "password-hank").await, 429);
+    assert_eq!(
+        login_from(&ts, "192.0.2.77", "hank", "password-hank").await,
+        429
+    );
     // Another user from a fresh address is not affected.
     ts.user_with_roles("ivy", &[Role::Auditor]).await;
-    assert_eq!(login_from(&ts, "192.0.2.78", "ivy", "password-ivy").await, 200);
+    assert_eq!(
+        login_from(&ts, "192.0.2.78", "ivy", "password-ivy").await,
+        200
+    );
 }
 
 #[tokio::test]
 async fn first_run_admin_must_change_the_one_time_password() {
     let ts = TestServer::start().await;
-    let (name, pw) = bootstrap_admin(&ts.state).await.unwrap().expect("first run");
+    let (name, pw) = bootstrap_admin(&ts.state)
+        .await
+        .unwrap()
+        .expect("first run");
     assert_eq!(name, "admin");
     assert!(pw.len() >= 20);
     // Never twice.
@@ -166,15 +199,24 @@ async fn first_run_admin_must_change_the_one_time_password() {
     let r = c.post("/api/v1/tokens", &json!({"name": "ci"})).await;
     assert_eq!(r.code(), "password_change_required");
     let r = c
-        .post("/api/v1/auth/password", &json!({"current_password": "wrong", "new_password": "a much better passphrase"}))
+        .post(
+            "/api/v1/auth/password",
+            &json!({"current_password": "wrong", "new_password": "a much better passphrase"}),
+        )
         .await;
     assert_eq!(r.status, 403);
     let r = c
-        .post("/api/v1/auth/password", &json!({"current_password": pw, "new_password": "short"}))
+        .post(
+            "/api/v1/auth/password",
+            &json!({"current_password": pw, "new_password": "short"}),
+        )
         .await;
     assert_eq!(r.status, 422);
     let r = c
-        .post("/api/v1/auth/password", &json!({"current_password": pw, "new_password": "a much better passphrase"}))
+        .post(
+            "/api/v1/auth/password",
+            &json!({"current_password": pw, "new_password": "a much better passphrase"}),
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(c.get("/api/v1/assets").await.status, 200);
@@ -187,7 +229,10 @@ async fn api_tokens_shown_once_hashed_revocable_and_expiring() {
     let ts = TestServer::start().await;
     let (_, op) = ts.user_with_roles("otto", &[Role::Operator]).await;
     let r = op
-        .post("/api/v1/tokens", &json!({"name": "deploy bot", "expires_in_days": 1}))
+        .post(
+            "/api/v1/tokens",
+            &json!({"name": "deploy bot", "expires_in_days": 1}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let secret = r.json["secret"].as_str().unwrap().to_owned();
@@ -211,7 +256,10 @@ async fn api_tokens_shown_once_hashed_revocable_and_expiring() {
     let bot2 = Client::new(&ts.base, Some(secret2));
     assert_eq!(bot2.get("/api/v1/assets").await.status, 200);
     let (_, other) = ts.user_with_roles("eve", &[Role::Security]).await;
-    assert_eq!(other.delete(&format!("/api/v1/tokens/{id2}")).await.status, 404);
+    assert_eq!(
+        other.delete(&format!("/api/v1/tokens/{id2}")).await.status,
+        404
+    );
     let r = op.delete(&format!("/api/v1/tokens/{id2}")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.json["revoked_at"].is_string());
@@ -232,7 +280,10 @@ async fn disabled_users_lose_access() {
     let (user, c) = ts.user_with_roles("dora", &[Role::Operator]).await;
     assert_eq!(c.get("/api/v1/assets").await.status, 200);
     let r = admin
-        .patch(&format!("/api/v1/users/{}", user.id), &json!({"disabled": true}))
+        .patch(
+            &format!("/api/v1/users/{}", user.id),
+            &json!({"disabled": true}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(c.get("/api/v1/assets").await.status, 401);

@@ -26,11 +26,20 @@ fn help_explains_every_subcommand() {
         assert!(out.contains(sub), "--help does not mention {sub}:\n{out}");
     }
     for (args, words) in [
-        (vec!["admin", "--help"], vec!["create-user", "reset-password"]),
+        (
+            vec!["admin", "--help"],
+            vec!["create-user", "reset-password"],
+        ),
         (vec!["audit", "--help"], vec!["verify", "export"]),
         (vec!["config", "--help"], vec!["default", "check"]),
-        (vec!["quickstart", "--help"], vec!["--data-dir", "one-time administrator password"]),
-        (vec!["admin", "create-user", "--help"], vec!["--role", "--password-stdin"]),
+        (
+            vec!["quickstart", "--help"],
+            vec!["--data-dir", "one-time administrator password"],
+        ),
+        (
+            vec!["admin", "create-user", "--help"],
+            vec!["--role", "--password-stdin"],
+        ),
     ] {
         let (code, out, _) = run(&args);
         assert_eq!(code, 0, "{args:?}");
@@ -56,11 +65,24 @@ fn shipped_default_config_parses_to_the_defaults() {
 fn layers_apply_in_order_and_unknown_keys_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("c.toml");
-    std::fs::write(&f, "[server]\nlisten = \"127.0.0.1:9000\"\nmax_body_bytes = 2048\n[log]\nlevel = \"debug\"\n").unwrap();
+    std::fs::write(
+        &f,
+        "[server]\nlisten = \"127.0.0.1:9000\"\nmax_body_bytes = 2048\n[log]\nlevel = \"debug\"\n",
+    )
+    .unwrap();
     let env = vec![
-        ("PATCHWARDEN_SERVER_MAX_BODY_BYTES".to_owned(), "4096".to_owned()),
-        ("PATCHWARDEN_AUTH_SECURE_COOKIES".to_owned(), "true".to_owned()),
-        ("PATCHWARDEN_TEST_POSTGRES_URL".to_owned(), "ignored".to_owned()),
+        (
+            "PATCHWARDEN_SERVER_MAX_BODY_BYTES".to_owned(),
+            "4096".to_owned(),
+        ),
+        (
+            "PATCHWARDEN_AUTH_SECURE_COOKIES".to_owned(),
+            "true".to_owned(),
+        ),
+        (
+            "PATCHWARDEN_TEST_POSTGRES_URL".to_owned(),
+            "ignored".to_owned(),
+        ),
         ("PATCHWARDEN_CONFIG".to_owned(), "ignored".to_owned()),
     ];
     let cfg = Config::load_from(
@@ -85,11 +107,18 @@ fn layers_apply_in_order_and_unknown_keys_are_named() {
     assert!(err.to_string().contains("`sever`"), "{err}");
     let env = vec![("PATCHWARDEN_SERVER_LISTNE".to_owned(), "x".to_owned())];
     let err = Config::load_from(None, &env, &Overrides::default()).unwrap_err();
-    assert!(err.to_string().contains("server.listne") && err.to_string().contains("PATCHWARDEN_SERVER_LISTNE"), "{err}");
+    assert!(
+        err.to_string().contains("server.listne")
+            && err.to_string().contains("PATCHWARDEN_SERVER_LISTNE"),
+        "{err}"
+    );
     std::fs::write(&f, "[server\n").unwrap();
     let err = Config::load_from(Some(&f), &[], &Overrides::default()).unwrap_err();
     assert!(err.to_string().contains("c.toml"), "{err}");
-    let env = vec![("PATCHWARDEN_SERVER_MAX_BODY_BYTES".to_owned(), "lots".to_owned())];
+    let env = vec![(
+        "PATCHWARDEN_SERVER_MAX_BODY_BYTES".to_owned(),
+        "lots".to_owned(),
+    )];
     assert!(Config::load_from(None, &env, &Overrides::default()).is_err());
 }
 
@@ -102,24 +131,40 @@ fn secrets_are_redacted() {
     let cfg = Config::load_from(None, &env, &Overrides::default()).unwrap();
     assert!(!format!("{cfg:?}").contains("hunter2secret"));
     assert!(!cfg.to_redacted_toml().contains("hunter2secret"));
-    assert!(cfg.to_redacted_toml().contains("postgres://pw:***@db.example.org:5432/patchwarden"));
+    assert!(cfg
+        .to_redacted_toml()
+        .contains("postgres://pw:***@db.example.org:5432/patchwarden"));
     let (code, out, _) = {
         let out = bin()
             .args(["config", "check"])
-            .env("PATCHWARDEN_DATABASE_URL", "postgres://pw:hunter2secret@db/x")
+            .env(
+                "PATCHWARDEN_DATABASE_URL",
+                "postgres://pw:hunter2secret@db/x",
+            )
             .output()
             .unwrap();
-        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned(), ())
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            (),
+        )
     };
     assert_eq!(code, 0);
-    assert!(!out.contains("hunter2secret") && out.contains("***"), "{out}");
+    assert!(
+        !out.contains("hunter2secret") && out.contains("***"),
+        "{out}"
+    );
 }
 
 #[test]
 fn an_unreachable_database_fails_clearly_without_the_password() {
     // Port 1 on loopback: nothing listens there.
     let out = bin()
-        .args(["migrate", "--database-url", "postgres://pw:hunter2secret@127.0.0.1:1/nodb"])
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://pw:hunter2secret@127.0.0.1:1/nodb",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -131,7 +176,10 @@ fn an_unreachable_database_fails_clearly_without_the_password() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let url = format!("sqlite://{}/sub/db.sqlite", blocker.display());
-    let out = bin().args(["migrate", "--database-url", &url]).output().unwrap();
+    let out = bin()
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("cannot open the database"), "{err}");
@@ -141,26 +189,72 @@ fn an_unreachable_database_fails_clearly_without_the_password() {
 fn admin_create_user_prints_a_one_time_password_or_takes_one() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
-    let (code, out, err) = run(&["admin", "create-user", "--username", "Alice", "--role", "security", "--role", "auditor", "--database-url", &url]);
+    let (code, out, err) = run(&[
+        "admin",
+        "create-user",
+        "--username",
+        "Alice",
+        "--role",
+        "security",
+        "--role",
+        "auditor",
+        "--database-url",
+        &url,
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("created user alice"), "{out}");
     assert!(out.contains("one-time password: "), "{out}");
-    let (code, _, err) = run(&["admin", "create-user", "--username", "alice", "--database-url", &url]);
+    let (code, _, err) = run(&[
+        "admin",
+        "create-user",
+        "--username",
+        "alice",
+        "--database-url",
+        &url,
+    ]);
     assert_ne!(code, 0);
-    assert!(err.contains("conflict") || err.contains("exists") || err.contains("taken"), "{err}");
-    let (code, _, err) = run(&["admin", "create-user", "--username", "bob", "--role", "king", "--database-url", &url]);
+    assert!(
+        err.contains("conflict") || err.contains("exists") || err.contains("taken"),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "admin",
+        "create-user",
+        "--username",
+        "bob",
+        "--role",
+        "king",
+        "--database-url",
+        &url,
+    ]);
     assert_ne!(code, 0);
     assert!(err.contains("king"), "{err}");
 
     use std::io::Write;
     let mut child = bin()
-        .args(["admin", "create-user", "--username", "carol", "--password-stdin", "--database-url", &url])
+        .args([
+            "admin",
+            "create-user",
+            "--username",
+            "carol",
+            "--password-stdin",
+            "--database-url",
+            &url,
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"a long enough passphrase\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough passphrase\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&out.stdout);
-    assert!(out.contains("created user carol") && !out.contains("one-time"), "{out}");
+    assert!(
+        out.contains("created user carol") && !out.contains("one-time"),
+        "{out}"
+    );
 }

@@ -22,7 +22,10 @@ pub fn spawn_server(db_url: &str) -> (Child, String) {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
         if let Some(url) = line.strip_prefix("listening on ") {
             break url.trim().to_owned();
         }
@@ -34,24 +37,46 @@ pub fn spawn_server(db_url: &str) -> (Child, String) {
 
 fn create_user(db_url: &str, name: &str, role: &str, password: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
-        .args(["admin", "create-user", "--username", name, "--role", role, "--password-stdin", "--database-url", db_url])
+        .args([
+            "admin",
+            "create-user",
+            "--username",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            "--database-url",
+            db_url,
+        ])
         .env("PATCHWARDEN_AUTH_ARGON2_MEMORY_KIB", "64")
         .env("PATCHWARDEN_AUTH_ARGON2_ITERATIONS", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
 }
 
 /// Logs in and makes an API token.
 pub async fn token(base: &str, user: &str, password: &str) -> Client {
     let mut c = Client::new(base, None);
-    let r = c.post("/api/v1/auth/login", &json!({"username": user, "password": password})).await;
+    let r = c
+        .post(
+            "/api/v1/auth/login",
+            &json!({"username": user, "password": password}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     c.csrf = r.json["csrf_token"].as_str().map(str::to_owned);
-    let r = c.post("/api/v1/tokens", &json!({"name": "durability"})).await;
+    let r = c
+        .post("/api/v1/tokens", &json!({"name": "durability"}))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     Client::new(base, r.json["secret"].as_str().map(str::to_owned))
 }
@@ -109,7 +134,9 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
     let mut stored = std::collections::HashSet::new();
     let mut after = 0;
     loop {
-        let r = api.get(&format!("/api/v1/assets?limit=1000&after={after}")).await;
+        let r = api
+            .get(&format!("/api/v1/assets?limit=1000&after={after}"))
+            .await;
         let page = r.json["assets"].as_array().unwrap().clone();
         if page.is_empty() {
             break;
@@ -120,7 +147,12 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
         }
     }
     let lost: Vec<_> = acked.iter().filter(|h| !stored.contains(*h)).collect();
-    assert!(lost.is_empty(), "{} acknowledged writes lost: {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
     // Nothing half-written either: the audit chain is intact and covers every asset.
     let v = api.get("/api/v1/audit/verify").await;
     assert_eq!(v.status, 403, "an operator may not read the audit log");
@@ -130,5 +162,9 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
         .args(["audit", "verify", "--database-url", &db])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -35,7 +35,12 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
     for op in &ops {
         let method = op.method.as_str().to_ascii_lowercase();
         let entry = &doc["paths"][op.path][&method];
-        assert!(entry.is_object(), "{} {} missing from openapi.json", op.method, op.path);
+        assert!(
+            entry.is_object(),
+            "{} {} missing from openapi.json",
+            op.method,
+            op.path
+        );
         assert!(entry["responses"][op.status.to_string()].is_object());
     }
     // ... and the document lists nothing else.
@@ -53,7 +58,10 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
     assert!(!all.is_empty());
     for r in all {
         let name = r.strip_prefix("#/components/schemas/").expect("local ref");
-        assert!(doc["components"]["schemas"][name].is_object(), "dangling {r}");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling {r}"
+        );
     }
 
     // Every documented path is served: never the router's 404/405 fallback.
@@ -64,8 +72,16 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
             let body = (m != reqwest::Method::GET && m != reqwest::Method::DELETE)
                 .then(|| serde_json::json!({}));
             let r = admin.send(m.clone(), &url, body.as_ref()).await;
-            assert_ne!(r.code(), "no_such_route", "{m} {path} is documented but not routed");
-            assert_ne!(r.code(), "method_not_allowed", "{m} {path} is documented but not routed");
+            assert_ne!(
+                r.code(),
+                "no_such_route",
+                "{m} {path} is documented but not routed"
+            );
+            assert_ne!(
+                r.code(),
+                "method_not_allowed",
+                "{m} {path} is documented but not routed"
+            );
         }
     }
 }

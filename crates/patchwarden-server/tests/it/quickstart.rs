@@ -47,7 +47,10 @@ fn quickstart_bootstraps_once_and_registers_this_machine() {
         .unwrap_or_else(|| panic!("no one-time password printed:\n{out}"));
     let pw = pw_line.rsplit(' ').next().unwrap();
     assert!(pw.len() >= 20, "{pw_line}");
-    assert!(out.contains(&format!("{expected} packages")), "expected {expected} packages:\n{out}");
+    assert!(
+        out.contains(&format!("{expected} packages")),
+        "expected {expected} packages:\n{out}"
+    );
 
     // Second run: data reused, no new password, nothing re-added.
     let (ok, out2) = quickstart(dir.path());

@@ -11,7 +11,10 @@ async fn every_route_for_every_role() {
     let ts = TestServer::start().await;
     let admin = ts.admin().await;
     let asset = admin
-        .post("/api/v1/assets", &json!({"hostname": "matrix-host", "environment": "qa"}))
+        .post(
+            "/api/v1/assets",
+            &json!({"hostname": "matrix-host", "environment": "qa"}),
+        )
         .await;
     assert_eq!(asset.status, 201);
     let asset_id = asset.json["id"].as_i64().unwrap();
@@ -57,7 +60,11 @@ async fn every_route_for_every_role() {
                     r.text
                 );
             } else {
-                assert_eq!(r.status, 403, "{who} must be denied {} {path}: {}", op.method, r.text);
+                assert_eq!(
+                    r.status, 403,
+                    "{who} must be denied {} {path}: {}",
+                    op.method, r.text
+                );
                 assert_eq!(r.code(), "forbidden");
             }
             checked += 1;
@@ -67,7 +74,11 @@ async fn every_route_for_every_role() {
         if op.access == Access::Public {
             assert_ne!(r.status, 401, "{} {}", op.method, op.path);
         } else {
-            assert_eq!(r.status, 401, "{} {} must need authentication", op.method, op.path);
+            assert_eq!(
+                r.status, 401,
+                "{} {} must need authentication",
+                op.method, op.path
+            );
             assert_eq!(r.code(), "unauthenticated");
         }
     }

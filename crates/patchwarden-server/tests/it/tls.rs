@@ -6,7 +6,9 @@ use serde_json::json;
 #[tokio::test]
 async fn serves_https_with_secure_cookies() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
     let cert_file = dir.path().join("cert.pem");
     let key_file = dir.path().join("key.pem");
     std::fs::write(&cert_file, cert.cert.pem()).unwrap();
@@ -18,7 +20,8 @@ async fn serves_https_with_secure_cookies() {
     })
     .await;
     assert!(ts.base.starts_with("https://"), "{}", ts.base);
-    ts.user_with_roles("tess", &[patchwarden_domain::role::Role::Auditor]).await;
+    ts.user_with_roles("tess", &[patchwarden_domain::role::Role::Auditor])
+        .await;
 
     let ca = reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap();
     let http = reqwest::Client::builder()
@@ -35,7 +38,10 @@ async fn serves_https_with_secure_cookies() {
     let r = c.get("/healthz").await;
     assert_eq!(r.status, 200);
     let r = c
-        .post("/api/v1/auth/login", &json!({"username": "tess", "password": "password-tess"}))
+        .post(
+            "/api/v1/auth/login",
+            &json!({"username": "tess", "password": "password-tess"}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let cookie = r.headers.get("set-cookie").unwrap().to_str().unwrap();

@@ -13,7 +13,12 @@ fn vercmp(scheme: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -61,8 +66,14 @@ fn stdin_pairs_match_every_vector() {
 fn one_shot_forms_and_errors() {
     assert_eq!(vercmp("deb", &["1.0~rc1-1", "1.0-1"], "").1, "<\n");
     assert_eq!(vercmp("rpm", &["1:1.0-1", "2.0-1"], "").1, ">\n");
-    assert_eq!(vercmp("deb", &["3.0.11-1~deb12u1", "lt", "3.0.11-1~deb12u2"], "").0, 0);
-    assert_eq!(vercmp("deb", &["3.0.11-1~deb12u2", "<", "3.0.11-1~deb12u1"], "").0, 1);
+    assert_eq!(
+        vercmp("deb", &["3.0.11-1~deb12u1", "lt", "3.0.11-1~deb12u2"], "").0,
+        0
+    );
+    assert_eq!(
+        vercmp("deb", &["3.0.11-1~deb12u2", "<", "3.0.11-1~deb12u1"], "").0,
+        1
+    );
     assert_eq!(vercmp("apk", &["1.2.3-r1", ">=", "1.2.3-r0"], "").0, 0);
     let (code, _, err) = vercmp("deb", &["1:", "1.0"], "");
     assert_eq!(code, 2);

@@ -1,0 +1,201 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use patchwarden_domain::advisory::*;
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_match::fleet::{match_fleet, Host};
+use patchwarden_match::{AdvisoryIndex, FindingStatus};
+
+fn deb12() -> DistroRelease {
+    DistroRelease {
+        ecosystem: "debian".into(),
+        release: "12".into(),
+    }
+}
+
+fn adv(id: &str, cves: &[&str], affected: Vec<AffectedPackage>) -> Advisory {
+    Advisory {
+        id: id.into(),
+        source: "test".into(),
+        aliases: cves.iter().map(|s| s.to_string()).collect(),
+        published: None,
+        modified: None,
+        title: None,
+        severity: None,
+        cvss: vec![],
+        affected,
+        references: vec![],
+    }
+}
+
+fn src(name: &str, state: PackageState) -> AffectedPackage {
+    AffectedPackage {
+        distro: deb12(),
+        scheme: PackageFormat::Deb,
+        name: name.into(),
+        name_kind: NameKind::Source,
+        arches: vec![],
+        state,
+    }
+}
+
+fn fixed(v: &str) -> PackageState {
+    PackageState::Fixed {
+        ranges: vec![VersionRange {
+            introduced: None,
+            fixed: Some(v.into()),
+        }],
+    }
+}
+
+fn pkg(name: &str, version: &str, source: Option<(&str, &str)>) -> InstalledPackage {
+    InstalledPackage {
+        name: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        source_name: source.map(|s| s.0.into()),
+        source_version: source.map(|s| s.1.into()),
+    }
+}
+
+#[test]
+fn debian_revision_suffixes_decide_and_evidence_explains() {
+    let idx = AdvisoryIndex::build(vec![adv(
+        "DSA-5532-1",
+        &["CVE-2023-5363"],
+        vec![src("openssl", fixed("3.0.11-1~deb12u2"))],
+    )]);
+    let old = pkg(
+        "libssl3",
+        "3.0.11-1~deb12u1",
+        Some(("openssl", "3.0.11-1~deb12u1")),
+    );
+    let f = idx.match_package(&deb12(), PackageFormat::Deb, &old);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].status, FindingStatus::Vulnerable);
+    assert_eq!(f[0].fixed.as_deref(), Some("3.0.11-1~deb12u2"));
+    assert_eq!(f[0].cves, vec!["CVE-2023-5363"]);
+    assert_eq!(
+        f[0].evidence,
+        "source openssl 3.0.11-1~deb12u1 < fixed 3.0.11-1~deb12u2 per DSA-5532-1, debian:12"
+    );
+    // The fixed build, and a backport with a higher revision, are not flagged.
+    for v in [
+        "3.0.11-1~deb12u2",
+        "3.0.11-1~deb12u2+b1",
+        "3.0.13-1~deb12u1",
+    ] {
+        let p = pkg("libssl3", v, Some(("openssl", v)));
+        assert!(
+            idx.match_package(&deb12(), PackageFormat::Deb, &p)
+                .is_empty(),
+            "{v}"
+        );
+    }
+    // Another release's data does not apply.
+    let deb11 = DistroRelease {
+        ecosystem: "debian".into(),
+        release: "11".into(),
+    };
+    assert!(idx
+        .match_package(&deb11, PackageFormat::Deb, &old)
+        .is_empty());
+}
+
+#[test]
+fn vex_not_affected_suppresses_with_the_reason() {
+    let idx = AdvisoryIndex::build(vec![
+        adv("DSA-1", &["CVE-2024-1"], vec![src("curl", fixed("8.0-1"))]),
+        adv(
+            "VEX-1",
+            &["CVE-2024-1"],
+            vec![src(
+                "curl",
+                PackageState::NotAffected {
+                    justification: Some("vulnerable_code_not_present".into()),
+                },
+            )],
+        ),
+    ]);
+    let f = idx.match_package(&deb12(), PackageFormat::Deb, &pkg("curl", "7.88-1", None));
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        f[0].suppressed.as_deref(),
+        Some("VEX-1 says not affected: vulnerable_code_not_present")
+    );
+}
+
+#[test]
+fn no_fix_will_not_fix_ranges_and_bad_versions() {
+    let idx = AdvisoryIndex::build(vec![
+        adv(
+            "T-1",
+            &["CVE-1"],
+            vec![src("a", PackageState::AffectedNoFix { ranges: vec![] })],
+        ),
+        adv(
+            "T-2",
+            &["CVE-2"],
+            vec![src(
+                "b",
+                PackageState::WillNotFix {
+                    reason: Some("minor issue".into()),
+                },
+            )],
+        ),
+        adv(
+            "T-3",
+            &["CVE-3"],
+            vec![src(
+                "c",
+                PackageState::Fixed {
+                    ranges: vec![VersionRange {
+                        introduced: Some("2.0".into()),
+                        fixed: Some("2.5".into()),
+                    }],
+                },
+            )],
+        ),
+        adv("T-4", &["CVE-4"], vec![src("d", fixed("1:"))]),
+    ]);
+    assert_eq!(
+        idx.rejected.len(),
+        1,
+        "the unparsable fixed version is reported"
+    );
+    let m = |n: &str, v: &str| idx.match_package(&deb12(), PackageFormat::Deb, &pkg(n, v, None));
+    assert_eq!(m("a", "1.0")[0].status, FindingStatus::NoFixYet);
+    assert_eq!(m("b", "1.0")[0].status, FindingStatus::WillNotFix);
+    assert!(m("b", "1.0")[0].evidence.contains("minor issue"));
+    assert!(m("c", "1.9").is_empty(), "before introduced");
+    assert_eq!(m("c", "2.0").len(), 1);
+    assert!(m("c", "2.5").is_empty(), "fixed is exclusive");
+    assert!(m("d", "1.0").is_empty());
+}
+
+#[test]
+fn fleet_evaluates_each_unique_package_once() {
+    let idx = AdvisoryIndex::build(vec![adv(
+        "DSA-9",
+        &["CVE-9"],
+        vec![src("zlib", fixed("1.3-1"))],
+    )]);
+    let d = deb12();
+    let a = vec![
+        pkg("zlib1g", "1.2-1", Some(("zlib", "1.2-1"))),
+        pkg("bash", "5.2-1", None),
+    ];
+    let b = vec![pkg("zlib1g", "1.3-1", Some(("zlib", "1.3-1")))];
+    let hosts: Vec<Host<'_>> = (0..100)
+        .map(|i| Host {
+            distro: &d,
+            format: PackageFormat::Deb,
+            packages: if i % 2 == 0 { &a } else { &b },
+        })
+        .collect();
+    let r = match_fleet(&idx, &hosts);
+    assert_eq!(
+        r.unique_evaluated, 2,
+        "zlib 1.2 and zlib 1.3; bash is never looked at"
+    );
+    assert_eq!(r.per_host.iter().filter(|f| !f.is_empty()).count(), 50);
+}
