@@ -4,5 +4,7 @@ use crate::{ScanError, ScanReport};
 use std::io::Read;
 
 pub(crate) fn parse<R: Read>(_input: R) -> Result<ScanReport, ScanError> {
-    Err(ScanError::NotAScanReport("not XML and not a known CSV export".into()))
+    Err(ScanError::NotAScanReport(
+        "not XML and not a known CSV export".into(),
+    ))
 }

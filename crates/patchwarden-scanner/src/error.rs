@@ -11,7 +11,9 @@ pub enum ScanError {
     #[error("not a scanner report: {0}")]
     NotAScanReport(String),
     /// The document declares a DTD; entity declarations are refused outright.
-    #[error("scanner report declares a DTD (<!DOCTYPE …>); DTDs and entity declarations are refused")]
+    #[error(
+        "scanner report declares a DTD (<!DOCTYPE …>); DTDs and entity declarations are refused"
+    )]
     Dtd,
     /// The XML is not well-formed (truncated, mismatched tags …). A partial report is not
     /// returned, so a broken re-scan can never look like "the vulnerability is gone".

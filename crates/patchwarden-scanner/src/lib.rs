@@ -29,7 +29,8 @@ mod xml;
 pub use error::ScanError;
 pub use localcheck::split_rpm_nevra;
 pub use model::{
-    Cvss, LocalCheck, Rejected, ReportFormat, ScanFinding, ScanReport, ScannedHost, Scanner, Severity,
+    Cvss, LocalCheck, Rejected, ReportFormat, ScanFinding, ScanReport, ScannedHost, Scanner,
+    Severity,
 };
 pub use packages::SOFTWARE_ENUMERATION_PLUGIN;
 
@@ -41,7 +42,10 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<ScanReport, ScanError> {
     let file = std::fs::File::open(path.as_ref())?;
     let len = file.metadata()?.len();
     if len > limits::MAX_FILE_BYTES {
-        return Err(ScanError::Limit(format!("file is {len} bytes, more than {}", limits::MAX_FILE_BYTES)));
+        return Err(ScanError::Limit(format!(
+            "file is {len} bytes, more than {}",
+            limits::MAX_FILE_BYTES
+        )));
     }
     parse_reader(BufReader::with_capacity(64 << 10, file))
 }
@@ -96,6 +100,8 @@ fn parse_xml<R: BufRead>(input: R) -> Result<ScanReport, ScanError> {
                 text::short(other)
             ))),
         },
-        _ => Err(ScanError::NotAScanReport("XML document without a root element".into())),
+        _ => Err(ScanError::NotAScanReport(
+            "XML document without a root element".into(),
+        )),
     }
 }

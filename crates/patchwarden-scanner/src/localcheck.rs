@@ -12,8 +12,9 @@ use crate::LocalCheck;
 
 /// rpm architectures stripped from the end of an NEVRA.
 const ARCHES: &[&str] = &[
-    "x86_64", "noarch", "i386", "i486", "i586", "i686", "athlon", "aarch64", "ppc", "ppc64", "ppc64le",
-    "ppc64p7", "s390", "s390x", "armv7hl", "armv7l", "armhfp", "src", "ia64", "alpha", "sparc", "sparc64",
+    "x86_64", "noarch", "i386", "i486", "i586", "i686", "athlon", "aarch64", "ppc", "ppc64",
+    "ppc64le", "ppc64p7", "s390", "s390x", "armv7hl", "armv7l", "armhfp", "src", "ia64", "alpha",
+    "sparc", "sparc64",
 ];
 
 /// Splits an rpm `N-[E:]V-R[.A]` (optionally `E:N-V-R[.A]`) into name and `[E:]V-R`,
@@ -51,7 +52,9 @@ fn split_package(s: &str) -> Option<(String, String)> {
     }
     let deb = s.split_once('_').filter(|(name, version)| {
         !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
             && version.bytes().next().is_some_and(|b| b.is_ascii_digit())
     });
     let rpm = split_rpm_nevra(s);
@@ -74,7 +77,10 @@ fn labelled<'a>(line: &'a str, labels: &[&str]) -> Option<&'a str> {
     let line = line.trim().trim_start_matches("- ").trim_start();
     let (label, value) = line.split_once(':')?;
     let label = label.trim();
-    labels.iter().any(|l| label.eq_ignore_ascii_case(l)).then(|| value.trim())
+    labels
+        .iter()
+        .any(|l| label.eq_ignore_ascii_case(l))
+        .then(|| value.trim())
 }
 
 /// Local checks found in a Nessus `plugin_output`, and the pairs that could not be read.
@@ -87,17 +93,25 @@ pub(crate) fn nessus(output: &str) -> (Vec<LocalCheck>, Vec<String>) {
     for line in output.lines() {
         if let Some(v) = labelled(line, INSTALLED) {
             if let Some(p) = pending.replace(v) {
-                problems.push(format!("installed package {:?} without a fixed version", crate::text::short(p)));
+                problems.push(format!(
+                    "installed package {:?} without a fixed version",
+                    crate::text::short(p)
+                ));
             }
         } else if let Some(fixed) = labelled(line, FIXED) {
             let Some(installed) = pending.take() else {
-                problems.push(format!("fixed package {:?} without an installed one", crate::text::short(fixed)));
+                problems.push(format!(
+                    "fixed package {:?} without an installed one",
+                    crate::text::short(fixed)
+                ));
                 continue;
             };
             match (split_package(installed), split_package(fixed)) {
-                (Some((package, installed)), Some((_, fixed))) => {
-                    checks.push(LocalCheck { package, installed, fixed })
-                }
+                (Some((package, installed)), Some((_, fixed))) => checks.push(LocalCheck {
+                    package,
+                    installed,
+                    fixed,
+                }),
                 _ => problems.push(format!(
                     "cannot read package pair {:?} / {:?}",
                     crate::text::short(installed),
@@ -107,7 +121,10 @@ pub(crate) fn nessus(output: &str) -> (Vec<LocalCheck>, Vec<String>) {
         }
     }
     if let Some(p) = pending {
-        problems.push(format!("installed package {:?} without a fixed version", crate::text::short(p)));
+        problems.push(format!(
+            "installed package {:?} without a fixed version",
+            crate::text::short(p)
+        ));
     }
     (checks, problems)
 }
@@ -116,7 +133,10 @@ pub(crate) fn nessus(output: &str) -> (Vec<LocalCheck>, Vec<String>) {
 fn openvas_version(package: &str, value: &str) -> Option<String> {
     let v = value.trim().trim_start_matches(['>', '<', '=', ' ']);
     let v = v.split_whitespace().next()?;
-    let v = v.strip_prefix(package).and_then(|r| r.strip_prefix('-')).unwrap_or(v);
+    let v = v
+        .strip_prefix(package)
+        .and_then(|r| r.strip_prefix('-'))
+        .unwrap_or(v);
     let v = match v.rsplit_once('.') {
         Some((head, arch)) if ARCHES.contains(&arch) => head,
         _ => v,
@@ -137,12 +157,19 @@ pub(crate) fn openvas(output: &str) -> (Vec<LocalCheck>, Vec<String>) {
         } else if let Some(v) = labelled(line, &["Installed version"]) {
             installed = Some(v);
         } else if let Some(fixed) = labelled(line, &["Fixed version"]) {
-            let (Some(p), Some(i)) = (package, installed) else { continue };
+            let (Some(p), Some(i)) = (package, installed) else {
+                continue;
+            };
             match (openvas_version(p, i), openvas_version(p, fixed)) {
-                (Some(installed), Some(fixed)) => {
-                    checks.push(LocalCheck { package: p.to_string(), installed, fixed })
-                }
-                _ => problems.push(format!("cannot read versions of package {:?}", crate::text::short(p))),
+                (Some(installed), Some(fixed)) => checks.push(LocalCheck {
+                    package: p.to_string(),
+                    installed,
+                    fixed,
+                }),
+                _ => problems.push(format!(
+                    "cannot read versions of package {:?}",
+                    crate::text::short(p)
+                )),
             }
             package = None;
             installed = None;
@@ -156,19 +183,44 @@ mod tests {
     use super::*;
 
     fn lc(p: &str, i: &str, f: &str) -> LocalCheck {
-        LocalCheck { package: p.into(), installed: i.into(), fixed: f.into() }
+        LocalCheck {
+            package: p.into(),
+            installed: i.into(),
+            fixed: f.into(),
+        }
     }
 
     #[test]
     fn rpm_nevra() {
         let s = |x: &str| split_rpm_nevra(x).map(|(n, v)| format!("{n} {v}"));
-        assert_eq!(s("openssl-1.0.0-20.el6_2.5").as_deref(), Some("openssl 1.0.0-20.el6_2.5"));
-        assert_eq!(s("openssl-1.0.1e-15.el6.x86_64").as_deref(), Some("openssl 1.0.1e-15.el6"));
-        assert_eq!(s("kernel-headers-2.6.32-358.el6.i686").as_deref(), Some("kernel-headers 2.6.32-358.el6"));
-        assert_eq!(s("tzdata-2013g-1.el6.noarch").as_deref(), Some("tzdata 2013g-1.el6"));
-        assert_eq!(s("1:openssl-1.0.1e-16.el6_5.x86_64").as_deref(), Some("openssl 1:1.0.1e-16.el6_5"));
-        assert_eq!(s("openssl-1:1.0.1e-16.el6_5").as_deref(), Some("openssl 1:1.0.1e-16.el6_5"));
-        assert_eq!(s("dhclient-4.1.1-31.P1.el6").as_deref(), Some("dhclient 4.1.1-31.P1.el6"));
+        assert_eq!(
+            s("openssl-1.0.0-20.el6_2.5").as_deref(),
+            Some("openssl 1.0.0-20.el6_2.5")
+        );
+        assert_eq!(
+            s("openssl-1.0.1e-15.el6.x86_64").as_deref(),
+            Some("openssl 1.0.1e-15.el6")
+        );
+        assert_eq!(
+            s("kernel-headers-2.6.32-358.el6.i686").as_deref(),
+            Some("kernel-headers 2.6.32-358.el6")
+        );
+        assert_eq!(
+            s("tzdata-2013g-1.el6.noarch").as_deref(),
+            Some("tzdata 2013g-1.el6")
+        );
+        assert_eq!(
+            s("1:openssl-1.0.1e-16.el6_5.x86_64").as_deref(),
+            Some("openssl 1:1.0.1e-16.el6_5")
+        );
+        assert_eq!(
+            s("openssl-1:1.0.1e-16.el6_5").as_deref(),
+            Some("openssl 1:1.0.1e-16.el6_5")
+        );
+        assert_eq!(
+            s("dhclient-4.1.1-31.P1.el6").as_deref(),
+            Some("dhclient 4.1.1-31.P1.el6")
+        );
         assert_eq!(s("openssl"), None);
         assert_eq!(s("a-1"), None);
     }
@@ -181,29 +233,54 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(
             checks,
-            [lc("nspr", "4.9-1.el6", "4.9.2-0.el6_3.1"), lc("openssl", "1.0.0-20.el6_2.5", "1:1.0.1e-15.el6")]
+            [
+                lc("nspr", "4.9-1.el6", "4.9.2-0.el6_3.1"),
+                lc("openssl", "1.0.0-20.el6_2.5", "1:1.0.1e-15.el6")
+            ]
         );
         let deb = "  - Installed package : openssl_1.1.1f-1ubuntu2.16\n    - Fixed package     : openssl_1.1.1f-1ubuntu2.17\n";
-        assert_eq!(nessus(deb).0, [lc("openssl", "1.1.1f-1ubuntu2.16", "1.1.1f-1ubuntu2.17")]);
-        assert_eq!(split_package("libfoo-bar_1.0"), Some(("libfoo-bar".into(), "1.0".into())));
-        assert_eq!(split_package("mod_ssl-2.2.15-29.el6.centos"), Some(("mod_ssl".into(), "2.2.15-29.el6.centos".into())));
-        let (checks, problems) = nessus("Remote package installed : ???\nShould be : x\nShould be : y");
+        assert_eq!(
+            nessus(deb).0,
+            [lc("openssl", "1.1.1f-1ubuntu2.16", "1.1.1f-1ubuntu2.17")]
+        );
+        assert_eq!(
+            split_package("libfoo-bar_1.0"),
+            Some(("libfoo-bar".into(), "1.0".into()))
+        );
+        assert_eq!(
+            split_package("mod_ssl-2.2.15-29.el6.centos"),
+            Some(("mod_ssl".into(), "2.2.15-29.el6.centos".into()))
+        );
+        let (checks, problems) =
+            nessus("Remote package installed : ???\nShould be : x\nShould be : y");
         assert!(checks.is_empty());
         assert_eq!(problems.len(), 2);
         // A product version check names no package: not a local check.
-        assert!(nessus("  Installed version : 5.3\n  Fixed version     : 5.7\n").0.is_empty());
+        assert!(
+            nessus("  Installed version : 5.3\n  Fixed version     : 5.7\n")
+                .0
+                .is_empty()
+        );
     }
 
     #[test]
     fn openvas_groups() {
-        let notus = "Vulnerable package: openssl\nInstalled version:  openssl-1.0.2k-19.el7.x86_64\n\
+        let notus =
+            "Vulnerable package: openssl\nInstalled version:  openssl-1.0.2k-19.el7.x86_64\n\
                      Fixed version:      >=openssl-1.0.2k-21.el7\n\nVulnerable package: libssl1.1\n\
                      Installed version: 1.1.1n-0+deb11u3\nFixed version: 1.1.1n-0+deb11u4\n";
         assert_eq!(
             openvas(notus).0,
-            [lc("openssl", "1.0.2k-19.el7", "1.0.2k-21.el7"), lc("libssl1.1", "1.1.1n-0+deb11u3", "1.1.1n-0+deb11u4")]
+            [
+                lc("openssl", "1.0.2k-19.el7", "1.0.2k-21.el7"),
+                lc("libssl1.1", "1.1.1n-0+deb11u3", "1.1.1n-0+deb11u4")
+            ]
         );
         // Product checks (no `Vulnerable package:`) are not package checks.
-        assert!(openvas("Installed version: 116.0.3\nFixed version:     117\n").0.is_empty());
+        assert!(
+            openvas("Installed version: 116.0.3\nFixed version:     117\n")
+                .0
+                .is_empty()
+        );
     }
 }

@@ -203,7 +203,10 @@ pub(crate) struct Rejects {
 impl Rejects {
     pub(crate) fn push(&mut self, record: impl Into<String>, reason: impl Into<String>) {
         if self.list.len() < crate::limits::MAX_REJECTED {
-            self.list.push(Rejected { record: record.into(), reason: reason.into() });
+            self.list.push(Rejected {
+                record: record.into(),
+                reason: reason.into(),
+            });
         } else {
             self.dropped += 1;
         }

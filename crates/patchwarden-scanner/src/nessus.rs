@@ -4,15 +4,28 @@ use crate::model::Rejects;
 use crate::packages::SOFTWARE_ENUMERATION_PLUGIN;
 use crate::text::{self, clean, excerpt, field};
 use crate::xml::{Attrs, Node, Walker};
-use crate::{localcheck, packages, Cvss, ReportFormat, ScanError, ScanFinding, ScanReport, ScannedHost, Scanner, Severity};
+use crate::{
+    localcheck, packages, Cvss, ReportFormat, ScanError, ScanFinding, ScanReport, ScannedHost,
+    Scanner, Severity,
+};
 use patchwarden_domain::package::InstalledPackage;
 use std::collections::HashMap;
 use std::io::BufRead;
 
 /// Host properties that are read; the rest are ignored.
 const HOST_PROPS: &[&str] = &[
-    "host-ip", "host-fqdn", "hostname", "netbios-name", "operating-system", "os", "mac-address",
-    "Credentialed_Scan", "local-checks-proto", "HOST_START", "HOST_END", "HOST_START_TIMESTAMP",
+    "host-ip",
+    "host-fqdn",
+    "hostname",
+    "netbios-name",
+    "operating-system",
+    "os",
+    "mac-address",
+    "Credentialed_Scan",
+    "local-checks-proto",
+    "HOST_START",
+    "HOST_END",
+    "HOST_START_TIMESTAMP",
     "HOST_END_TIMESTAMP",
 ];
 
@@ -39,8 +52,17 @@ struct ItemBuilder {
 
 /// Child elements of a ReportItem that are read.
 const ITEM_FIELDS: &[&str] = &[
-    "plugin_name", "cvss_vector", "cvss_base_score", "cvss3_vector", "cvss3_base_score", "cvss", "cvssv3",
-    "solution", "description", "synopsis", "plugin_output",
+    "plugin_name",
+    "cvss_vector",
+    "cvss_base_score",
+    "cvss3_vector",
+    "cvss3_base_score",
+    "cvss",
+    "cvssv3",
+    "solution",
+    "description",
+    "synopsis",
+    "plugin_output",
 ];
 
 /// Parses the rest of a document whose root `NessusClientData_v2` was just opened.
@@ -55,14 +77,29 @@ pub(crate) fn parse<R: BufRead>(w: &mut Walker<R>) -> Result<ScanReport, ScanErr
             Node::Eof => break,
             Node::Start(attrs) => {
                 if w.depth() == 2 && w.current() == "Report" {
-                    name = attrs.get("name").map(str::trim).unwrap_or_default().chars().take(1024).collect();
+                    name = attrs
+                        .get("name")
+                        .map(str::trim)
+                        .unwrap_or_default()
+                        .chars()
+                        .take(1024)
+                        .collect();
                 } else if w.depth() == 3 && w.ends_with(&["Report", "ReportHost"]) {
                     let name = attrs.get("name").unwrap_or_default().trim().to_string();
                     let label = format!("ReportHost {:?}", text::short(&name));
-                    host = Some(HostBuilder { label, name, issue: attrs.issue, ..HostBuilder::default() });
+                    host = Some(HostBuilder {
+                        label,
+                        name,
+                        issue: attrs.issue,
+                        ..HostBuilder::default()
+                    });
                 } else if let Some(h) = host.as_mut() {
                     if w.depth() == 4 && w.current() == "ReportItem" {
-                        item = Some(ItemBuilder { issue: attrs.issue.clone(), attrs, ..ItemBuilder::default() });
+                        item = Some(ItemBuilder {
+                            issue: attrs.issue.clone(),
+                            attrs,
+                            ..ItemBuilder::default()
+                        });
                     } else if w.depth() == 5 && w.ends_with(&["HostProperties", "tag"]) {
                         h.tag = attrs.get("name").map(str::to_string);
                     }
@@ -134,9 +171,22 @@ fn item_field(it: &mut ItemBuilder, name: &str, t: crate::xml::Text) {
 }
 
 fn finish_item(h: &mut HostBuilder, it: ItemBuilder) {
-    let plugin = it.attrs.get("pluginID").unwrap_or_default().trim().to_string();
-    let label = format!("{} / ReportItem pluginID {:?}", h.label, text::short(&plugin));
-    let output = it.fields.get("plugin_output").map(String::as_str).unwrap_or_default();
+    let plugin = it
+        .attrs
+        .get("pluginID")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let label = format!(
+        "{} / ReportItem pluginID {:?}",
+        h.label,
+        text::short(&plugin)
+    );
+    let output = it
+        .fields
+        .get("plugin_output")
+        .map(String::as_str)
+        .unwrap_or_default();
     if plugin == SOFTWARE_ENUMERATION_PLUGIN && it.issue.is_none() {
         let (list, problems) = packages::parse(output);
         if list.is_some() {
@@ -152,7 +202,10 @@ fn finish_item(h: &mut HostBuilder, it: ItemBuilder) {
             for p in problems {
                 h.rejects.push(format!("{label} / local check"), p);
             }
-            h.findings.push(ScanFinding { local_checks: checks, ..finding });
+            h.findings.push(ScanFinding {
+                local_checks: checks,
+                ..finding
+            });
         }
         Err(reason) => h.rejects.push(label, reason),
     }
@@ -172,12 +225,18 @@ fn build_finding(it: &ItemBuilder, plugin: String) -> Result<ScanFinding, String
         None => field("plugin_name", get("plugin_name"))?.ok_or("missing pluginName")?,
     };
     let sev = it.attrs.get("severity").unwrap_or_default();
-    let severity = Severity::from_nessus(sev).ok_or_else(|| format!("severity {:?} is not 0-4", text::short(sev)))?;
+    let severity = Severity::from_nessus(sev)
+        .ok_or_else(|| format!("severity {:?} is not 0-4", text::short(sev)))?;
     let port_raw = it.attrs.get("port").unwrap_or("0").trim();
     let port = match port_raw.parse::<u16>() {
         Ok(0) => None,
         Ok(p) => Some(p),
-        Err(_) => return Err(format!("port {:?} is not a number 0-65535", text::short(port_raw))),
+        Err(_) => {
+            return Err(format!(
+                "port {:?} is not a number 0-65535",
+                text::short(port_raw)
+            ))
+        }
     };
     let mut cvss = Cvss {
         v2_score: text::score("cvss_base_score", get("cvss_base_score"))?,
@@ -198,12 +257,16 @@ fn build_finding(it: &ItemBuilder, plugin: String) -> Result<ScanFinding, String
     Ok(ScanFinding {
         plugin_id,
         name,
-        family: field("pluginFamily", it.attrs.get("pluginFamily").unwrap_or_default())?,
+        family: field(
+            "pluginFamily",
+            it.attrs.get("pluginFamily").unwrap_or_default(),
+        )?,
         severity,
         cvss,
         cves: it.cves.clone(),
         port,
-        protocol: field("protocol", it.attrs.get("protocol").unwrap_or_default())?.map(|p| p.to_ascii_lowercase()),
+        protocol: field("protocol", it.attrs.get("protocol").unwrap_or_default())?
+            .map(|p| p.to_ascii_lowercase()),
         service: field("svc_name", it.attrs.get("svc_name").unwrap_or_default())?,
         solution: excerpt(get("solution")),
         description,
@@ -212,7 +275,11 @@ fn build_finding(it: &ItemBuilder, plugin: String) -> Result<ScanFinding, String
     })
 }
 
-type HostRow = (ScannedHost, Option<jiff::Timestamp>, Option<jiff::Timestamp>);
+type HostRow = (
+    ScannedHost,
+    Option<jiff::Timestamp>,
+    Option<jiff::Timestamp>,
+);
 
 fn finish_host(h: HostBuilder, hosts: &mut Vec<HostRow>, rejects: &mut Rejects) {
     if let Some(issue) = h.issue {
@@ -226,8 +293,12 @@ fn finish_host(h: HostBuilder, hosts: &mut Vec<HostRow>, rejects: &mut Rejects) 
     let hostname = prop("hostname")
         .or_else(|| prop("netbios-name"))
         .or_else(|| (!name_is_ip).then(|| clean(&h.name)).flatten());
-    let started = prop("HOST_START_TIMESTAMP").or_else(|| prop("HOST_START")).and_then(|s| text::timestamp(&s));
-    let finished = prop("HOST_END_TIMESTAMP").or_else(|| prop("HOST_END")).and_then(|s| text::timestamp(&s));
+    let started = prop("HOST_START_TIMESTAMP")
+        .or_else(|| prop("HOST_START"))
+        .and_then(|s| text::timestamp(&s));
+    let finished = prop("HOST_END_TIMESTAMP")
+        .or_else(|| prop("HOST_END"))
+        .and_then(|s| text::timestamp(&s));
     let credentialed = prop("Credentialed_Scan").is_some_and(|v| v.eq_ignore_ascii_case("true"))
         || h.props.contains_key("local-checks-proto")
         || h.packages.is_some()

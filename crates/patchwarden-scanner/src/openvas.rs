@@ -3,7 +3,10 @@
 use crate::model::Rejects;
 use crate::text::{self, excerpt, field};
 use crate::xml::{Node, Walker};
-use crate::{localcheck, Cvss, ReportFormat, ScanError, ScanFinding, ScanReport, ScannedHost, Scanner, Severity};
+use crate::{
+    localcheck, Cvss, ReportFormat, ScanError, ScanFinding, ScanReport, ScannedHost, Scanner,
+    Severity,
+};
 use std::collections::HashMap;
 use std::io::BufRead;
 
@@ -39,15 +42,25 @@ struct HostAcc {
 
 /// Parses the rest of a document whose root (`report` or `get_reports_response`) was just
 /// opened with attributes `root`.
-pub(crate) fn parse<R: BufRead>(w: &mut Walker<R>, root: &crate::xml::Attrs) -> Result<ScanReport, ScanError> {
+pub(crate) fn parse<R: BufRead>(
+    w: &mut Walker<R>,
+    root: &crate::xml::Attrs,
+) -> Result<ScanReport, ScanError> {
     if w.current() == "get_reports_response" {
         let status = root.get("status").unwrap_or("200");
         if !status.starts_with('2') {
             let why = root.get("status_text").unwrap_or("error");
-            return Err(ScanError::NotAScanReport(format!("GMP response status {status}: {}", text::short(why))));
+            return Err(ScanError::NotAScanReport(format!(
+                "GMP response status {status}: {}",
+                text::short(why)
+            )));
         }
     }
-    let mut outer: Option<usize> = if w.current() == "report" { Some(1) } else { None };
+    let mut outer: Option<usize> = if w.current() == "report" {
+        Some(1)
+    } else {
+        None
+    };
     let mut name = String::new();
     let mut task_name = String::new();
     let (mut started, mut finished) = (None, None);
@@ -72,20 +85,37 @@ pub(crate) fn parse<R: BufRead>(w: &mut Walker<R>, root: &crate::xml::Attrs) -> 
                     let rel: Vec<&str> = w.path()[r.depth..].iter().map(String::as_str).collect();
                     match rel.as_slice() {
                         ["nvt"] => r.oid = attrs.get("oid").map(str::to_string),
-                        ["nvt", "refs", "ref"] if attrs.get("type").is_some_and(|t| t.eq_ignore_ascii_case("cve")) => {
+                        ["nvt", "refs", "ref"]
+                            if attrs
+                                .get("type")
+                                .is_some_and(|t| t.eq_ignore_ascii_case("cve")) =>
+                        {
                             text::push_cves(attrs.get("id").unwrap_or_default(), &mut r.cves)
                         }
-                        ["nvt", "severities", "severity"] => r.severity_type = attrs.get("type").map(str::to_string),
+                        ["nvt", "severities", "severity"] => {
+                            r.severity_type = attrs.get("type").map(str::to_string)
+                        }
                         _ => {}
                     }
                 } else if host.is_none() && w.ends_with(&["results", "result"]) {
                     body_seen = true;
                     let id = attrs.get("id").unwrap_or_default().to_string();
-                    result = Some(ResultBuilder { depth: d, id, issue: attrs.issue, ..ResultBuilder::default() });
+                    result = Some(ResultBuilder {
+                        depth: d,
+                        id,
+                        issue: attrs.issue,
+                        ..ResultBuilder::default()
+                    });
                 } else if host.is_none() && w.ends_with(&["report", "host"]) {
                     body_seen = true;
-                    host = Some(HostEntry { depth: d, ..HostEntry::default() });
-                } else if matches!(w.current(), "results" | "scan_start" | "gmp" | "scan_run_status") {
+                    host = Some(HostEntry {
+                        depth: d,
+                        ..HostEntry::default()
+                    });
+                } else if matches!(
+                    w.current(),
+                    "results" | "scan_start" | "gmp" | "scan_run_status"
+                ) {
                     body_seen = true;
                 }
             }
@@ -135,12 +165,17 @@ pub(crate) fn parse<R: BufRead>(w: &mut Walker<R>, root: &crate::xml::Attrs) -> 
         }
     }
     if !body_seen {
-        return Err(ScanError::NotAScanReport("a <report> without GMP report content".into()));
+        return Err(ScanError::NotAScanReport(
+            "a <report> without GMP report content".into(),
+        ));
     }
     if name.is_empty() {
         name = task_name;
     }
-    let hosts = hosts.into_iter().map(|(ip, acc)| build_host(ip, acc)).collect();
+    let hosts = hosts
+        .into_iter()
+        .map(|(ip, acc)| build_host(ip, acc))
+        .collect();
     Ok(ScanReport {
         scanner: Scanner::OpenVas,
         format: ReportFormat::Xml,
@@ -152,7 +187,11 @@ pub(crate) fn parse<R: BufRead>(w: &mut Walker<R>, root: &crate::xml::Attrs) -> 
     })
 }
 
-fn host_index(ip: &str, hosts: &mut Vec<(String, HostAcc)>, index: &mut HashMap<String, usize>) -> usize {
+fn host_index(
+    ip: &str,
+    hosts: &mut Vec<(String, HostAcc)>,
+    index: &mut HashMap<String, usize>,
+) -> usize {
     *index.entry(ip.to_string()).or_insert_with(|| {
         hosts.push((ip.to_string(), HostAcc::default()));
         hosts.len() - 1
@@ -161,8 +200,19 @@ fn host_index(ip: &str, hosts: &mut Vec<(String, HostAcc)>, index: &mut HashMap<
 
 fn result_field(r: &mut ResultBuilder, rel: &str, t: crate::xml::Text) {
     const KEEP: &[&str] = &[
-        "name", "host", "host/hostname", "port", "threat", "severity", "description", "nvt/name", "nvt/family",
-        "nvt/cvss_base", "nvt/tags", "nvt/solution", "nvt/cve",
+        "name",
+        "host",
+        "host/hostname",
+        "port",
+        "threat",
+        "severity",
+        "description",
+        "nvt/name",
+        "nvt/family",
+        "nvt/cvss_base",
+        "nvt/tags",
+        "nvt/solution",
+        "nvt/cve",
     ];
     if rel == "nvt/severities/severity/score" || rel == "nvt/severities/severity/value" {
         let Ok(v) = t.ok() else { return };
@@ -216,7 +266,10 @@ fn finish_result(
             if acc.hostname.is_none() {
                 acc.hostname = field("hostname", get("host/hostname")).ok().flatten();
             }
-            acc.findings.push(ScanFinding { local_checks: checks, ..finding });
+            acc.findings.push(ScanFinding {
+                local_checks: checks,
+                ..finding
+            });
         }
         Err(reason) => rejects.push(label, reason),
     }
@@ -227,7 +280,8 @@ fn build_finding(r: &ResultBuilder) -> Result<ScanFinding, String> {
         return Err(issue.clone());
     }
     let get = |k: &str| r.fields.get(k).map(String::as_str).unwrap_or_default();
-    let plugin_id = field("nvt oid", r.oid.as_deref().unwrap_or_default())?.ok_or("missing nvt oid")?;
+    let plugin_id =
+        field("nvt oid", r.oid.as_deref().unwrap_or_default())?.ok_or("missing nvt oid")?;
     let name = match field("name", get("nvt/name"))? {
         Some(n) => n,
         None => field("name", get("name"))?.ok_or("missing NVT name")?,
@@ -235,9 +289,14 @@ fn build_finding(r: &ResultBuilder) -> Result<ScanFinding, String> {
     let score = text::score("severity", get("severity"))?;
     let severity = match Severity::from_label(get("threat")) {
         Some(s) => s,
-        None => score.map(Severity::from_score).ok_or("no threat or severity")?,
+        None => score
+            .map(Severity::from_score)
+            .ok_or("no threat or severity")?,
     };
-    let tags: HashMap<&str, &str> = get("nvt/tags").split('|').filter_map(|kv| kv.split_once('=')).collect();
+    let tags: HashMap<&str, &str> = get("nvt/tags")
+        .split('|')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
     let mut cvss = r.cvss.clone();
     match tags.get("cvss_base_vector").and_then(|v| text::vector(v)) {
         Some(text::Vector::V3(v)) if cvss.v3_vector.is_none() => cvss.v3_vector = Some(v),
@@ -253,7 +312,8 @@ fn build_finding(r: &ResultBuilder) -> Result<ScanFinding, String> {
     let mut cves = r.cves.clone();
     text::push_cves(get("nvt/cve"), &mut cves);
     let (port, protocol) = port(get("port"))?;
-    let solution = excerpt(get("nvt/solution")).or_else(|| tags.get("solution").and_then(|s| excerpt(s)));
+    let solution =
+        excerpt(get("nvt/solution")).or_else(|| tags.get("solution").and_then(|s| excerpt(s)));
     Ok(ScanFinding {
         plugin_id,
         name,
@@ -288,7 +348,9 @@ pub(crate) fn port(s: &str) -> Result<(Option<u16>, Option<String>), String> {
 
 fn build_host(ip: String, acc: HostAcc) -> ScannedHost {
     let detail = |k: &str| acc.details.get(k).cloned();
-    let credentialed = ["Auth-SSH-Success", "Auth-SMB-Success"].iter().any(|k| acc.details.contains_key(*k))
+    let credentialed = ["Auth-SSH-Success", "Auth-SMB-Success"]
+        .iter()
+        .any(|k| acc.details.contains_key(*k))
         || acc.findings.iter().any(|f| !f.local_checks.is_empty());
     ScannedHost {
         hostname: detail("hostname").or(acc.hostname),

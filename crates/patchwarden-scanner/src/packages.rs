@@ -27,9 +27,14 @@ pub(crate) fn parse(output: &str) -> (Option<Vec<InstalledPackage>>, Vec<String>
             Some(p) if p.name == "gpg-pubkey" => {}
             Some(p) => match p.validate() {
                 Ok(()) => packages.push(p),
-                Err(e) => problems.push(format!("package line {:?}: {e}", crate::text::short(line))),
+                Err(e) => {
+                    problems.push(format!("package line {:?}: {e}", crate::text::short(line)))
+                }
             },
-            None => problems.push(format!("cannot read package line {:?}", crate::text::short(line))),
+            None => problems.push(format!(
+                "cannot read package line {:?}",
+                crate::text::short(line)
+            )),
         }
     }
     ((!packages.is_empty()).then_some(packages), problems)
@@ -43,7 +48,13 @@ fn rpm_line(nvr: &str, epoch: &str) -> Option<InstalledPackage> {
         e if e.bytes().all(|b| b.is_ascii_digit()) && !vr.contains(':') => format!("{e}:{vr}"),
         _ => return None,
     };
-    Some(InstalledPackage { name, version, arch: String::new(), source_name: None, source_version: None })
+    Some(InstalledPackage {
+        name,
+        version,
+        arch: String::new(),
+        source_name: None,
+        source_version: None,
+    })
 }
 
 fn dpkg_line(rest: &str) -> Option<InstalledPackage> {
@@ -75,15 +86,25 @@ mod tests {
         let (pkgs, problems) = parse(rpm);
         assert!(problems.is_empty());
         let pkgs = pkgs.unwrap_or_default();
-        let got: Vec<_> = pkgs.iter().map(|p| format!("{} {}", p.name, p.version)).collect();
+        let got: Vec<_> = pkgs
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect();
         assert_eq!(got, ["MAKEDEV 3.24-6.el6", "dhclient 12:4.1.1-31.P1.el6"]);
 
-        let deb = "Here is the list of packages installed on the remote Debian Linux system :\n\n  \
+        let deb =
+            "Here is the list of packages installed on the remote Debian Linux system :\n\n  \
                    ii  adduser       3.113+nmu3     all   add and remove users and groups\n  \
                    ii  libc6:amd64   2.36-9+deb12u4 amd64 GNU C Library\n";
         let pkgs = parse(deb).0.unwrap_or_default();
-        let got: Vec<_> = pkgs.iter().map(|p| format!("{} {} {}", p.name, p.version, p.arch)).collect();
-        assert_eq!(got, ["adduser 3.113+nmu3 all", "libc6 2.36-9+deb12u4 amd64"]);
+        let got: Vec<_> = pkgs
+            .iter()
+            .map(|p| format!("{} {} {}", p.name, p.version, p.arch))
+            .collect();
+        assert_eq!(
+            got,
+            ["adduser 3.113+nmu3 all", "libc6 2.36-9+deb12u4 amd64"]
+        );
 
         let mac = "Here is the list of packages installed on the remote Mac OS X system : \n\n  iTunes\n  BSD.pkg\n";
         assert_eq!(parse(mac), (None, vec![]));

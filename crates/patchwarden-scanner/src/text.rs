@@ -12,7 +12,9 @@ pub(crate) fn clean(s: &str) -> Option<String> {
 pub(crate) fn field(what: &str, s: &str) -> Result<Option<String>, String> {
     let t = s.trim();
     if t.chars().count() > MAX_FIELD_CHARS {
-        return Err(format!("{what} is longer than {MAX_FIELD_CHARS} characters"));
+        return Err(format!(
+            "{what} is longer than {MAX_FIELD_CHARS} characters"
+        ));
     }
     Ok(clean(t))
 }
@@ -101,7 +103,10 @@ pub(crate) fn timestamp(s: &str) -> Option<jiff::Timestamp> {
         return None;
     }
     if t.bytes().all(|b| b.is_ascii_digit()) {
-        return t.parse::<i64>().ok().and_then(|n| jiff::Timestamp::from_second(n).ok());
+        return t
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| jiff::Timestamp::from_second(n).ok());
     }
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
         return Some(ts);
@@ -138,7 +143,10 @@ mod tests {
         assert_eq!(ctime.as_deref(), Some("2014-01-07T08:19:20Z"));
         let iso = timestamp("2021-03-12T12:34:30.12031+00:00").map(|t| t.as_second());
         assert_eq!(iso, Some(1_615_552_470));
-        assert_eq!(timestamp("1648042311").map(|t| t.as_second()), Some(1_648_042_311));
+        assert_eq!(
+            timestamp("1648042311").map(|t| t.as_second()),
+            Some(1_648_042_311)
+        );
         assert_eq!(timestamp("yesterday"), None);
     }
 

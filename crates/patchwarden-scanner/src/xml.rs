@@ -31,7 +31,10 @@ pub(crate) struct Attrs {
 impl Attrs {
     /// The value of attribute `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.list.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.list
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -76,7 +79,13 @@ impl<R: BufRead> Walker<R> {
         config.expand_empty_elements = true;
         config.check_end_names = true;
         config.trim_text(false);
-        Self { reader, buf: Vec::new(), stack: Vec::new(), path: Vec::new(), pop_pending: false }
+        Self {
+            reader,
+            buf: Vec::new(),
+            stack: Vec::new(),
+            path: Vec::new(),
+            pop_pending: false,
+        }
     }
 
     /// Names of the open elements, outermost first.
@@ -87,7 +96,10 @@ impl<R: BufRead> Walker<R> {
     /// Whether the open-element path ends with `suffix`.
     pub fn ends_with(&self, suffix: &[&str]) -> bool {
         self.path.len() >= suffix.len()
-            && self.path[self.path.len() - suffix.len()..].iter().zip(suffix).all(|(a, b)| a == b)
+            && self.path[self.path.len() - suffix.len()..]
+                .iter()
+                .zip(suffix)
+                .all(|(a, b)| a == b)
     }
 
     /// Number of open elements.
@@ -105,7 +117,10 @@ impl<R: BufRead> Walker<R> {
     }
 
     fn xml_error(&self, message: impl Into<String>) -> ScanError {
-        ScanError::Xml { position: self.position(), message: message.into() }
+        ScanError::Xml {
+            position: self.position(),
+            message: message.into(),
+        }
     }
 
     /// The next start or end of an element.
@@ -127,15 +142,22 @@ impl<R: BufRead> Walker<R> {
                 Event::DocType(_) => return Err(ScanError::Dtd),
                 Event::Start(start) => {
                     if self.stack.len() >= MAX_DEPTH {
-                        return Err(ScanError::Limit(format!("elements nested deeper than {MAX_DEPTH}")));
+                        return Err(ScanError::Limit(format!(
+                            "elements nested deeper than {MAX_DEPTH}"
+                        )));
                     }
                     let local = start.local_name();
                     if local.as_ref().len() > MAX_NAME_BYTES {
-                        return Err(ScanError::Limit(format!("element name longer than {MAX_NAME_BYTES} bytes")));
+                        return Err(ScanError::Limit(format!(
+                            "element name longer than {MAX_NAME_BYTES} bytes"
+                        )));
                     }
                     let name = String::from_utf8_lossy(local.as_ref()).into_owned();
                     let attrs = decode_attrs(&start);
-                    self.stack.push(Open { name: name.clone(), text: Text::default() });
+                    self.stack.push(Open {
+                        name: name.clone(),
+                        text: Text::default(),
+                    });
                     self.path.push(name);
                     return Ok(Node::Start(attrs));
                 }
@@ -150,7 +172,8 @@ impl<R: BufRead> Walker<R> {
                     if let Some(open) = self.stack.last_mut() {
                         if open.text.issue.is_none() {
                             if open.text.value.len() + t.len() > MAX_TEXT_BYTES {
-                                open.text.issue = Some(format!("text larger than {MAX_TEXT_BYTES} bytes"));
+                                open.text.issue =
+                                    Some(format!("text larger than {MAX_TEXT_BYTES} bytes"));
                             } else {
                                 match t.unescape() {
                                     Ok(s) => open.text.value.push_str(&s),
@@ -164,7 +187,8 @@ impl<R: BufRead> Walker<R> {
                     if let Some(open) = self.stack.last_mut() {
                         if open.text.issue.is_none() {
                             if open.text.value.len() + c.len() > MAX_TEXT_BYTES {
-                                open.text.issue = Some(format!("text larger than {MAX_TEXT_BYTES} bytes"));
+                                open.text.issue =
+                                    Some(format!("text larger than {MAX_TEXT_BYTES} bytes"));
                             } else {
                                 match std::str::from_utf8(&c) {
                                     Ok(s) => open.text.value.push_str(s),
@@ -176,7 +200,10 @@ impl<R: BufRead> Walker<R> {
                 }
                 Event::Eof => {
                     if let Some(open) = self.stack.last() {
-                        let message = format!("unexpected end of input inside <{}> (truncated file?)", open.name);
+                        let message = format!(
+                            "unexpected end of input inside <{}> (truncated file?)",
+                            open.name
+                        );
                         return Err(self.xml_error(message));
                     }
                     return Ok(Node::Eof);
@@ -202,7 +229,9 @@ fn decode_attrs(start: &quick_xml::events::BytesStart<'_>) -> Attrs {
             }
         };
         if attr.value.len() > MAX_ATTR_BYTES {
-            attrs.issue = Some(format!("attribute value larger than {MAX_ATTR_BYTES} bytes"));
+            attrs.issue = Some(format!(
+                "attribute value larger than {MAX_ATTR_BYTES} bytes"
+            ));
             continue;
         }
         let key = String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned();

@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "scanners/details.rs"]
+mod details;
+#[path = "scanners/hostile.rs"]
 mod hostile;
 
 use patchwarden_scanner::{parse_file, ReportFormat, ScanReport, Scanner, Severity};
@@ -33,7 +36,11 @@ fn counts(r: &ScanReport) -> Counts {
         hosts: r.hosts.len(),
         findings: f.len(),
         with_cves: f.iter().filter(|x| !x.cves.is_empty()).count(),
-        distinct_cves: f.iter().flat_map(|x| x.cves.iter()).collect::<BTreeSet<_>>().len(),
+        distinct_cves: f
+            .iter()
+            .flat_map(|x| x.cves.iter())
+            .collect::<BTreeSet<_>>()
+            .len(),
         local_check_findings: f.iter().filter(|x| !x.local_checks.is_empty()).count(),
         local_checks: f.iter().map(|x| x.local_checks.len()).sum(),
     }
@@ -62,37 +69,86 @@ fn nessus(rel: &str, c: [usize; 6]) -> ScanReport {
     check(
         rel,
         Scanner::Nessus,
-        Counts { hosts, findings, with_cves, distinct_cves, local_check_findings, local_checks },
+        Counts {
+            hosts,
+            findings,
+            with_cves,
+            distinct_cves,
+            local_check_findings,
+            local_checks,
+        },
     )
 }
 
 #[test]
 fn nessus_fixture_counts() {
     // [hosts, findings, findings with CVEs, distinct CVEs, findings with local checks, local checks]
-    nessus("python-libnessus/nessus_report_local2.nessus", [1, 62, 0, 0, 0, 0]);
-    nessus("python-libnessus/nessus_report_local_3.nessus", [3, 106, 27, 44, 0, 0]);
-    nessus("python-libnessus/nessus_report_localpci.nessus", [1, 167, 67, 156, 52, 155]);
-    nessus("python-libnessus/nessus_report_test_local.nessus", [2, 147, 15, 37, 0, 0]);
+    nessus(
+        "python-libnessus/nessus_report_local2.nessus",
+        [1, 62, 0, 0, 0, 0],
+    );
+    nessus(
+        "python-libnessus/nessus_report_local_3.nessus",
+        [3, 106, 27, 44, 0, 0],
+    );
+    nessus(
+        "python-libnessus/nessus_report_localpci.nessus",
+        [1, 167, 67, 156, 52, 155],
+    );
+    nessus(
+        "python-libnessus/nessus_report_test_local.nessus",
+        [2, 147, 15, 37, 0, 0],
+    );
     nessus("tenable/nessus/issue_6992.nessus", [1, 1, 0, 0, 0, 0]);
     nessus("tenable/nessus/nessus_many_vuln.xml", [1, 7, 0, 0, 0, 0]);
     nessus("tenable/nessus/nessus_v_unknown.xml", [7, 296, 7, 1, 0, 0]);
-    nessus("tenable/nessus/nessus_with_cvssv3.nessus", [1, 49, 19, 136, 0, 0]);
-    nessus("tenable/nessus/nessus_with_cwe-.nessus", [1, 1, 1, 15, 0, 0]);
-    nessus("tenable/nessus_was/nessus_was_many_vuln.xml", [1, 5, 0, 0, 0, 0]);
-    nessus("tenable/nessus_was/nessus_was_no_vuln.xml", [1, 0, 0, 0, 0, 0]);
-    nessus("tenable/nessus_was/nessus_was_one_vuln.xml", [1, 1, 0, 0, 0, 0]);
+    nessus(
+        "tenable/nessus/nessus_with_cvssv3.nessus",
+        [1, 49, 19, 136, 0, 0],
+    );
+    nessus(
+        "tenable/nessus/nessus_with_cwe-.nessus",
+        [1, 1, 1, 15, 0, 0],
+    );
+    nessus(
+        "tenable/nessus_was/nessus_was_many_vuln.xml",
+        [1, 5, 0, 0, 0, 0],
+    );
+    nessus(
+        "tenable/nessus_was/nessus_was_no_vuln.xml",
+        [1, 0, 0, 0, 0, 0],
+    );
+    nessus(
+        "tenable/nessus_was/nessus_was_one_vuln.xml",
+        [1, 1, 0, 0, 0, 0],
+    );
 }
 
 #[test]
 fn nessus_severities() {
     // [sum(1 for i in items if i.get('severity') == str(k)) for k in range(5)]
     let cases: [(&str, [usize; 5]); 4] = [
-        ("python-libnessus/nessus_report_localpci.nessus", [94, 5, 44, 21, 3]),
-        ("python-libnessus/nessus_report_local_3.nessus", [71, 10, 20, 3, 2]),
+        (
+            "python-libnessus/nessus_report_localpci.nessus",
+            [94, 5, 44, 21, 3],
+        ),
+        (
+            "python-libnessus/nessus_report_local_3.nessus",
+            [71, 10, 20, 3, 2],
+        ),
         ("tenable/nessus/nessus_v_unknown.xml", [266, 7, 23, 0, 0]),
-        ("tenable/nessus_was/nessus_was_many_vuln.xml", [1, 3, 0, 1, 0]),
+        (
+            "tenable/nessus_was/nessus_was_many_vuln.xml",
+            [1, 3, 0, 1, 0],
+        ),
     ];
-    let levels = [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    let levels = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
     for (rel, want) in cases {
         let r = load(rel);
         let got = levels.map(|l| r.findings().filter(|f| f.severity == l).count());
@@ -110,7 +166,14 @@ fn nessus_severities() {
 fn openvas_fixture_counts() {
     let ov = |rel: &str, c: [usize; 4]| {
         let [hosts, findings, with_cves, distinct_cves] = c;
-        let want = Counts { hosts, findings, with_cves, distinct_cves, local_check_findings: 0, local_checks: 0 };
+        let want = Counts {
+            hosts,
+            findings,
+            with_cves,
+            distinct_cves,
+            local_check_findings: 0,
+            local_checks: 0,
+        };
         check(rel, Scanner::OpenVas, want)
     };
     ov("openvas/many_vuln.xml", [1, 44, 23, 46]);
