@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "scanners/csv.rs"]
+mod csv;
 #[path = "scanners/details.rs"]
 mod details;
 #[path = "scanners/hostile.rs"]
