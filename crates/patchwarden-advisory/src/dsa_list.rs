@@ -31,7 +31,7 @@ pub(crate) fn is_header(line: &str) -> bool {
 fn header(line: &str) -> Option<(&str, &str, &str)> {
     let rest = line.strip_prefix('[')?;
     let (date, rest) = rest.split_once(']')?;
-    if date.len() != 11 {
+    if date.len() < 8 || date.len() > 32 || !date.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
     let rest = rest.trim_start();
@@ -91,13 +91,13 @@ fn start(id: &str, date: &str, tail: &str, line: usize) -> Pending {
         errors.push(e);
         record_id(id)
     });
-    let published = match Date::strptime("%d %b %Y", date) {
-        Ok(d) => d
+    let published = match parse_date(date) {
+        Some(d) => d
             .to_zoned(jiff::tz::TimeZone::UTC)
             .ok()
             .map(|z| z.timestamp()),
-        Err(e) => {
-            errors.push(format!("line {line}: date {date:?}: {e}"));
+        None => {
+            errors.push(format!("line {line}: date {date:?} is not `DD Mon YYYY`"));
             None
         }
     };
@@ -117,6 +117,27 @@ fn start(id: &str, date: &str, tail: &str, line: usize) -> Pending {
         line,
         errors,
     }
+}
+
+/// `29 Mar 2023` (DSA/DLA) or `August 26th, 2005` (DTSA).
+fn parse_date(date: &str) -> Option<Date> {
+    if let Ok(d) = Date::strptime("%d %b %Y", date) {
+        return Some(d);
+    }
+    let cleaned: String = date
+        .replace(',', " ")
+        .split_whitespace()
+        .map(|w| {
+            let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                digits
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    Date::strptime("%B %d %Y", &cleaned).ok()
 }
 
 fn finish(file: &str, p: Pending, out: &mut ImportResult) {
@@ -212,6 +233,12 @@ mod tests {
                  \t[woody] - libpng 1.0.12-3.woody.2\n\t[lenny] - vlc <not-affected> (Vulnerable code not present)\n\
                  [07 Jun 2015] DSA-3281-1 Debian key notice\n\
                  [01 Jan 2020] DSA-9-1 x - y\n\t[narnia] - x 1\n";
+        assert_eq!(
+            parse_date("August 26th, 2005")
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("2005-08-26")
+        );
         let r = parse("t", t);
         assert_eq!(
             (r.advisories.len(), r.skipped.len(), r.rejected.len()),

@@ -30,8 +30,11 @@ fn dispatch(name: &str, bytes: &[u8], strict: bool) -> ImportResult {
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(bytes.len());
+    // `[` opens both a JSON array and a DSA-list header (`[29 Mar 2023] DSA-…`).
+    let head = String::from_utf8_lossy(&bytes[start..bytes.len().min(start + 256)]);
+    let dsa = head.lines().next().is_some_and(crate::dsa_list::is_header);
     let mut out = match bytes.get(start) {
-        Some(b'{') | Some(b'[') => json(name, bytes, strict),
+        Some(b'{') | Some(b'[') if !dsa => json(name, bytes, strict),
         _ => text(name, bytes, strict),
     };
     out.files_read += 1;
