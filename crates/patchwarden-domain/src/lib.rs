@@ -11,6 +11,7 @@ pub mod asset;
 pub mod audit;
 pub mod clock;
 mod error;
+pub mod finding;
 pub mod ids;
 pub mod level;
 pub mod package;

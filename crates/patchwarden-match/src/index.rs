@@ -3,9 +3,9 @@
 use patchwarden_domain::advisory::{
     Advisory, AffectedPackage, DistroRelease, NameKind, PackageState, RejectedRecord,
 };
+pub use patchwarden_domain::finding::{Finding, FindingStatus};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_version::{parse, Scheme};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
 fn scheme_of(f: PackageFormat) -> Scheme {
@@ -53,40 +53,10 @@ type Key = (DistroRelease, NameKind, String);
 #[derive(Debug, Default)]
 pub struct AdvisoryIndex {
     advisories: Vec<Advisory>,
+    by_id: HashMap<String, u32>,
     statements: HashMap<Key, Vec<Statement>>,
     /// Statements that could not be used (an unparsable version), with the reason.
     pub rejected: Vec<RejectedRecord>,
-}
-
-/// How a package stands against one advisory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingStatus {
-    /// A fixed version exists and the installed one is older.
-    Vulnerable,
-    /// Affected; the vendor has not published a fix yet.
-    NoFixYet,
-    /// Affected; the vendor will not fix it.
-    WillNotFix,
-}
-
-/// One package of one host affected by one advisory, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub package: String,
-    pub arch: String,
-    pub installed: String,
-    pub fixed: Option<String>,
-    pub status: FindingStatus,
-    pub advisory: String,
-    pub source: String,
-    pub cves: Vec<String>,
-    pub distro: String,
-    /// `installed 3.0.11-1~deb12u1 < fixed 3.0.11-1~deb12u2 per DSA-5532-1, debian:12`
-    pub evidence: String,
-    /// Set when a not-affected statement (VEX) covers every CVE of the advisory; the
-    /// finding is kept so the reason can be shown, but it is not open.
-    pub suppressed: Option<String>,
 }
 
 impl AdvisoryIndex {
@@ -110,9 +80,17 @@ impl AdvisoryIndex {
                     }),
                 }
             }
+            idx.by_id.insert(adv.id.clone(), n);
             idx.advisories.push(adv);
         }
         idx
+    }
+
+    /// The advisory with this id (the last one indexed, if the id repeats).
+    pub fn advisory(&self, id: &str) -> Option<&Advisory> {
+        self.by_id
+            .get(id)
+            .and_then(|n| self.advisories.get(*n as usize))
     }
 
     pub fn advisories(&self) -> &[Advisory] {

@@ -2,9 +2,10 @@
 //! first that holds decides, and EPSS may raise the result. Organisations change the
 //! rule by editing data, not code.
 
-use patchwarden_domain::advisory::SeverityLevel;
+use patchwarden_domain::advisory::{Advisory, CveEnrichment, SeverityLevel};
 use patchwarden_domain::level::Level;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// What is known about a finding when its level is decided.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16,6 +17,28 @@ pub struct Facts {
     pub vendor_severity: Option<SeverityLevel>,
     /// Highest EPSS probability of its CVEs.
     pub epss: Option<f64>,
+}
+
+impl Facts {
+    /// What the advisory and the CVE enrichment say: CVSS from the distribution's own
+    /// data when it gives any, else from generic CVE/NVD records; KEV if any CVE is
+    /// listed; the highest EPSS.
+    pub fn of(adv: &Advisory, enrichment: &HashMap<String, CveEnrichment>) -> Facts {
+        let max = |it: &mut dyn Iterator<Item = f64>| {
+            it.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+        };
+        let own = max(&mut adv.cvss.iter().map(|c| c.base_score));
+        let enr: Vec<&CveEnrichment> = adv.cves().filter_map(|c| enrichment.get(c)).collect();
+        let generic = max(&mut enr.iter().flat_map(|e| e.cvss.iter().map(|c| c.base_score)));
+        Facts {
+            kev: enr.iter().any(|e| e.kev.is_some()),
+            cvss: own.or(generic),
+            vendor_severity: adv.severity.as_ref().map(|s| s.level),
+            epss: max(&mut enr
+                .iter()
+                .filter_map(|e| e.epss.as_ref().map(|x| x.probability))),
+        }
+    }
 }
 
 /// All the given conditions must hold (an empty condition always holds).

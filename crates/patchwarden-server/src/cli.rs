@@ -82,6 +82,7 @@ enum Command {
     /// Compare package versions as dpkg, rpm or apk would. No arguments: read `A B`
     /// pairs from standard input and print <, = or > per line. `A B`: print the
     /// answer. `A OP B`: exit 0 if it holds, 1 if not. Invalid versions exit 2.
+    Scan(ScanCli),
     Vercmp {
         /// deb, rpm or apk
         #[arg(long, value_parser = parse_scheme)]
@@ -90,6 +91,45 @@ enum Command {
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// Scan this machine (or an inventory file) against advisory feeds, with no server:
+/// prints each finding with its level, fixed version and advisory.
+#[derive(Debug, Args)]
+struct ScanCli {
+    /// Advisory feeds: OSV files/directories/zips, CSAF, Debian tracker/DSA lists,
+    /// Alpine secdb, KEV, EPSS, CVE 5, NVD (repeatable).
+    #[arg(long = "advisories", short = 'a', required = true)]
+    advisories: Vec<PathBuf>,
+    /// Read the package database under this root (default: this machine).
+    #[arg(long, default_value = "/", conflicts_with_all = ["dpkg_status", "rpm_qa", "apk_installed"])]
+    root: PathBuf,
+    /// A dpkg status file or `dpkg-query -W` output.
+    #[arg(long)]
+    dpkg_status: Option<PathBuf>,
+    /// `rpm -qa` output (plain or with patchwarden's query format).
+    #[arg(long)]
+    rpm_qa: Option<PathBuf>,
+    /// An apk installed database (/lib/apk/db/installed).
+    #[arg(long)]
+    apk_installed: Option<PathBuf>,
+    /// Distribution release as ecosystem:release (e.g. almalinux:9); needed for files.
+    #[arg(long)]
+    distro: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also list findings a not-affected (VEX) statement suppresses.
+    #[arg(long)]
+    show_suppressed: bool,
+    /// Exit 1 if a finding at or above this level exists (critical, high, medium, low, normal).
+    #[arg(long, value_parser = parse_level)]
+    fail_on: Option<patchwarden_domain::level::Level>,
+}
+
+fn parse_level(s: &str) -> Result<patchwarden_domain::level::Level, String> {
+    s.parse()
+        .map_err(|e: patchwarden_domain::ValidationError| e.reason)
 }
 
 fn parse_scheme(s: &str) -> Result<patchwarden_version::Scheme, String> {
@@ -203,6 +243,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
         Command::Vercmp { scheme, args } => Ok(crate::vercmp::run(scheme, &args)),
+        Command::Scan(s) => {
+            use crate::scan::{InventorySource, ScanArgs};
+            let inventory = if let Some(p) = s.dpkg_status {
+                InventorySource::DpkgStatus(p)
+            } else if let Some(p) = s.rpm_qa {
+                InventorySource::RpmQa(p)
+            } else if let Some(p) = s.apk_installed {
+                InventorySource::ApkInstalled(p)
+            } else {
+                InventorySource::Root(s.root)
+            };
+            crate::scan::run(&ScanArgs {
+                inventory,
+                distro: s.distro,
+                advisories: s.advisories,
+                json: s.json,
+                show_suppressed: s.show_suppressed,
+                fail_on: s.fail_on,
+            })
+        }
         Command::Configuration(ConfigCommand::Default) => {
             print!("{DEFAULT_CONFIG}");
             Ok(ExitCode::SUCCESS)

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod openapi;
 pub mod quickstart;
+pub mod scan;
 pub mod server;
 pub mod service;
 pub mod state;

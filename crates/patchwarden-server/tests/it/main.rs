@@ -11,5 +11,6 @@ mod durability;
 mod openapi_sync;
 mod quickstart;
 mod role_matrix;
+mod scan;
 mod tls;
 mod vercmp;
