@@ -2,13 +2,20 @@
 
 use crate::SharedStore;
 use jiff::{SignedDuration, Timestamp};
+use patchwarden_domain::advisory::{
+    Advisory, AffectedPackage, Cvss, CvssVersion, DistroRelease, NameKind, PackageState,
+    SeverityLevel, VendorSeverity, VersionRange,
+};
 use patchwarden_domain::asset::{
     AssetKind, Criticality, Environment, Hostname, Label, OsFamily, OsInfo,
 };
 use patchwarden_domain::audit::{Actor, ActorKind, AuditEvent, Origin};
-use patchwarden_domain::package::InstalledPackage;
+use patchwarden_domain::finding::{Finding, FindingStatus};
+use patchwarden_domain::level::Level;
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_domain::role::{Role, RoleSet};
 use patchwarden_domain::user::Username;
+use patchwarden_store::NewFinding;
 use patchwarden_store::{AuditCtx, AuditFilter, NewAsset, NewUser};
 
 /// A fixed instant with a sub-second part, so that microsecond round trips are tested.
@@ -93,4 +100,89 @@ pub async fn all_events(store: &SharedStore) -> Vec<AuditEvent> {
 /// The newest audit event.
 pub async fn last_event(store: &SharedStore) -> AuditEvent {
     all_events(store).await.pop().expect("no audit event")
+}
+
+/// An AlmaLinux 9 advisory fixing `packages` (binary names) at `fixed`, covering `cves`.
+pub fn advisory(id: &str, cves: &[&str], packages: &[&str], fixed: &str) -> Advisory {
+    let mut aliases: Vec<String> = cves.iter().map(|c| (*c).to_owned()).collect();
+    aliases.sort();
+    aliases.dedup();
+    Advisory {
+        id: id.into(),
+        source: "osv".into(),
+        aliases,
+        published: Some(t0()),
+        modified: Some(t(60)),
+        title: Some(format!(
+            "Important: {} security update",
+            packages.join(", ")
+        )),
+        severity: Some(VendorSeverity {
+            level: SeverityLevel::High,
+            raw: "Important".into(),
+        }),
+        cvss: vec![Cvss {
+            version: CvssVersion::V3_1,
+            vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into(),
+            base_score: 9.8,
+        }],
+        affected: packages
+            .iter()
+            .map(|p| AffectedPackage {
+                distro: DistroRelease {
+                    ecosystem: "almalinux".into(),
+                    release: "9".into(),
+                },
+                scheme: PackageFormat::Rpm,
+                name: (*p).into(),
+                name_kind: NameKind::Binary,
+                arches: Vec::new(),
+                state: PackageState::Fixed {
+                    ranges: vec![VersionRange {
+                        introduced: None,
+                        fixed: Some(fixed.into()),
+                    }],
+                },
+            })
+            .collect(),
+        references: vec![format!("https://errata.almalinux.org/9/{id}.html")],
+    }
+}
+
+/// A vulnerable-package finding from an OSV advisory, allowed `hours` to fix.
+pub fn finding(
+    package: &str,
+    advisory: &str,
+    installed: &str,
+    level: Level,
+    hours: i64,
+) -> NewFinding {
+    NewFinding {
+        finding: Finding {
+            package: package.into(),
+            arch: "x86_64".into(),
+            installed: installed.into(),
+            fixed: Some("9.9-1.el9".into()),
+            status: FindingStatus::Vulnerable,
+            advisory: advisory.into(),
+            source: "osv".into(),
+            cves: vec![format!("CVE-2024-{}", 1000 + package.len())],
+            distro: "almalinux:9".into(),
+            evidence: format!(
+                "installed {installed} < fixed 9.9-1.el9 per {advisory}, almalinux:9"
+            ),
+            suppressed: None,
+        },
+        level,
+        allowed: SignedDuration::from_hours(hours),
+    }
+}
+
+/// How many audit events have this action.
+pub async fn count_events(store: &SharedStore, action: &str) -> usize {
+    all_events(store)
+        .await
+        .iter()
+        .filter(|e| e.action == action)
+        .count()
 }

@@ -9,8 +9,11 @@
 // Test support: a failed expectation is a panic with a message, by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod advisories;
 mod assets;
 mod audit;
+mod enrichment;
+mod findings;
 pub mod fixtures;
 mod inventory;
 mod tokens;
@@ -63,6 +66,14 @@ cases!(
     audit::every_mutation_is_audited,
     audit::standalone_events_and_filters,
     audit::concurrent_writers,
+    advisories::insert_unchanged_update,
+    advisories::filters_and_pagination,
+    advisories::import_timing,
+    enrichment::merge_per_field,
+    findings::lifecycle,
+    findings::filters_and_cascade,
+    findings::assets_with_packages,
+    findings::thousands_per_asset,
 );
 
 /// Runs every case against a fresh store from `factory`, printing each case name.

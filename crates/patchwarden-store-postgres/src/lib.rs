@@ -9,9 +9,12 @@
 
 #![forbid(unsafe_code)]
 
+mod advisories;
 mod assets;
 mod audit;
+mod enrichment;
 mod error;
+mod findings;
 mod inventory;
 mod redact;
 mod rows;

@@ -2,15 +2,19 @@
 //! tables and names the database in `Unavailable` errors.
 
 use crate::error::db_err;
-use crate::{assets, audit, inventory, tokens, users, PostgresStore};
+use crate::{
+    advisories, assets, audit, enrichment, findings, inventory, tokens, users, PostgresStore,
+};
 use async_trait::async_trait;
+use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
-    ApiToken, Asset, AssetFilter, AssetPatch, AuditCtx, AuditFilter, InventoryChange, NewAsset,
-    NewSession, NewToken, NewUser, Result, Session, Store, User, UserPatch,
+    AdvisoryFilter, AdvisoryUpsert, ApiToken, Asset, AssetFilter, AssetPatch, AuditCtx,
+    AuditFilter, FindingFilter, FindingsChange, InventoryChange, NewAsset, NewFinding, NewSession,
+    NewToken, NewUser, Result, Session, Store, StoredAdvisory, StoredFinding, User, UserPatch,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
@@ -190,5 +194,50 @@ impl Store for PostgresStore {
 
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         self.named(audit::head(&mut *self.reader().await?).await)
+    }
+
+    async fn upsert_advisories(
+        &self,
+        ctx: &AuditCtx,
+        items: &[Advisory],
+    ) -> Result<AdvisoryUpsert> {
+        self.named(advisories::upsert(&self.pool, ctx, items).await)
+    }
+
+    async fn get_advisory(&self, id: &str) -> Result<StoredAdvisory> {
+        self.named(advisories::get(&mut *self.reader().await?, id).await)
+    }
+
+    async fn list_advisories(&self, filter: &AdvisoryFilter) -> Result<Vec<StoredAdvisory>> {
+        self.named(advisories::list(&mut *self.reader().await?, filter).await)
+    }
+
+    async fn count_advisories(&self) -> Result<u64> {
+        self.named(advisories::count(&mut *self.reader().await?).await)
+    }
+
+    async fn upsert_enrichment(&self, ctx: &AuditCtx, items: &[CveEnrichment]) -> Result<u32> {
+        self.named(enrichment::upsert(&self.pool, ctx, items).await)
+    }
+
+    async fn get_enrichment(&self, cves: &[String]) -> Result<Vec<CveEnrichment>> {
+        self.named(enrichment::get(&mut *self.reader().await?, cves).await)
+    }
+
+    async fn sync_findings(
+        &self,
+        ctx: &AuditCtx,
+        asset: AssetId,
+        items: &[NewFinding],
+    ) -> Result<FindingsChange> {
+        self.named(findings::sync(&self.pool, ctx, asset, items).await)
+    }
+
+    async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {
+        self.named(findings::list(&mut *self.reader().await?, filter).await)
+    }
+
+    async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {
+        self.named(findings::assets_with_packages(&mut *self.reader().await?, names).await)
     }
 }

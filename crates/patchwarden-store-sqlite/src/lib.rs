@@ -8,9 +8,12 @@
 
 #![forbid(unsafe_code)]
 
+mod advisories;
 mod assets;
 mod audit;
+mod enrichment;
 mod error;
+mod findings;
 mod inventory;
 mod rows;
 mod tokens;
@@ -18,13 +21,16 @@ mod users;
 
 use async_trait::async_trait;
 use error::db_err;
+use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
-    ApiToken, Asset, AssetFilter, AssetPatch, AuditCtx, AuditFilter, InventoryChange, NewAsset,
-    NewSession, NewToken, NewUser, Result, Session, Store, StoreError, User, UserPatch,
+    AdvisoryFilter, AdvisoryUpsert, ApiToken, Asset, AssetFilter, AssetPatch, AuditCtx,
+    AuditFilter, FindingFilter, FindingsChange, InventoryChange, NewAsset, NewFinding, NewSession,
+    NewToken, NewUser, Result, Session, Store, StoreError, StoredAdvisory, StoredFinding, User,
+    UserPatch,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -296,6 +302,51 @@ impl Store for SqliteStore {
 
     async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         audit::head(&mut *self.reader().await?).await
+    }
+
+    async fn upsert_advisories(
+        &self,
+        ctx: &AuditCtx,
+        items: &[Advisory],
+    ) -> Result<AdvisoryUpsert> {
+        advisories::upsert(&self.write, ctx, items).await
+    }
+
+    async fn get_advisory(&self, id: &str) -> Result<StoredAdvisory> {
+        advisories::get(&mut *self.reader().await?, id).await
+    }
+
+    async fn list_advisories(&self, filter: &AdvisoryFilter) -> Result<Vec<StoredAdvisory>> {
+        advisories::list(&mut *self.reader().await?, filter).await
+    }
+
+    async fn count_advisories(&self) -> Result<u64> {
+        advisories::count(&mut *self.reader().await?).await
+    }
+
+    async fn upsert_enrichment(&self, ctx: &AuditCtx, items: &[CveEnrichment]) -> Result<u32> {
+        enrichment::upsert(&self.write, ctx, items).await
+    }
+
+    async fn get_enrichment(&self, cves: &[String]) -> Result<Vec<CveEnrichment>> {
+        enrichment::get(&mut *self.reader().await?, cves).await
+    }
+
+    async fn sync_findings(
+        &self,
+        ctx: &AuditCtx,
+        asset: AssetId,
+        items: &[NewFinding],
+    ) -> Result<FindingsChange> {
+        findings::sync(&self.write, ctx, asset, items).await
+    }
+
+    async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {
+        findings::list(&mut *self.reader().await?, filter).await
+    }
+
+    async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {
+        findings::assets_with_packages(&mut *self.reader().await?, names).await
     }
 }
 

@@ -86,3 +86,37 @@ pub fn token_revoke(ctx: &AuditCtx, before: &ApiToken, after: &ApiToken) -> Audi
         .before(before)
         .after(after)
 }
+
+/// At most this many changed advisory ids are named in an `advisory.import` event.
+pub const ADVISORY_IMPORT_IDS: usize = 100;
+
+/// An advisory import that changed something: the counts and the first
+/// [`ADVISORY_IMPORT_IDS`] inserted or changed ids.
+pub fn advisory_import(ctx: &AuditCtx, result: &crate::AdvisoryUpsert) -> AuditDraft {
+    let ids: Vec<&str> = result
+        .changed
+        .iter()
+        .take(ADVISORY_IMPORT_IDS)
+        .map(String::as_str)
+        .collect();
+    draft(ctx, "advisory.import", "advisory").after(&serde_json::json!({
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "changed_count": result.changed.len(),
+        "changed": ids,
+    }))
+}
+
+/// An enrichment import (KEV, EPSS, CVSS) that changed `changed` of `received` CVEs.
+pub fn enrichment_import(ctx: &AuditCtx, received: usize, changed: u32) -> AuditDraft {
+    draft(ctx, "enrichment.import", "cve")
+        .after(&serde_json::json!({ "received": received, "changed": changed }))
+}
+
+/// A findings sync of one asset that opened or closed something.
+pub fn finding_sync(ctx: &AuditCtx, asset: AssetId, change: &crate::FindingsChange) -> AuditDraft {
+    draft(ctx, "finding.sync", "asset")
+        .target(asset)
+        .after(change)
+}

@@ -13,11 +13,14 @@ pub mod audit_drafts;
 mod error;
 pub mod inventory_diff;
 mod model;
+mod vuln;
 
 pub use error::StoreError;
 pub use model::*;
+pub use vuln::*;
 
 use async_trait::async_trait;
+use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
@@ -138,4 +141,45 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The last event's `(seq, hash)`, kept apart from the events so that deleting the
     /// newest rows is detected too.
     async fn audit_head(&self) -> Result<Option<(i64, String)>>;
+
+    // ---- advisories and enrichment -----------------------------------------------
+
+    /// Inserts new advisories and replaces changed ones (by id; "changed" = different
+    /// content hash), in one transaction, with one `advisory.import` audit event
+    /// carrying the counts and changed ids when anything changed. Ids repeated in one
+    /// batch: the last wins.
+    async fn upsert_advisories(
+        &self,
+        ctx: &AuditCtx,
+        advisories: &[Advisory],
+    ) -> Result<AdvisoryUpsert>;
+    async fn get_advisory(&self, id: &str) -> Result<StoredAdvisory>;
+    /// Advisories ordered by id after `filter.after`.
+    async fn list_advisories(&self, filter: &AdvisoryFilter) -> Result<Vec<StoredAdvisory>>;
+    async fn count_advisories(&self) -> Result<u64>;
+    /// Merges enrichment per CVE: fields given (`Some`, non-empty CVSS list) replace the
+    /// stored ones, absent fields keep theirs. Returns how many CVEs changed.
+    async fn upsert_enrichment(&self, ctx: &AuditCtx, items: &[CveEnrichment]) -> Result<u32>;
+    /// Stored enrichment for these CVEs (unknown CVEs are simply absent).
+    async fn get_enrichment(&self, cves: &[String]) -> Result<Vec<CveEnrichment>>;
+
+    // ---- findings -----------------------------------------------------------------
+
+    /// Makes `findings` the open findings of the asset: new ones open with
+    /// `first_seen_at = ctx.at` and `deadline_at = first_seen_at + allowed`; ones still
+    /// present stay open with their first-seen time (installed version, level,
+    /// evidence, suppression are updated, the deadline recomputed from first seen);
+    /// open ones no longer present close at `ctx.at`. One `finding.sync` audit event
+    /// with the counts when anything opened or closed.
+    async fn sync_findings(
+        &self,
+        ctx: &AuditCtx,
+        asset: AssetId,
+        findings: &[NewFinding],
+    ) -> Result<FindingsChange>;
+    /// Findings ordered by id.
+    async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>>;
+    /// Assets that have a package whose name or source name is one of `names`
+    /// (incremental matching after an advisory import).
+    async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>>;
 }

@@ -1,0 +1,377 @@
+//! Findings: open, keep, close, reopen as a new row; deadlines; filters; cascade on
+//! asset delete; the inventory lookup for incremental matching.
+
+use crate::fixtures::{count_events, ctx, finding, last_event, new_asset, pkg, t, t0};
+use crate::SharedStore;
+use jiff::SignedDuration;
+use patchwarden_domain::ids::AssetId;
+use patchwarden_domain::level::Level;
+use patchwarden_domain::package::PackageFormat;
+use patchwarden_store::{FindingFilter, FindingsChange, NewFinding, StoreError, StoredFinding};
+use std::time::Instant;
+
+async fn asset(s: &SharedStore, host: &str) -> AssetId {
+    s.create_asset(&ctx(t0()), &new_asset(host, &[]))
+        .await
+        .unwrap()
+        .id
+}
+
+fn change(opened: u32, kept: u32, closed: u32) -> FindingsChange {
+    FindingsChange {
+        opened,
+        kept,
+        closed,
+    }
+}
+
+async fn of(s: &SharedStore, asset: AssetId, include_closed: bool) -> Vec<StoredFinding> {
+    let f = FindingFilter {
+        asset: Some(asset),
+        include_closed,
+        ..FindingFilter::default()
+    };
+    s.list_findings(&f).await.unwrap()
+}
+
+pub(crate) async fn lifecycle(s: SharedStore) {
+    let id = asset(&s, "alma-01.example.org").await;
+    let ssl = finding(
+        "openssl",
+        "ALSA-2024:0001",
+        "1:3.0.7-24.el9",
+        Level::High,
+        48,
+    );
+    let bash = finding(
+        "bash",
+        "ALSA-2024:0002",
+        "5.1.8-6.el9",
+        Level::Medium,
+        7 * 24,
+    );
+    let r = s
+        .sync_findings(&ctx(t(100)), id, &[ssl.clone(), bash.clone()])
+        .await
+        .unwrap();
+    assert_eq!(r, change(2, 0, 0));
+    let ev = last_event(&s).await;
+    assert_eq!(
+        (ev.action.as_str(), ev.target_type.as_str()),
+        ("finding.sync", "asset")
+    );
+    assert_eq!(ev.target_id, Some(id.to_string()));
+    assert!(
+        ev.after.as_deref().unwrap().contains(r#""opened":2"#),
+        "{:?}",
+        ev.after
+    );
+    let open = of(&s, id, false).await;
+    assert_eq!(open.len(), 2);
+    let (f_ssl, f_bash) = (open[0].clone(), open[1].clone());
+    assert!(f_ssl.id < f_bash.id, "ordered by id, in input order");
+    assert_eq!(
+        (f_ssl.finding.clone(), f_ssl.level, f_ssl.asset_id),
+        (ssl.finding.clone(), Level::High, id)
+    );
+    assert_eq!(
+        (f_ssl.first_seen_at, f_ssl.deadline_at, f_ssl.closed_at),
+        (t(100), t(100 + 48 * 3600), None)
+    );
+    assert_eq!(f_bash.deadline_at, t(100 + 7 * 24 * 3600));
+
+    // Kept: first seen stays; installed, evidence, level and the deadline follow.
+    let mut ssl2 = finding(
+        "openssl",
+        "ALSA-2024:0001",
+        "1:3.0.7-25.el9",
+        Level::High,
+        48,
+    );
+    ssl2.finding.suppressed = Some("VEX: vulnerable code not present".into());
+    let bash2 = NewFinding {
+        level: Level::Critical,
+        allowed: SignedDuration::from_hours(12),
+        ..bash.clone()
+    };
+    let r = s
+        .sync_findings(&ctx(t(200)), id, &[bash2.clone(), ssl2.clone()])
+        .await
+        .unwrap();
+    assert_eq!(r, change(0, 2, 0));
+    assert_eq!(
+        count_events(&s, "finding.sync").await,
+        1,
+        "nothing opened or closed"
+    );
+    let open = of(&s, id, false).await;
+    assert_eq!(
+        open.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [f_ssl.id, f_bash.id]
+    );
+    assert_eq!(
+        (open[0].finding.clone(), open[0].first_seen_at),
+        (ssl2.finding.clone(), t(100))
+    );
+    assert_eq!(
+        (open[1].level, open[1].first_seen_at, open[1].deadline_at),
+        (Level::Critical, t(100), t(100 + 12 * 3600))
+    );
+
+    // bash is fixed: it closes with its remediation time.
+    let r = s
+        .sync_findings(&ctx(t(300)), id, &[ssl2.clone()])
+        .await
+        .unwrap();
+    assert_eq!(r, change(0, 1, 1));
+    assert_eq!(count_events(&s, "finding.sync").await, 2);
+    assert_eq!(of(&s, id, false).await.len(), 1);
+    let all = of(&s, id, true).await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].closed_at, Some(t(300)));
+    assert!(!all[1].is_open());
+    assert_eq!(
+        all[1].remediation_time(),
+        Some(SignedDuration::from_secs(200))
+    );
+
+    // It comes back (a downgrade): a new row with a new first-seen time.
+    let r = s
+        .sync_findings(&ctx(t(400)), id, &[ssl2.clone(), bash.clone()])
+        .await
+        .unwrap();
+    assert_eq!(r, change(1, 1, 0));
+    let all = of(&s, id, true).await;
+    assert_eq!(all.len(), 3);
+    assert!(all[2].id > f_bash.id);
+    assert_eq!(
+        (all[2].first_seen_at, all[2].deadline_at, all[2].closed_at),
+        (t(400), t(400 + 7 * 24 * 3600), None)
+    );
+    assert_eq!(all[1].closed_at, Some(t(300)), "the old row stays closed");
+
+    // A key repeated in one sync: the last wins.
+    let bash3 = finding(
+        "bash",
+        "ALSA-2024:0002",
+        "5.1.8-7.el9",
+        Level::Medium,
+        7 * 24,
+    );
+    let r = s
+        .sync_findings(
+            &ctx(t(450)),
+            id,
+            &[ssl2.clone(), bash.clone(), bash3.clone()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, change(0, 2, 0));
+    assert_eq!(of(&s, id, false).await[1].finding.installed, "5.1.8-7.el9");
+
+    // Everything fixed.
+    assert_eq!(
+        s.sync_findings(&ctx(t(500)), id, &[]).await.unwrap(),
+        change(0, 0, 2)
+    );
+    assert!(of(&s, id, false).await.is_empty());
+    assert_eq!(
+        s.sync_findings(&ctx(t(600)), id, &[]).await.unwrap(),
+        change(0, 0, 0)
+    );
+    assert_eq!(count_events(&s, "finding.sync").await, 4);
+
+    let missing = s
+        .sync_findings(&ctx(t(700)), AssetId::new(999_999), &[ssl])
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+}
+
+pub(crate) async fn filters_and_cascade(s: SharedStore) {
+    let (a, b) = (
+        asset(&s, "a.example.org").await,
+        asset(&s, "b.example.org").await,
+    );
+    let fa = vec![
+        finding("openssl", "ALSA-1", "1", Level::High, 48),
+        finding("zlib", "ALSA-2", "1", Level::Low, 360),
+        finding("curl", "ALSA-1", "1", Level::High, 48),
+    ];
+    let fb = vec![
+        finding("openssl", "ALSA-1", "1", Level::High, 48),
+        finding("glibc", "ALSA-3", "1", Level::Critical, 12),
+    ];
+    s.sync_findings(&ctx(t(1)), a, &fa).await.unwrap();
+    s.sync_findings(&ctx(t(2)), b, &fb).await.unwrap();
+    let list = |f: FindingFilter| {
+        let s = s.clone();
+        async move {
+            s.list_findings(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| (x.asset_id, x.finding.package))
+                .collect::<Vec<_>>()
+        }
+    };
+    let base = FindingFilter::default;
+    assert_eq!(list(base()).await.len(), 5);
+    assert_eq!(
+        list(FindingFilter {
+            level: Some(Level::High),
+            ..base()
+        })
+        .await,
+        [
+            (a, "openssl".into()),
+            (a, "curl".into()),
+            (b, "openssl".into())
+        ]
+    );
+    assert_eq!(
+        list(FindingFilter {
+            advisory: Some("ALSA-3".into()),
+            ..base()
+        })
+        .await,
+        [(b, "glibc".to_owned())]
+    );
+    // finding() derives the CVE from the name length: zlib and curl share one.
+    let cve = FindingFilter {
+        cve: Some("CVE-2024-1004".into()),
+        ..base()
+    };
+    assert_eq!(list(cve).await, [(a, "zlib".into()), (a, "curl".into())]);
+    assert!(
+        list(FindingFilter {
+            cve: Some("CVE-2024-100".into()),
+            ..base()
+        })
+        .await
+        .is_empty(),
+        "whole ids only"
+    );
+    let page1 = s
+        .list_findings(&FindingFilter { limit: 2, ..base() })
+        .await
+        .unwrap();
+    let page2 = s
+        .list_findings(&FindingFilter {
+            limit: 10,
+            after: Some(page1[1].id),
+            ..base()
+        })
+        .await
+        .unwrap();
+    assert_eq!((page1.len(), page2.len()), (2, 3));
+
+    s.delete_asset(&ctx(t(3)), a).await.unwrap();
+    assert!(
+        of(&s, a, true).await.is_empty(),
+        "findings go with the asset"
+    );
+    assert_eq!(of(&s, b, false).await.len(), 2);
+}
+
+pub(crate) async fn assets_with_packages(s: SharedStore) {
+    let (a, b, c) = (
+        asset(&s, "a.example.org").await,
+        asset(&s, "b.example.org").await,
+        asset(&s, "c.example.org").await,
+    );
+    let mut libc = pkg("libc6", "amd64", "2.36-9+deb12u4");
+    libc.source_name = Some("glibc".into());
+    let mut ssl = pkg("libssl3", "amd64", "3.0.11-1~deb12u2");
+    ssl.source_name = Some("openssl".into());
+    s.replace_inventory(
+        &ctx(t(1)),
+        a,
+        PackageFormat::Deb,
+        &[libc, pkg("bash", "amd64", "5.2")],
+    )
+    .await
+    .unwrap();
+    s.replace_inventory(
+        &ctx(t(1)),
+        b,
+        PackageFormat::Deb,
+        &[ssl, pkg("openssl", "amd64", "3.0.11-1~deb12u2")],
+    )
+    .await
+    .unwrap();
+    s.replace_inventory(
+        &ctx(t(1)),
+        c,
+        PackageFormat::Deb,
+        &[pkg("zsh", "amd64", "5.9")],
+    )
+    .await
+    .unwrap();
+    let find = |names: &[&str]| {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let s = s.clone();
+        async move { s.assets_with_packages(&names).await.unwrap() }
+    };
+    assert_eq!(find(&["glibc"]).await, [a], "by source name");
+    assert_eq!(find(&["libc6"]).await, [a], "by binary name");
+    assert_eq!(
+        find(&["openssl", "bash"]).await,
+        [a, b],
+        "each asset once, ordered"
+    );
+    assert_eq!(find(&["bash", "zsh", "libssl3", "glibc"]).await, [a, b, c]);
+    assert!(find(&[]).await.is_empty());
+    assert!(find(&["nginx"]).await.is_empty());
+    // More names than one statement may bind.
+    let mut many: Vec<String> = (0..5_000).map(|i| format!("pkg-{i}")).collect();
+    many.push("zsh".into());
+    assert_eq!(s.assets_with_packages(&many).await.unwrap(), [c]);
+}
+
+pub(crate) async fn thousands_per_asset(s: SharedStore) {
+    let id = asset(&s, "big.example.org").await;
+    let make = |n: usize, installed: &str| -> Vec<NewFinding> {
+        (0..n)
+            .map(|i| {
+                finding(
+                    &format!("pkg-{i:05}"),
+                    &format!("ALSA-2024:{:04}", i % 700),
+                    installed,
+                    Level::Medium,
+                    168,
+                )
+            })
+            .collect()
+    };
+    let first = make(4_000, "1.0-1.el9");
+    let start = Instant::now();
+    assert_eq!(
+        s.sync_findings(&ctx(t(1)), id, &first).await.unwrap(),
+        change(4_000, 0, 0)
+    );
+    let open_time = start.elapsed();
+    let start = Instant::now();
+    assert_eq!(
+        s.sync_findings(&ctx(t(2)), id, &first).await.unwrap(),
+        change(0, 4_000, 0)
+    );
+    let same_time = start.elapsed();
+    // Half of them upgraded (installed changes), the other half fixed.
+    let mut next = make(2_000, "1.0-2.el9");
+    next.extend(make(4_500, "1.0-1.el9").into_iter().skip(4_000));
+    let start = Instant::now();
+    assert_eq!(
+        s.sync_findings(&ctx(t(3)), id, &next).await.unwrap(),
+        change(500, 2_000, 2_000)
+    );
+    let mixed_time = start.elapsed();
+    assert_eq!(of(&s, id, false).await.len(), 1_000, "default limit");
+    println!(
+        "timing [{}] sync_findings: 4000 opened {open_time:?}, 4000 unchanged {same_time:?}, \
+         2000 updated + 2000 closed + 500 opened {mixed_time:?}",
+        s.backend()
+    );
+}

@@ -1,0 +1,138 @@
+//! Records for advisories, CVE enrichment and findings.
+
+use jiff::{SignedDuration, Timestamp};
+use patchwarden_domain::advisory::Advisory;
+use patchwarden_domain::finding::{Finding, FindingStatus};
+use patchwarden_domain::ids::AssetId;
+use patchwarden_domain::level::Level;
+use serde::{Deserialize, Serialize};
+
+/// Result of [`crate::Store::upsert_advisories`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryUpsert {
+    pub inserted: u32,
+    pub updated: u32,
+    pub unchanged: u32,
+    /// Ids inserted or changed, in input order: what matching must re-evaluate.
+    pub changed: Vec<String>,
+}
+
+/// An advisory as stored, with when it arrived and last changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredAdvisory {
+    pub advisory: Advisory,
+    /// SHA-256 of the canonical JSON of `advisory`; an import with the same hash
+    /// changes nothing.
+    pub content_hash: String,
+    pub imported_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryFilter {
+    /// Only ids greater than this (keyset pagination by id).
+    pub after: Option<String>,
+    pub limit: u32,
+    pub source: Option<String>,
+    /// Only advisories whose id or aliases contain this CVE id.
+    pub cve: Option<String>,
+}
+
+impl Default for AdvisoryFilter {
+    fn default() -> Self {
+        Self {
+            after: None,
+            limit: 1000,
+            source: None,
+            cve: None,
+        }
+    }
+}
+
+/// A finding to record for an asset, with its level and the time allowed to fix it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewFinding {
+    pub finding: Finding,
+    pub level: Level,
+    /// Deadline = first seen + this (PROCESS.md section 2, possibly tightened by the
+    /// asset's criticality).
+    pub allowed: SignedDuration,
+}
+
+/// A stored finding. Identity: (asset, package, arch, advisory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFinding {
+    pub id: i64,
+    pub asset_id: AssetId,
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub level: Level,
+    /// When the advisory was first registered against this asset: the deadline clock
+    /// starts here.
+    pub first_seen_at: Timestamp,
+    pub deadline_at: Timestamp,
+    /// When the installed version reached the fix (or the package went away).
+    pub closed_at: Option<Timestamp>,
+}
+
+impl StoredFinding {
+    pub fn is_open(&self) -> bool {
+        self.closed_at.is_none()
+    }
+
+    /// Time from registration to remediation, once closed.
+    pub fn remediation_time(&self) -> Option<SignedDuration> {
+        self.closed_at.map(|c| c.duration_since(self.first_seen_at))
+    }
+
+    pub fn status(&self) -> FindingStatus {
+        self.finding.status
+    }
+}
+
+/// Result of [`crate::Store::sync_findings`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingsChange {
+    pub opened: u32,
+    /// Still open, possibly with a new installed version, level or evidence.
+    pub kept: u32,
+    pub closed: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingFilter {
+    pub asset: Option<AssetId>,
+    /// Only open (default) or also closed findings.
+    pub include_closed: bool,
+    pub level: Option<Level>,
+    pub advisory: Option<String>,
+    pub cve: Option<String>,
+    /// Only ids greater than this.
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+impl Default for FindingFilter {
+    fn default() -> Self {
+        Self {
+            asset: None,
+            include_closed: false,
+            level: None,
+            advisory: None,
+            cve: None,
+            after: None,
+            limit: 1000,
+        }
+    }
+}
+
+/// The canonical JSON of `advisory` (object keys sorted) and its SHA-256 in hex: what
+/// backends store as the body and the content hash, so that both compute the same.
+pub fn advisory_canonical_json(advisory: &Advisory) -> Result<(String, String), crate::StoreError> {
+    use sha2::{Digest, Sha256};
+    let value = serde_json::to_value(advisory)
+        .map_err(|e| crate::StoreError::Invalid(format!("advisory {}: {e}", advisory.id)))?;
+    let json = value.to_string();
+    let hash = hex::encode(Sha256::digest(json.as_bytes()));
+    Ok((json, hash))
+}
