@@ -7,6 +7,7 @@ pub use patchwarden_domain::finding::{Finding, FindingStatus};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_version::{parse, Scheme};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 fn scheme_of(f: PackageFormat) -> Scheme {
     match f {
@@ -21,7 +22,7 @@ fn scheme_of(f: PackageFormat) -> Scheme {
 struct Range {
     introduced: Option<Vec<u8>>,
     fixed: Option<Vec<u8>>,
-    fixed_text: Option<String>,
+    fixed_text: Option<Arc<str>>,
 }
 
 impl Range {
@@ -35,8 +36,8 @@ impl Range {
 enum State {
     Fixed(Vec<Range>),
     NoFix(Vec<Range>),
-    NotAffected(Option<String>),
-    WillNotFix(Option<String>),
+    NotAffected(Option<Arc<str>>),
+    WillNotFix(Option<Arc<str>>),
 }
 
 #[derive(Debug, Clone)]
@@ -47,14 +48,29 @@ struct Statement {
     state: State,
 }
 
-type Key = (DistroRelease, NameKind, String);
+/// Statements about one package name in one release.
+#[derive(Debug, Default)]
+struct NameEntry {
+    binary: Vec<Statement>,
+    source: Vec<Statement>,
+}
+
+impl NameEntry {
+    fn of(&self, kind: NameKind) -> &[Statement] {
+        match kind {
+            NameKind::Binary => &self.binary,
+            NameKind::Source => &self.source,
+        }
+    }
+}
 
 /// Normalised advisories, indexed for matching.
 #[derive(Debug, Default)]
 pub struct AdvisoryIndex {
     advisories: Vec<Advisory>,
     by_id: HashMap<String, u32>,
-    statements: HashMap<Key, Vec<Statement>>,
+    statements: HashMap<DistroRelease, HashMap<Box<str>, NameEntry>>,
+    keys: usize,
     /// Statements that could not be used (an unparsable version), with the reason.
     pub rejected: Vec<RejectedRecord>,
 }
@@ -68,11 +84,22 @@ impl AdvisoryIndex {
             let n = u32::try_from(idx.advisories.len()).unwrap_or(u32::MAX);
             for ap in &adv.affected {
                 match statement(n, ap) {
-                    Ok(st) => idx
-                        .statements
-                        .entry((ap.distro.clone(), ap.name_kind, ap.name.clone()))
-                        .or_default()
-                        .push(st),
+                    Ok(st) => {
+                        let entry = idx
+                            .statements
+                            .entry(ap.distro.clone())
+                            .or_default()
+                            .entry(Box::from(ap.name.as_str()))
+                            .or_default();
+                        let list = match ap.name_kind {
+                            NameKind::Binary => &mut entry.binary,
+                            NameKind::Source => &mut entry.source,
+                        };
+                        if list.is_empty() {
+                            idx.keys += 1;
+                        }
+                        list.push(st);
+                    }
                     Err(reason) => idx.rejected.push(RejectedRecord {
                         file: adv.source.clone(),
                         record: Some(format!("{} {}", adv.id, ap.name)),
@@ -99,144 +126,215 @@ impl AdvisoryIndex {
 
     /// Number of (release, name) keys with statements.
     pub fn len(&self) -> usize {
-        self.statements.len()
+        self.keys
     }
 
     pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
+        self.keys == 0
+    }
+
+    fn statements(&self, distro: &DistroRelease, kind: NameKind, name: &str) -> &[Statement] {
+        self.statements
+            .get(distro)
+            .and_then(|m| m.get(name))
+            .map_or(&[], |e| e.of(kind))
     }
 
     /// Whether any statement names this package (binary or source) in this release;
     /// lets callers skip packages no advisory mentions.
     pub fn mentions(&self, distro: &DistroRelease, pkg: &InstalledPackage) -> bool {
-        self.statements
-            .contains_key(&(distro.clone(), NameKind::Binary, pkg.name.clone()))
-            || self.statements.contains_key(&(
-                distro.clone(),
-                NameKind::Source,
-                pkg.source_name.clone().unwrap_or_else(|| pkg.name.clone()),
-            ))
+        let Some(m) = self.statements.get(distro) else {
+            return false;
+        };
+        m.get(pkg.name.as_str())
+            .is_some_and(|e| !e.binary.is_empty())
+            || m.get(pkg.source_name.as_deref().unwrap_or(&pkg.name))
+                .is_some_and(|e| !e.source.is_empty())
     }
 
-    /// Every advisory statement that applies to `pkg` on a host of release `distro`.
-    /// Binary statements compare the package version; source statements compare the
-    /// source version (a missing source name or version means "same as the binary").
-    pub fn match_package(
+    /// Every advisory statement that applies to `pkg` on a host of release `distro`,
+    /// in compact form, appended to `out`. Binary statements compare the package
+    /// version; source statements compare the source version (a missing source name or
+    /// version means "same as the binary").
+    pub fn hits(
         &self,
         distro: &DistroRelease,
         format: PackageFormat,
         pkg: &InstalledPackage,
-    ) -> Vec<Finding> {
+        out: &mut Vec<Hit>,
+    ) {
         let scheme = scheme_of(format);
         let src_name = pkg.source_name.as_deref().unwrap_or(&pkg.name);
         let src_version = pkg.source_version.as_deref().unwrap_or(&pkg.version);
-        let mut out = Vec::new();
-        let mut not_affected: Vec<(BTreeSet<String>, String)> = Vec::new();
         for (kind, name, version) in [
             (NameKind::Binary, pkg.name.as_str(), pkg.version.as_str()),
             (NameKind::Source, src_name, src_version),
         ] {
-            let Some(stmts) = self
-                .statements
-                .get(&(distro.clone(), kind, name.to_owned()))
-            else {
+            let stmts = self.statements(distro, kind, name);
+            if stmts.is_empty() {
                 continue;
-            };
+            }
             let Ok(installed) = parse(scheme, version) else {
                 continue;
             };
             let key = installed.sort_key();
+            let via_source =
+                kind == NameKind::Source && (name != pkg.name || version != pkg.version);
             for st in stmts.iter().filter(|s| s.scheme == scheme) {
                 if !st.arches.is_empty() && !st.arches.iter().any(|a| a == &pkg.arch) {
                     continue;
                 }
-                let Some(adv) = self.advisories.get(st.advisory as usize) else {
-                    continue;
-                };
-                let what =
-                    if kind == NameKind::Source && (name != pkg.name || version != pkg.version) {
-                        format!("source {name} {version}")
-                    } else {
-                        format!("installed {version}")
-                    };
-                let (status, fixed, evidence) = match &st.state {
+                let (kind, note) = match &st.state {
                     State::Fixed(ranges) => match ranges.iter().find(|r| r.contains(&key)) {
-                        Some(r) => {
-                            let fixed = r.fixed_text.clone();
-                            let ev = match &fixed {
-                                Some(f) => format!("{what} < fixed {f} per {}, {distro}", adv.id),
-                                None => format!("{what} affected per {}, {distro}", adv.id),
-                            };
-                            (FindingStatus::Vulnerable, fixed, ev)
-                        }
+                        Some(r) => (HitKind::Vulnerable, r.fixed_text.clone()),
                         None => continue,
                     },
                     State::NoFix(ranges) => {
                         if !ranges.is_empty() && !ranges.iter().any(|r| r.contains(&key)) {
                             continue;
                         }
-                        let ev = format!("{what} affected, no fix yet per {}, {distro}", adv.id);
-                        (FindingStatus::NoFixYet, None, ev)
+                        (HitKind::NoFixYet, None)
                     }
-                    State::WillNotFix(reason) => {
-                        let why = reason
-                            .as_deref()
-                            .map(|r| format!(" ({r})"))
-                            .unwrap_or_default();
-                        let ev = format!(
-                            "{what} affected, vendor will not fix{why} per {}, {distro}",
-                            adv.id
-                        );
-                        (FindingStatus::WillNotFix, None, ev)
-                    }
-                    State::NotAffected(just) => {
-                        let cves: BTreeSet<String> = adv.cves().map(str::to_owned).collect();
-                        let why = just.as_deref().unwrap_or("not affected");
-                        not_affected.push((cves, format!("{} says not affected: {why}", adv.id)));
-                        continue;
-                    }
+                    State::WillNotFix(reason) => (HitKind::WillNotFix, reason.clone()),
+                    State::NotAffected(just) => (HitKind::NotAffected, just.clone()),
                 };
-                out.push(Finding {
-                    package: pkg.name.clone(),
-                    arch: pkg.arch.clone(),
-                    installed: pkg.version.clone(),
-                    fixed,
-                    status,
-                    advisory: adv.id.clone(),
-                    source: adv.source.clone(),
-                    cves: adv
-                        .cves()
-                        .map(str::to_owned)
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect(),
-                    distro: distro.to_string(),
-                    evidence,
-                    suppressed: None,
+                out.push(Hit {
+                    advisory: st.advisory,
+                    kind,
+                    note,
+                    via_source,
                 });
             }
         }
-        if !not_affected.is_empty() {
-            for f in &mut out {
-                if f.cves.is_empty() {
-                    continue;
-                }
-                let covered = f
-                    .cves
-                    .iter()
-                    .all(|c| not_affected.iter().any(|(cves, _)| cves.contains(c)));
-                if covered {
-                    let reasons: Vec<&str> = not_affected
-                        .iter()
-                        .filter(|(cves, _)| f.cves.iter().any(|c| cves.contains(c)))
-                        .map(|(_, r)| r.as_str())
-                        .collect();
-                    f.suppressed = Some(reasons.join("; "));
-                }
+    }
+
+    /// Full findings, with evidence and suppression, from the hits of one package.
+    pub fn findings(
+        &self,
+        distro: &DistroRelease,
+        pkg: &InstalledPackage,
+        hits: &[Hit],
+    ) -> Vec<Finding> {
+        let src_name = pkg.source_name.as_deref().unwrap_or(&pkg.name);
+        let src_version = pkg.source_version.as_deref().unwrap_or(&pkg.version);
+        let mut not_affected: Vec<(BTreeSet<&str>, String)> = Vec::new();
+        for h in hits.iter().filter(|h| h.kind == HitKind::NotAffected) {
+            if let Some(adv) = self.advisories.get(h.advisory as usize) {
+                let why = h.note.as_deref().unwrap_or("not affected");
+                not_affected.push((
+                    adv.cves().collect(),
+                    format!("{} says not affected: {why}", adv.id),
+                ));
             }
+        }
+        let mut out = Vec::new();
+        for h in hits.iter().filter(|h| h.kind != HitKind::NotAffected) {
+            let Some(adv) = self.advisories.get(h.advisory as usize) else {
+                continue;
+            };
+            let what = if h.via_source {
+                format!("source {src_name} {src_version}")
+            } else {
+                format!("installed {}", pkg.version)
+            };
+            let (status, fixed, evidence) = match h.kind {
+                HitKind::Vulnerable => {
+                    let fixed = h.note.as_deref().map(str::to_owned);
+                    let ev = match &fixed {
+                        Some(f) => format!("{what} < fixed {f} per {}, {distro}", adv.id),
+                        None => format!("{what} affected per {}, {distro}", adv.id),
+                    };
+                    (FindingStatus::Vulnerable, fixed, ev)
+                }
+                HitKind::NoFixYet => (
+                    FindingStatus::NoFixYet,
+                    None,
+                    format!("{what} affected, no fix yet per {}, {distro}", adv.id),
+                ),
+                _ => {
+                    let why = h
+                        .note
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default();
+                    (
+                        FindingStatus::WillNotFix,
+                        None,
+                        format!(
+                            "{what} affected, vendor will not fix{why} per {}, {distro}",
+                            adv.id
+                        ),
+                    )
+                }
+            };
+            let cves: Vec<String> = adv
+                .cves()
+                .map(str::to_owned)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let suppressed = (!cves.is_empty()
+                && !not_affected.is_empty()
+                && cves
+                    .iter()
+                    .all(|c| not_affected.iter().any(|(na, _)| na.contains(c.as_str()))))
+            .then(|| {
+                not_affected
+                    .iter()
+                    .filter(|(na, _)| cves.iter().any(|c| na.contains(c.as_str())))
+                    .map(|(_, r)| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            out.push(Finding {
+                package: pkg.name.clone(),
+                arch: pkg.arch.clone(),
+                installed: pkg.version.clone(),
+                fixed,
+                status,
+                advisory: adv.id.clone(),
+                source: adv.source.clone(),
+                cves,
+                distro: distro.to_string(),
+                evidence,
+                suppressed,
+            });
         }
         out
     }
+
+    /// [`AdvisoryIndex::hits`] and [`AdvisoryIndex::findings`] in one call.
+    pub fn match_package(
+        &self,
+        distro: &DistroRelease,
+        format: PackageFormat,
+        pkg: &InstalledPackage,
+    ) -> Vec<Finding> {
+        let mut hits = Vec::new();
+        self.hits(distro, format, pkg, &mut hits);
+        self.findings(distro, pkg, &hits)
+    }
+}
+
+/// What one statement says about one package, compactly (no strings built).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Position of the advisory in the index.
+    pub advisory: u32,
+    pub kind: HitKind,
+    /// The fixed version (vulnerable), or the vendor's reason (will not fix, not
+    /// affected).
+    pub note: Option<Arc<str>>,
+    /// Matched through the source package.
+    pub via_source: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HitKind {
+    Vulnerable,
+    NoFixYet,
+    WillNotFix,
+    NotAffected,
 }
 
 fn statement(advisory: u32, ap: &AffectedPackage) -> Result<Statement, String> {
@@ -255,7 +353,7 @@ fn statement(advisory: u32, ap: &AffectedPackage) -> Result<Statement, String> {
                 Ok(Range {
                     introduced: key(&r.introduced)?,
                     fixed: key(&r.fixed)?,
-                    fixed_text: r.fixed.clone().filter(|f| !f.is_empty()),
+                    fixed_text: r.fixed.as_deref().filter(|f| !f.is_empty()).map(Arc::from),
                 })
             })
             .collect()
@@ -269,8 +367,10 @@ fn statement(advisory: u32, ap: &AffectedPackage) -> Result<Statement, String> {
             State::Fixed(parsed)
         }
         PackageState::AffectedNoFix { ranges: rs } => State::NoFix(ranges(rs)?),
-        PackageState::NotAffected { justification } => State::NotAffected(justification.clone()),
-        PackageState::WillNotFix { reason } => State::WillNotFix(reason.clone()),
+        PackageState::NotAffected { justification } => {
+            State::NotAffected(justification.as_deref().map(Arc::from))
+        }
+        PackageState::WillNotFix { reason } => State::WillNotFix(reason.as_deref().map(Arc::from)),
     };
     Ok(Statement {
         advisory,

@@ -15,4 +15,4 @@ mod index;
 pub mod level;
 
 pub use distro::distro_key;
-pub use index::{AdvisoryIndex, Finding, FindingStatus};
+pub use index::{AdvisoryIndex, Finding, FindingStatus, Hit, HitKind};
