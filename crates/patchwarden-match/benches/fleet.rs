@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo bench -p patchwarden-match --bench fleet`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use patchwarden_domain::advisory::{DistroRelease, PackageState};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_match::fleet::{evaluate, evaluate_host, PackageTable};
