@@ -76,6 +76,9 @@ enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Advisory feeds.
+    #[command(subcommand)]
+    Advisories(AdvisoriesCommand),
     /// Configuration.
     #[command(subcommand, name = "config")]
     Configuration(ConfigCommand),
@@ -175,6 +178,23 @@ enum AuditCommand {
         /// Output file (default: standard output).
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdvisoriesCommand {
+    /// Import feed files, directories or zips into the database (for air-gapped sites),
+    /// then re-match the assets they touch. Re-importing is idempotent; changed
+    /// advisories are updated in place and audited. Malformed records are listed and
+    /// skipped.
+    Import {
+        /// Files, directories or zips (OSV, CSAF/VEX, Debian tracker and DSA/DLA lists,
+        /// Alpine secdb, CISA KEV, EPSS, CVE JSON 5, NVD API 2.0).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -303,6 +323,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Admin(cmd) => admin(load_config(g, None)?, cmd).await,
         Command::Audit(cmd) => audit(load_config(g, None)?, cmd).await,
+        Command::Advisories(AdvisoriesCommand::Import { paths, json }) => {
+            let cfg = load_config(g, None)?;
+            crate::feeds::import_cli(cli_state(cfg).await?, &paths, json).await
+        }
     }
 }
 
@@ -314,13 +338,13 @@ pub fn print_first_admin(name: &str, password: &str) {
     println!("This password is shown only now; you must change it at first login.");
 }
 
-async fn cli_state(cfg: Config) -> anyhow::Result<AppState> {
+pub(crate) async fn cli_state(cfg: Config) -> anyhow::Result<AppState> {
     let store = crate::server::open_store(&cfg).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Ok(AppState::new(store, clock, cfg))
 }
 
-fn cli_ctx(state: &AppState) -> AuditCtx {
+pub(crate) fn cli_ctx(state: &AppState) -> AuditCtx {
     let who = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into());

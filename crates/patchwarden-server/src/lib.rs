@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+mod feeds;
 pub mod openapi;
 pub mod quickstart;
 pub mod scan;

@@ -4,6 +4,7 @@
 
 use crate::api::{routes, Access, Op};
 use patchwarden_domain::asset::{AssetKind, Criticality, Environment, OsFamily};
+use patchwarden_domain::level::Level;
 use patchwarden_domain::package::PackageFormat;
 use patchwarden_domain::role::{Permission, Role};
 use serde_json::{json, Map, Value};
@@ -226,7 +227,7 @@ pub fn schemas() -> Map<String, Value> {
         "InventoryChange",
         obj(
             &["added", "removed", "changed", "unchanged", "hash"],
-            json!({ "added": i, "removed": i, "changed": i, "unchanged": i, "hash": s }),
+            json!({ "added": i, "removed": i, "changed": i, "unchanged": i, "hash": s, "findings": nullable(r("FindingsChange")) }),
         ),
     );
     put(
@@ -260,6 +261,79 @@ pub fn schemas() -> Map<String, Value> {
         ),
     );
     put(
+        "Finding",
+        obj(
+            &[
+                "id",
+                "asset_id",
+                "package",
+                "arch",
+                "installed",
+                "status",
+                "advisory",
+                "source",
+                "cves",
+                "distro",
+                "evidence",
+                "level",
+                "first_seen_at",
+                "deadline_at",
+            ],
+            json!({ "id": i, "asset_id": i, "package": s, "arch": s, "installed": s, "fixed": nullable(s.clone()), "status": { "type": "string", "enum": ["vulnerable", "no_fix_yet", "will_not_fix"] }, "advisory": s, "source": s, "cves": { "type": "array", "items": s }, "distro": s, "evidence": { "type": "string", "description": "why, in one line: installed < fixed per advisory, release" }, "suppressed": nullable(s.clone()), "level": enum_of(Level::ALL), "first_seen_at": ts(), "deadline_at": ts(), "closed_at": nullable(ts()) }),
+        ),
+    );
+    put(
+        "FindingList",
+        obj(
+            &["findings"],
+            json!({ "findings": { "type": "array", "items": r("Finding") }, "next_after": nullable(i.clone()) }),
+        ),
+    );
+    put(
+        "Advisory",
+        json!({ "type": "object", "description": "normalised advisory: id, source, aliases, published, modified, title, severity, cvss, affected (per release and package: fixed ranges or state), references" }),
+    );
+    put(
+        "StoredAdvisory",
+        obj(
+            &["advisory", "content_hash", "imported_at", "updated_at"],
+            json!({ "advisory": r("Advisory"), "content_hash": s, "imported_at": ts(), "updated_at": ts() }),
+        ),
+    );
+    put(
+        "AdvisoryList",
+        obj(
+            &["advisories"],
+            json!({ "advisories": { "type": "array", "items": r("StoredAdvisory") }, "next_after": nullable(s.clone()) }),
+        ),
+    );
+    put(
+        "FeedFile",
+        json!({ "type": "string", "format": "binary", "description": "one feed file: OSV JSON (or a zip of them with ?name=x.zip), CSAF/VEX, Debian tracker JSON or DSA/DLA list, Alpine secdb, CISA KEV JSON/CSV, EPSS CSV, CVE JSON 5, NVD API 2.0" }),
+    );
+    put(
+        "FindingsChange",
+        obj(
+            &["opened", "kept", "closed"],
+            json!({ "opened": i, "kept": i, "closed": i }),
+        ),
+    );
+    put(
+        "ImportSummary",
+        obj(
+            &[
+                "files_read",
+                "advisories",
+                "enrichment_changed",
+                "rejected",
+                "skipped",
+                "assets_rematched",
+                "findings",
+            ],
+            json!({ "files_read": i, "advisories": obj(&["inserted", "updated", "unchanged", "changed"], json!({ "inserted": i, "updated": i, "unchanged": i, "changed": { "type": "array", "items": s } })), "enrichment_changed": i, "rejected": { "type": "array", "items": obj(&["file", "reason"], json!({ "file": s, "record": nullable(s.clone()), "reason": s })) }, "skipped": i, "assets_rematched": i, "findings": r("FindingsChange") }),
+        ),
+    );
+    put(
         "AuditEventLines",
         json!({ "type": "string", "description": "one AuditEvent JSON object per line" }),
     );
@@ -276,7 +350,12 @@ fn operation(op: &Op) -> Value {
     );
     let mut params: Vec<Value> = Vec::new();
     if op.path.contains("{id}") {
-        params.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "format": "int64", "minimum": 1 } }));
+        let schema = if op.path.starts_with("/api/v1/advisories/") {
+            json!({ "type": "string" })
+        } else {
+            json!({ "type": "integer", "format": "int64", "minimum": 1 })
+        };
+        params.push(json!({ "name": "id", "in": "path", "required": true, "schema": schema }));
     }
     for (name, desc) in op.query {
         params.push(json!({ "name": name, "in": "query", "required": false, "description": desc, "schema": { "type": "string" } }));
@@ -285,9 +364,14 @@ fn operation(op: &Op) -> Value {
         o.insert("parameters".into(), Value::Array(params));
     }
     if let Some(body) = op.body {
+        let media = if body == "FeedFile" {
+            "application/octet-stream"
+        } else {
+            "application/json"
+        };
         o.insert(
             "requestBody".into(),
-            json!({ "required": true, "content": { "application/json": { "schema": r(body) } } }),
+            json!({ "required": true, "content": { media: { "schema": r(body) } } }),
         );
     }
     let media = if op.path.ends_with("/export") {

@@ -107,6 +107,19 @@ pub async fn register_this_machine(state: &AppState, root: &Path) -> anyhow::Res
         .store
         .replace_inventory(&ctx, asset.id, local.format, &local.packages)
         .await?;
+    let findings = crate::service::matching::rematch_asset(state, &ctx, asset.id)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let open = state
+        .store
+        .list_findings(&patchwarden_store::FindingFilter {
+            asset: Some(asset.id),
+            limit: 100_000,
+            ..Default::default()
+        })
+        .await?
+        .len();
+    let _ = findings;
     let mut summary = format!(
         "{} (asset {}), {} {} {} packages ({}: +{} -{} ~{})",
         asset.hostname,
@@ -119,6 +132,7 @@ pub async fn register_this_machine(state: &AppState, root: &Path) -> anyhow::Res
         change.removed,
         change.changed
     );
+    summary.push_str(&format!("; {open} open findings"));
     if !local.warnings.is_empty() {
         summary.push_str(&format!(
             ", {} unreadable records skipped",

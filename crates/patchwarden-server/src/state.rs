@@ -17,6 +17,7 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub config: Config,
     pub passwords: Passwords,
+    pub engine: crate::service::matching::MatchEngine,
 }
 
 impl AppState {
@@ -27,6 +28,7 @@ impl AppState {
             clock,
             config,
             passwords,
+            engine: crate::service::matching::MatchEngine::default(),
         }))
     }
 }

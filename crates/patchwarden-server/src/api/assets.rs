@@ -238,7 +238,7 @@ pub async fn replace_packages(
     Need(caller, ..): Need<perm::AssetWrite>,
     IdPath(id): IdPath<AssetId>,
     ApiJson(inv): ApiJson<Inventory>,
-) -> ApiResult<Json<InventoryChange>> {
+) -> ApiResult<Json<InventoryReply>> {
     if inv.packages.len() > MAX_PACKAGES {
         return Err(ValidationError::new(
             "packages",
@@ -254,10 +254,24 @@ pub async fn replace_packages(
             ))
         })?;
     }
-    Ok(Json(
-        state
-            .store
-            .replace_inventory(&caller.ctx(&state), id, inv.format, &inv.packages)
-            .await?,
-    ))
+    let ctx = caller.ctx(&state);
+    let change = state
+        .store
+        .replace_inventory(&ctx, id, inv.format, &inv.packages)
+        .await?;
+    // Only this asset is re-matched, and only when its inventory changed.
+    let findings = if change.is_unchanged() {
+        None
+    } else {
+        Some(crate::service::matching::rematch_asset(&state, &ctx, id).await?)
+    };
+    Ok(Json(InventoryReply { change, findings }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct InventoryReply {
+    #[serde(flatten)]
+    change: InventoryChange,
+    /// What re-matching the asset did (absent when the inventory was unchanged).
+    findings: Option<patchwarden_store::FindingsChange>,
 }

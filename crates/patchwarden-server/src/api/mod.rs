@@ -10,6 +10,7 @@ mod meta;
 mod session;
 mod tokens;
 mod users;
+mod vulns;
 
 pub use assets::MAX_PACKAGES;
 
@@ -117,6 +118,24 @@ pub fn routes() -> (Router<AppState>, Vec<Op>) {
         ("criticality", "filter by criticality"),
         ("group", "filter by group or tag"),
         ("hostname", "host name contains this"),
+    ];
+    let q_findings: &[(&str, &str)] = &[
+        ("asset", "only this asset"),
+        ("level", "critical, high, medium, low or normal"),
+        ("advisory", "only this advisory id"),
+        ("cve", "only findings naming this CVE"),
+        ("include_closed", "also closed (remediated) findings"),
+        ("after", "only ids greater than this"),
+        ("limit", "page size, 1-1000 (default 100)"),
+    ];
+    let q_advisories: &[(&str, &str)] = &[
+        ("after", "only ids after this one"),
+        ("limit", "page size, 1-1000 (default 100)"),
+        (
+            "source",
+            "osv, csaf, csaf-vex, debian-tracker, dsa-list, alpine-secdb",
+        ),
+        ("cve", "only advisories naming this CVE"),
     ];
     let q_audit: &[(&str, &str)] = &[
         ("after", "only events after this sequence number"),
@@ -336,6 +355,54 @@ pub fn routes() -> (Router<AppState>, Vec<Op>) {
             .body("Inventory")
             .returns(200, Some("InventoryChange")),
             put(assets::replace_packages),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/findings",
+                "findings",
+                "Findings: which asset needs which fix, why, and by when",
+            )
+            .perm(P::FindingRead)
+            .query(q_findings)
+            .returns(200, Some("FindingList")),
+            get(vulns::findings),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/advisories",
+                "advisories",
+                "Imported advisories",
+            )
+            .perm(P::FindingRead)
+            .query(q_advisories)
+            .returns(200, Some("AdvisoryList")),
+            get(vulns::advisories),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/advisories/{id}",
+                "advisories",
+                "One advisory (id as the source names it, e.g. ALSA-2024:2447)",
+            )
+            .perm(P::FindingRead)
+            .returns(200, Some("StoredAdvisory")),
+            get(vulns::advisory),
+        )
+        .add(
+            Op::new(
+                M::POST,
+                "/api/v1/advisories/import",
+                "advisories",
+                "Import one feed file sent as the body; re-matches the assets it touches",
+            )
+            .perm(P::AdvisoryManage)
+            .query(&[("name", "file name, e.g. all.zip or kev.json")])
+            .body("FeedFile")
+            .returns(200, Some("ImportSummary")),
+            post(vulns::import),
         )
         .add(
             Op::new(M::GET, "/api/v1/audit", "audit", "Audit events in order")

@@ -3,4 +3,5 @@
 
 pub mod audit;
 pub mod login;
+pub mod matching;
 pub mod users;

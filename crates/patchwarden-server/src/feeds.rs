@@ -1,0 +1,86 @@
+//! `patchwarden advisories import`: feed files into the database, with progress.
+
+use crate::service::matching::store_import;
+use crate::state::AppState;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Parses each path in turn (printing progress on standard error), stores everything,
+/// re-matches, and prints the summary. Exit 0 even when some records were rejected:
+/// they are listed; the rest is imported.
+pub async fn import_cli(
+    state: AppState,
+    paths: &[PathBuf],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mut all = patchwarden_advisory::ImportResult::default();
+    for (n, path) in paths.iter().enumerate() {
+        eprint!(
+            "[{}/{}] reading {} ... ",
+            n + 1,
+            paths.len(),
+            path.display()
+        );
+        let _ = std::io::stderr().flush();
+        let p = path.clone();
+        let r =
+            tokio::task::spawn_blocking(move || patchwarden_advisory::import_path(&p)).await??;
+        eprintln!(
+            "{} files, {} advisories, {} CVE enrichments, {} rejected",
+            r.files_read,
+            r.advisories.len(),
+            r.enrichment.len(),
+            r.rejected.len()
+        );
+        all.extend(r);
+    }
+    all.merge_enrichment();
+    eprintln!("storing and matching ...");
+    let ctx = crate::cli::cli_ctx(&state);
+    let summary = store_import(&state, &ctx, all)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    state.store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let a = &summary.advisories;
+    println!(
+        "advisories: {} new, {} updated, {} unchanged ({} files read in {:.1} s)",
+        a.inserted,
+        a.updated,
+        a.unchanged,
+        summary.files_read,
+        started.elapsed().as_secs_f64()
+    );
+    println!("CVE enrichment: {} changed", summary.enrichment_changed);
+    println!(
+        "re-matched {} assets: {} findings opened, {} closed, {} still open",
+        summary.assets_rematched,
+        summary.findings.opened,
+        summary.findings.closed,
+        summary.findings.kept
+    );
+    if !summary.rejected.is_empty() {
+        println!("{} malformed records were skipped:", summary.rejected.len());
+        for r in summary.rejected.iter().take(20) {
+            println!(
+                "  {} {}: {}",
+                r.file,
+                r.record.as_deref().unwrap_or("-"),
+                r.reason
+            );
+        }
+        if summary.rejected.len() > 20 {
+            println!(
+                "  ... and {} more (use --json for all)",
+                summary.rejected.len() - 20
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

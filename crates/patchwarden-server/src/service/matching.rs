@@ -1,0 +1,248 @@
+//! Matching inside the server: the advisory index is built once from the store and
+//! kept in memory; an inventory change re-matches that asset only, an advisory import
+//! re-matches only the assets that have a package it names.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use patchwarden_domain::advisory::CveEnrichment;
+use patchwarden_domain::finding::Finding;
+use patchwarden_domain::ids::AssetId;
+use patchwarden_match::level::{Facts, LevelPolicy};
+use patchwarden_match::{distro_key, AdvisoryIndex};
+use patchwarden_store::{AdvisoryFilter, AuditCtx, FindingsChange, NewFinding, Store};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::RwLock;
+
+/// The loaded index and the enrichment of every CVE it mentions.
+#[derive(Debug)]
+pub struct Loaded {
+    pub index: AdvisoryIndex,
+    pub enrichment: HashMap<String, CveEnrichment>,
+    pub policy: LevelPolicy,
+}
+
+/// Cache of the index; invalidated when advisories or enrichment change.
+#[derive(Debug, Default)]
+pub struct MatchEngine {
+    loaded: RwLock<Option<Arc<Loaded>>>,
+}
+
+impl MatchEngine {
+    /// The current index, loading it from the store when needed.
+    pub async fn get(&self, store: &dyn Store) -> Result<Arc<Loaded>, ApiError> {
+        if let Some(l) = self.loaded.read().await.as_ref() {
+            return Ok(l.clone());
+        }
+        let mut slot = self.loaded.write().await;
+        if let Some(l) = slot.as_ref() {
+            return Ok(l.clone());
+        }
+        let loaded = Arc::new(load(store).await?);
+        *slot = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Forget the index; the next match rebuilds it.
+    pub async fn invalidate(&self) {
+        *self.loaded.write().await = None;
+    }
+}
+
+async fn load(store: &dyn Store) -> Result<Loaded, ApiError> {
+    let mut advisories = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_advisories(&AdvisoryFilter {
+                after: after.clone(),
+                limit: 1000,
+                ..AdvisoryFilter::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.advisory.id.clone());
+        advisories.extend(page.into_iter().map(|s| s.advisory));
+    }
+    let cves: Vec<String> = advisories
+        .iter()
+        .flat_map(|a| a.cves().map(str::to_owned))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut enrichment = HashMap::new();
+    for chunk in cves.chunks(5000) {
+        for e in store.get_enrichment(chunk).await? {
+            enrichment.insert(e.cve.clone(), e);
+        }
+    }
+    Ok(Loaded {
+        index: AdvisoryIndex::build(advisories),
+        enrichment,
+        policy: LevelPolicy::default(),
+    })
+}
+
+/// The asset's current findings as the engine sees them, with levels. Suppressed
+/// findings (VEX not-affected) are left out: they are not open work.
+pub async fn findings_for(state: &AppState, asset: AssetId) -> Result<Vec<NewFinding>, ApiError> {
+    let a = state.store.get_asset(asset).await?;
+    let (Some(format), Some(distro)) = (a.package_format, distro_key(&a.os)) else {
+        return Ok(Vec::new());
+    };
+    let packages = state.store.get_inventory(asset).await?;
+    let loaded = state.engine.get(state.store.as_ref()).await?;
+    let idx = &loaded.index;
+    let mut hits = Vec::new();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for p in packages.iter().filter(|p| idx.mentions(&distro, p)) {
+        hits.clear();
+        idx.hits(&distro, format, p, &mut hits);
+        for f in idx.findings(&distro, p, &hits) {
+            // Two installed versions of one package (kernels) hit by one advisory: the
+            // first (lowest stored) one is reported.
+            if f.suppressed.is_some()
+                || !seen.insert((f.package.clone(), f.arch.clone(), f.advisory.clone()))
+            {
+                continue;
+            }
+            out.push(with_level(&loaded, f));
+        }
+    }
+    Ok(out)
+}
+
+fn with_level(loaded: &Loaded, finding: Finding) -> NewFinding {
+    let level = loaded
+        .index
+        .advisory(&finding.advisory)
+        .map_or(loaded.policy.otherwise, |a| {
+            loaded.policy.level(&Facts::of(a, &loaded.enrichment))
+        });
+    NewFinding {
+        finding,
+        level,
+        allowed: level.default_deadline(),
+    }
+}
+
+/// Re-matches one asset and records the result.
+pub async fn rematch_asset(
+    state: &AppState,
+    ctx: &AuditCtx,
+    asset: AssetId,
+) -> Result<FindingsChange, ApiError> {
+    let findings = findings_for(state, asset).await?;
+    Ok(state.store.sync_findings(ctx, asset, &findings).await?)
+}
+
+/// After advisories changed: re-match the assets that have a package they name.
+pub async fn rematch_for_advisories(
+    state: &AppState,
+    ctx: &AuditCtx,
+    changed: &[String],
+) -> Result<(usize, FindingsChange), ApiError> {
+    state.engine.invalidate().await;
+    let loaded = state.engine.get(state.store.as_ref()).await?;
+    let names: Vec<String> = changed
+        .iter()
+        .filter_map(|id| loaded.index.advisory(id))
+        .flat_map(|a| a.affected.iter().map(|ap| ap.name.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let assets = if names.is_empty() {
+        Vec::new()
+    } else {
+        state.store.assets_with_packages(&names).await?
+    };
+    let mut total = FindingsChange::default();
+    for a in &assets {
+        let c = rematch_asset(state, ctx, *a).await?;
+        total.opened += c.opened;
+        total.kept += c.kept;
+        total.closed += c.closed;
+    }
+    Ok((assets.len(), total))
+}
+
+/// What an import did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportSummary {
+    pub files_read: usize,
+    pub advisories: patchwarden_store::AdvisoryUpsert,
+    pub enrichment_changed: u32,
+    pub rejected: Vec<patchwarden_domain::advisory::RejectedRecord>,
+    pub skipped: usize,
+    pub assets_rematched: usize,
+    pub findings: FindingsChange,
+}
+
+/// Stores parsed feeds and re-matches what they touch.
+pub async fn store_import(
+    state: &AppState,
+    ctx: &AuditCtx,
+    imported: patchwarden_advisory::ImportResult,
+) -> Result<ImportSummary, ApiError> {
+    let mut upsert = patchwarden_store::AdvisoryUpsert::default();
+    for chunk in imported.advisories.chunks(2000) {
+        let u = state.store.upsert_advisories(ctx, chunk).await?;
+        upsert.inserted += u.inserted;
+        upsert.updated += u.updated;
+        upsert.unchanged += u.unchanged;
+        upsert.changed.extend(u.changed);
+    }
+    let mut enrichment_changed = 0;
+    for chunk in imported.enrichment.chunks(5000) {
+        enrichment_changed += state.store.upsert_enrichment(ctx, chunk).await?;
+    }
+    let (assets_rematched, findings) = if enrichment_changed > 0 {
+        // Levels may change anywhere: re-match every asset.
+        state.engine.invalidate().await;
+        rematch_all(state, ctx).await?
+    } else if !upsert.changed.is_empty() {
+        rematch_for_advisories(state, ctx, &upsert.changed).await?
+    } else {
+        (0, FindingsChange::default())
+    };
+    Ok(ImportSummary {
+        files_read: imported.files_read,
+        advisories: upsert,
+        enrichment_changed,
+        rejected: imported.rejected,
+        skipped: imported.skipped.len(),
+        assets_rematched,
+        findings,
+    })
+}
+
+/// Re-matches every asset.
+pub async fn rematch_all(
+    state: &AppState,
+    ctx: &AuditCtx,
+) -> Result<(usize, FindingsChange), ApiError> {
+    let mut total = FindingsChange::default();
+    let mut n = 0;
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .list_assets(&patchwarden_store::AssetFilter {
+                after,
+                limit: 500,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for a in &page {
+            let c = rematch_asset(state, ctx, a.id).await?;
+            total.opened += c.opened;
+            total.kept += c.kept;
+            total.closed += c.closed;
+            n += 1;
+        }
+    }
+    Ok((n, total))
+}
