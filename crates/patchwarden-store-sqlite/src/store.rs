@@ -1,0 +1,244 @@
+//! The [`Store`] implementation: each method delegates to the module that owns the
+//! tables; writes go through the single writer connection, reads through the pool.
+
+use crate::error::db_err;
+use crate::{
+    advisories, assets, audit, enrichment, findings, inventory, tokens, users, SqliteStore,
+};
+use async_trait::async_trait;
+use patchwarden_domain::advisory::{Advisory, CveEnrichment};
+use patchwarden_domain::audit::{AuditDraft, AuditEvent};
+use patchwarden_domain::ids::{AssetId, TokenId, UserId};
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::user::Username;
+use patchwarden_store::{
+    AdvisoryFilter, AdvisoryUpsert, ApiToken, Asset, AssetFilter, AssetPatch, AuditCtx,
+    AuditFilter, FindingFilter, FindingsChange, InventoryChange, NewAsset, NewFinding, NewSession,
+    NewToken, NewUser, Result, Session, Store, StoredAdvisory, StoredFinding, User, UserPatch,
+};
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    async fn create_asset(&self, ctx: &AuditCtx, new: &NewAsset) -> Result<Asset> {
+        assets::create(&self.write, ctx, new).await
+    }
+
+    async fn get_asset(&self, id: AssetId) -> Result<Asset> {
+        assets::load(&mut *self.reader().await?, id).await
+    }
+
+    async fn find_asset_by_hostname(&self, hostname: &str) -> Result<Option<Asset>> {
+        assets::find_by_hostname(&mut *self.reader().await?, hostname).await
+    }
+
+    async fn list_assets(&self, filter: &AssetFilter) -> Result<Vec<Asset>> {
+        assets::list(&mut *self.reader().await?, filter).await
+    }
+
+    async fn count_assets(&self) -> Result<u64> {
+        assets::count(&mut *self.reader().await?).await
+    }
+
+    async fn update_asset(&self, ctx: &AuditCtx, id: AssetId, patch: &AssetPatch) -> Result<Asset> {
+        assets::update(&self.write, ctx, id, patch).await
+    }
+
+    async fn delete_asset(&self, ctx: &AuditCtx, id: AssetId) -> Result<()> {
+        assets::delete(&self.write, ctx, id).await
+    }
+
+    async fn replace_inventory(
+        &self,
+        ctx: &AuditCtx,
+        id: AssetId,
+        format: PackageFormat,
+        packages: &[InstalledPackage],
+    ) -> Result<InventoryChange> {
+        inventory::replace(&self.write, ctx, id, format, packages).await
+    }
+
+    async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {
+        let mut conn = self.reader().await?;
+        assets::load(&mut conn, id).await?;
+        inventory::get(&mut conn, id).await
+    }
+
+    async fn create_user(&self, ctx: &AuditCtx, new: &NewUser) -> Result<User> {
+        users::create(&self.write, ctx, new).await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<User> {
+        users::load(&mut *self.reader().await?, id).await
+    }
+
+    async fn get_user_credentials(&self, username: &Username) -> Result<Option<(User, String)>> {
+        users::credentials(&mut *self.reader().await?, username).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        users::list(&mut *self.reader().await?).await
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        users::count(&mut *self.reader().await?).await
+    }
+
+    async fn update_user(&self, ctx: &AuditCtx, id: UserId, patch: &UserPatch) -> Result<User> {
+        users::update(&self.write, ctx, id, patch).await
+    }
+
+    async fn set_password(
+        &self,
+        ctx: &AuditCtx,
+        id: UserId,
+        password_hash: &str,
+        must_change_password: bool,
+    ) -> Result<()> {
+        users::set_password(&self.write, ctx, id, password_hash, must_change_password).await
+    }
+
+    async fn create_session(&self, ctx: &AuditCtx, new: &NewSession) -> Result<()> {
+        users::create_session(&self.write, ctx, new).await
+    }
+
+    async fn get_session(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(Session, User)>> {
+        users::get_session(&mut *self.reader().await?, token_hash, now).await
+    }
+
+    async fn delete_session(&self, ctx: &AuditCtx, token_hash: &str) -> Result<()> {
+        users::delete_session(&self.write, ctx, token_hash).await
+    }
+
+    async fn delete_user_sessions(&self, id: UserId) -> Result<u64> {
+        users::delete_user_sessions(&self.write, id).await
+    }
+
+    async fn purge_expired_sessions(&self, now: jiff::Timestamp) -> Result<u64> {
+        users::purge_sessions(&self.write, now).await
+    }
+
+    async fn create_token(&self, ctx: &AuditCtx, new: &NewToken) -> Result<ApiToken> {
+        tokens::create(&self.write, ctx, new).await
+    }
+
+    async fn find_token(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(ApiToken, User)>> {
+        tokens::find(&mut *self.reader().await?, token_hash, now).await
+    }
+
+    async fn get_token(&self, id: TokenId) -> Result<ApiToken> {
+        tokens::get(&mut *self.reader().await?, id).await
+    }
+
+    async fn list_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiToken>> {
+        tokens::list(&mut *self.reader().await?, user).await
+    }
+
+    async fn revoke_token(&self, ctx: &AuditCtx, id: TokenId) -> Result<ApiToken> {
+        tokens::revoke(&self.write, ctx, id).await
+    }
+
+    async fn touch_token(&self, id: TokenId, at: jiff::Timestamp) -> Result<()> {
+        tokens::touch(&self.write, id, at).await
+    }
+
+    async fn record_login_failure(&self, keys: &[String], at: jiff::Timestamp) -> Result<()> {
+        tokens::record_failure(&self.write, keys, at).await
+    }
+
+    async fn count_login_failures(&self, key: &str, since: jiff::Timestamp) -> Result<u64> {
+        tokens::count_failures(&mut *self.reader().await?, key, since).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        tokens::clear_failures(&self.write, key).await
+    }
+
+    async fn append_audit(&self, ctx: &AuditCtx, draft: AuditDraft) -> Result<AuditEvent> {
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
+        let ev = audit::append(&mut tx, draft, ctx.at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(ev)
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        audit::list(&mut *self.reader().await?, filter).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        audit::head(&mut *self.reader().await?).await
+    }
+
+    async fn upsert_advisories(
+        &self,
+        ctx: &AuditCtx,
+        items: &[Advisory],
+    ) -> Result<AdvisoryUpsert> {
+        advisories::upsert(&self.write, ctx, items).await
+    }
+
+    async fn get_advisory(&self, id: &str) -> Result<StoredAdvisory> {
+        advisories::get(&mut *self.reader().await?, id).await
+    }
+
+    async fn list_advisories(&self, filter: &AdvisoryFilter) -> Result<Vec<StoredAdvisory>> {
+        advisories::list(&mut *self.reader().await?, filter).await
+    }
+
+    async fn count_advisories(&self) -> Result<u64> {
+        advisories::count(&mut *self.reader().await?).await
+    }
+
+    async fn upsert_enrichment(&self, ctx: &AuditCtx, items: &[CveEnrichment]) -> Result<u32> {
+        enrichment::upsert(&self.write, ctx, items).await
+    }
+
+    async fn get_enrichment(&self, cves: &[String]) -> Result<Vec<CveEnrichment>> {
+        enrichment::get(&mut *self.reader().await?, cves).await
+    }
+
+    async fn sync_findings(
+        &self,
+        ctx: &AuditCtx,
+        asset: AssetId,
+        items: &[NewFinding],
+    ) -> Result<FindingsChange> {
+        findings::sync(&self.write, ctx, asset, items).await
+    }
+
+    async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {
+        findings::list(&mut *self.reader().await?, filter).await
+    }
+
+    async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {
+        findings::assets_with_packages(&mut *self.reader().await?, names).await
+    }
+}
