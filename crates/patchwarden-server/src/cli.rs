@@ -67,6 +67,10 @@ enum Command {
         /// Set everything up, print the summary and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        /// Do not try to download the default feeds (OSV for this distribution, CISA
+        /// KEV, EPSS); use the package manager's security-origin signal only.
+        #[arg(long)]
+        offline: bool,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -196,6 +200,13 @@ enum AdvisoriesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fetch the feeds configured in [feeds] now (HTTPS, checksums verified when
+    /// published), store them and re-match. Exit 1 if any feed failed.
+    Sync {
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -302,7 +313,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let server = crate::server::Server::bind(state).await?;
             tracing::info!(address = %server.local_addr, scheme = server.scheme(), database = server.state.store.backend(), "patchwarden listening");
             println!("listening on {}://{}", server.scheme(), server.local_addr);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let scheduler = tokio::spawn(crate::service::feed_sync::run_schedule(
+                server.state.clone(),
+                stop_rx,
+            ));
             server.run(crate::server::shutdown_signal()).await?;
+            let _ = stop_tx.send(true);
+            let _ = scheduler.await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Quickstart {
@@ -310,7 +328,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             root,
             no_serve,
-        } => crate::quickstart::run(g.config.as_deref(), &data_dir, listen, &root, no_serve).await,
+            offline,
+        } => {
+            crate::quickstart::run(
+                g.config.as_deref(),
+                &data_dir,
+                &crate::quickstart::Options {
+                    listen,
+                    root,
+                    no_serve,
+                    offline,
+                },
+            )
+            .await
+        }
         Command::Migrate => {
             let cfg = load_config(g, None)?;
             let store = crate::server::open_store(&cfg).await?;
@@ -323,6 +354,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Admin(cmd) => admin(load_config(g, None)?, cmd).await,
         Command::Audit(cmd) => audit(load_config(g, None)?, cmd).await,
+        Command::Advisories(AdvisoriesCommand::Sync { json }) => {
+            let cfg = load_config(g, None)?;
+            init_logging(&cfg);
+            crate::feeds::sync_cli(cli_state(cfg).await?, json).await
+        }
         Command::Advisories(AdvisoriesCommand::Import { paths, json }) => {
             let cfg = load_config(g, None)?;
             crate::feeds::import_cli(cli_state(cfg).await?, &paths, json).await

@@ -10,7 +10,7 @@ use toml::{Table, Value};
 
 /// Sections that `PATCHWARDEN_<SECTION>_<KEY>` environment variables may set. Other
 /// `PATCHWARDEN_*` variables (`PATCHWARDEN_CONFIG`, test switches) are not config keys.
-const ENV_SECTIONS: &[&str] = &["server", "database", "auth", "log"];
+const ENV_SECTIONS: &[&str] = &["server", "database", "auth", "log", "feeds"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -35,6 +35,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
+    pub feeds: FeedsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -150,6 +151,46 @@ impl Default for LogConfig {
     }
 }
 
+/// Advisory feeds fetched over HTTP(S) on a schedule by `patchwarden serve` (and on
+/// demand by `patchwarden advisories sync`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedsConfig {
+    /// Minutes between two syncs; 0 turns the schedule off.
+    pub interval_minutes: u64,
+    /// Give up on one download after this many seconds.
+    pub timeout_secs: u64,
+    /// Refuse bodies larger than this.
+    pub max_bytes: u64,
+    pub sources: Vec<FeedSource>,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        Self {
+            interval_minutes: 360,
+            timeout_secs: 300,
+            max_bytes: 512 * 1024 * 1024,
+            sources: Vec::new(),
+        }
+    }
+}
+
+/// One feed URL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSource {
+    /// A short name for logs and reports.
+    pub name: String,
+    /// `https://...` (or `http://` on a trusted network) of an OSV `all.zip`, CSAF or
+    /// VEX document, Debian tracker JSON or DSA list, KEV, EPSS (`.csv.gz`), ...
+    pub url: String,
+    /// Where the publisher's SHA-256 of the file is (`<hex>  <name>` or bare hex);
+    /// when set, a mismatch refuses the download.
+    #[serde(default)]
+    pub sha256_url: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -237,6 +278,14 @@ impl Config {
             return invalid(
                 "auth.argon2_memory_kib must be at least 8 and argon2_iterations at least 1",
             );
+        }
+        for f in &self.feeds.sources {
+            if !(f.url.starts_with("https://") || f.url.starts_with("http://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "feeds.sources {:?}: url must start with https:// or http://",
+                    f.name
+                )));
+            }
         }
         if patchwarden_domain::user::Username::parse(&self.auth.bootstrap_admin).is_err() {
             return invalid("auth.bootstrap_admin is not a valid user name");

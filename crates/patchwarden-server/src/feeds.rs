@@ -84,3 +84,43 @@ pub async fn import_cli(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `patchwarden advisories sync`: the configured feeds, now.
+pub async fn sync_cli(state: AppState, json: bool) -> anyhow::Result<ExitCode> {
+    let sources = state.config.feeds.sources.clone();
+    if sources.is_empty() {
+        anyhow::bail!(
+            "no feeds configured: add [[feeds.sources]] tables (see `patchwarden config default`)"
+        );
+    }
+    let ctx = crate::cli::cli_ctx(&state);
+    let results = crate::service::feed_sync::sync_all(&state, &ctx, &sources).await;
+    state.store.close().await;
+    let failed = results.iter().any(|r| r.error.is_some());
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        for r in &results {
+            match (&r.summary, &r.error) {
+                (Some(s), _) => println!(
+                    "{}: {} bytes, {} new, {} updated, {} unchanged advisories, {} CVE enrichments changed, {} rejected records; {} assets re-matched",
+                    r.name,
+                    r.bytes,
+                    s.advisories.inserted,
+                    s.advisories.updated,
+                    s.advisories.unchanged,
+                    s.enrichment_changed,
+                    s.rejected.len(),
+                    s.assets_rematched
+                ),
+                (None, Some(e)) => println!("{}: FAILED: {e}", r.name),
+                (None, None) => println!("{}: nothing done", r.name),
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -10,15 +10,24 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// What `patchwarden quickstart` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    pub root: std::path::PathBuf,
+    pub no_serve: bool,
+    pub offline: bool,
+}
+
 /// Sets up `data_dir` (reused when it exists), bootstraps the administrator, registers
-/// this machine with its real installed packages, then serves until Ctrl-C.
+/// this machine with its real installed packages, syncs the default feeds when the
+/// network allows, then serves until Ctrl-C.
 pub async fn run(
     config_file: Option<&Path>,
     data_dir: &Path,
-    listen: SocketAddr,
-    root: &Path,
-    no_serve: bool,
+    opts: &Options,
 ) -> anyhow::Result<ExitCode> {
+    let (listen, root, no_serve) = (opts.listen, opts.root.as_path(), opts.no_serve);
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let db = data_dir.join("patchwarden.db");
@@ -41,6 +50,15 @@ pub async fn run(
     match &admin {
         Some((name, pw)) => crate::cli::print_first_admin(name, pw),
         None => println!("  users:     existing accounts kept (the one-time password was shown on the first run; `patchwarden admin reset-password --username admin` makes a new one)"),
+    }
+    let os = match patchwarden_inventory::collect_local(root) {
+        Ok(local) => Some(local.os),
+        Err(_) => None,
+    };
+    if opts.offline {
+        println!("  feeds:     offline (--offline): no download attempted");
+    } else {
+        sync_default_feeds(&state, os.as_ref()).await;
     }
     match register_this_machine(&state, root).await {
         Ok(summary) => println!("  this host: {summary}"),
@@ -140,4 +158,71 @@ pub async fn register_this_machine(state: &AppState, root: &Path) -> anyhow::Res
         ));
     }
     Ok(summary)
+}
+
+/// The feeds a fresh install starts with: the distribution's OSV feed, CISA KEV and
+/// EPSS (unless the configuration names its own).
+pub fn default_feeds(
+    os: Option<&patchwarden_domain::asset::OsInfo>,
+) -> Vec<crate::config::FeedSource> {
+    let osv_eco = os.and_then(|o| match o.distribution.as_str() {
+        "debian" => Some("Debian"),
+        "ubuntu" => Some("Ubuntu"),
+        "almalinux" => Some("AlmaLinux"),
+        "rocky" => Some("Rocky%20Linux"),
+        "alpine" => Some("Alpine"),
+        _ => None,
+    });
+    let mut out = Vec::new();
+    if let Some(eco) = osv_eco {
+        out.push(crate::config::FeedSource {
+            name: format!("osv-{}", eco.to_ascii_lowercase().replace("%20", "-")),
+            url: format!("https://osv-vulnerabilities.storage.googleapis.com/{eco}/all.zip"),
+            sha256_url: None,
+        });
+    }
+    out.push(crate::config::FeedSource {
+        name: "cisa-kev".into(),
+        url: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+            .into(),
+        sha256_url: None,
+    });
+    out.push(crate::config::FeedSource {
+        name: "epss".into(),
+        url: "https://epss.cyentia.com/epss_scores-current.csv.gz".into(),
+        sha256_url: None,
+    });
+    out
+}
+
+/// Tries the feeds; says plainly when this machine is offline.
+async fn sync_default_feeds(state: &AppState, os: Option<&patchwarden_domain::asset::OsInfo>) {
+    let sources = if state.config.feeds.sources.is_empty() {
+        default_feeds(os)
+    } else {
+        state.config.feeds.sources.clone()
+    };
+    let ctx = AuditCtx::system("quickstart", state.clock.now());
+    let results = crate::service::feed_sync::sync_all(state, &ctx, &sources).await;
+    let ok: Vec<_> = results.iter().filter(|r| r.summary.is_some()).collect();
+    if ok.is_empty() {
+        let why = results
+            .iter()
+            .find_map(|r| r.error.clone())
+            .unwrap_or_else(|| "no feed configured".into());
+        println!("  feeds:     offline: no feed could be downloaded ({why})");
+        println!("             findings below come only from the package manager's security-origin signal;");
+        println!("             import feed files with `patchwarden advisories import PATH...` on an air-gapped site");
+        return;
+    }
+    for r in &results {
+        match (&r.summary, &r.error) {
+            (Some(s), _) => println!(
+                "  feeds:     {}: {} advisories new, {} updated, {} CVE enrichments",
+                r.name, s.advisories.inserted, s.advisories.updated, s.enrichment_changed
+            ),
+            (None, Some(e)) => println!("  feeds:     {}: not downloaded ({e})", r.name),
+            _ => {}
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! call these; these call the store.
 
 pub mod audit;
+pub mod feed_sync;
 pub mod login;
 pub mod matching;
 pub mod users;

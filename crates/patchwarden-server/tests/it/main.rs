@@ -8,6 +8,7 @@ mod audit_chain;
 mod auth_flow;
 mod cli;
 mod durability;
+mod feed_sync;
 mod findings;
 mod openapi_sync;
 mod quickstart;

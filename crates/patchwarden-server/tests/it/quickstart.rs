@@ -5,7 +5,7 @@ use std::process::Command;
 fn quickstart(dir: &std::path::Path) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
         .current_dir(dir)
-        .args(["quickstart", "--no-serve"])
+        .args(["quickstart", "--no-serve", "--offline"])
         .env_remove("PATCHWARDEN_CONFIG")
         .output()
         .unwrap();
@@ -59,4 +59,84 @@ fn quickstart_bootstraps_once_and_registers_this_machine() {
     assert!(!out2.contains("one-time password:"), "{out2}");
     assert!(!out2.contains(pw), "{out2}");
     assert!(out2.contains("+0 -0 ~0"), "{out2}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quickstart_syncs_feeds_when_it_can_and_says_when_it_is_offline() {
+    let Ok(out) = Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "libc6"])
+        .output()
+    else {
+        patchwarden_testkit::skip("dpkg-query (a Debian machine)");
+        return;
+    };
+    let version = String::from_utf8(out.stdout).unwrap();
+    let osv = serde_json::json!({
+        "id": "TEST-QS-1", "modified": "2026-01-01T00:00:00Z", "aliases": ["CVE-2099-0002"],
+        "affected": [{"package": {"ecosystem": "Debian:12", "name": "glibc"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": format!("{version}+zz1")}]}]}]
+    })
+    .to_string();
+    let app =
+        axum::Router::new().route("/osv.json", axum::routing::get(move || async move { osv }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let online = dir.path().join("online.toml");
+    std::fs::write(
+        &online,
+        format!("[[feeds.sources]]\nname = \"local-osv\"\nurl = \"{base}/osv.json\"\n"),
+    )
+    .unwrap();
+    let offline = dir.path().join("offline.toml");
+    std::fs::write(
+        &offline,
+        "[[feeds.sources]]\nname = \"nowhere\"\nurl = \"http://127.0.0.1:1/osv.json\"\n",
+    )
+    .unwrap();
+    let run = |cfg: std::path::PathBuf, sub: &str| {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        move || {
+            let out = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
+                .current_dir(&d)
+                .args(["quickstart", "--no-serve", "--config"])
+                .arg(&cfg)
+                .env_remove("PATCHWARDEN_CONFIG")
+                .output()
+                .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    let (ok, out) = tokio::task::spawn_blocking(run(online, "a")).await.unwrap();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("feeds:     local-osv: 1 advisories new"),
+        "{out}"
+    );
+    let open: usize = out
+        .lines()
+        .flat_map(|l| l.split("; "))
+        .find_map(|p| {
+            p.trim()
+                .strip_suffix(" open findings")
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(open >= 2, "libc6 and libc-bin come from glibc: {out}");
+
+    let (ok, out) = tokio::task::spawn_blocking(run(offline, "b"))
+        .await
+        .unwrap();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("offline: no feed could be downloaded"),
+        "{out}"
+    );
+    assert!(out.contains("0 open findings"), "{out}");
 }
