@@ -7,6 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agent;
+pub mod job;
+pub mod sign;
+
 use jiff::Timestamp;
 use patchwarden_domain::asset::{Hostname, OsInfo};
 use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
