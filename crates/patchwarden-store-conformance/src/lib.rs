@@ -16,6 +16,7 @@ mod enrichment;
 mod findings;
 pub mod fixtures;
 mod inventory;
+mod scans;
 mod tokens;
 mod users;
 
@@ -74,6 +75,9 @@ cases!(
     findings::filters_and_cascade,
     findings::assets_with_packages,
     findings::thousands_per_asset,
+    scans::record_and_supersede,
+    scans::filters_and_paging,
+    scans::refused_and_cascade,
 );
 
 /// Runs every case against a fresh store from `factory`, printing each case name.

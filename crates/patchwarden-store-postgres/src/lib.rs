@@ -18,6 +18,7 @@ mod findings;
 mod inventory;
 mod redact;
 mod rows;
+mod scans;
 mod store;
 mod tokens;
 mod users;

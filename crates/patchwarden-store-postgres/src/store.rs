@@ -3,7 +3,7 @@
 
 use crate::error::db_err;
 use crate::{
-    advisories, assets, audit, enrichment, findings, inventory, tokens, users, PostgresStore,
+    advisories, assets, audit, enrichment, findings, inventory, scans, tokens, users, PostgresStore,
 };
 use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
@@ -12,9 +12,10 @@ use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
-    AdvisoryFilter, AdvisoryUpsert, ApiToken, Asset, AssetFilter, AssetPatch, AuditCtx,
-    AuditFilter, FindingFilter, FindingsChange, InventoryChange, NewAsset, NewFinding, NewSession,
-    NewToken, NewUser, Result, Session, Store, StoredAdvisory, StoredFinding, User, UserPatch,
+    AdvisoryFilter, AdvisoryUpsert, ApiToken, Asset, AssetAddress, AssetFilter, AssetPatch,
+    AuditCtx, AuditFilter, FindingFilter, FindingsChange, InventoryChange, NewAsset, NewFinding,
+    NewScanImport, NewSession, NewToken, NewUser, Result, ScanFindingFilter, ScanImport, Session,
+    Store, StoredAdvisory, StoredFinding, StoredScanFinding, User, UserPatch,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
@@ -239,5 +240,34 @@ impl Store for PostgresStore {
 
     async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {
         self.named(findings::assets_with_packages(&mut *self.reader().await?, names).await)
+    }
+
+    async fn record_scan_import(
+        &self,
+        ctx: &AuditCtx,
+        import: &NewScanImport,
+    ) -> Result<ScanImport> {
+        self.named(scans::record(&self.pool, ctx, import).await)
+    }
+
+    async fn list_scan_imports(&self, after: Option<i64>, limit: u32) -> Result<Vec<ScanImport>> {
+        self.named(scans::list_imports(&mut *self.reader().await?, after, limit).await)
+    }
+
+    async fn list_scan_findings(
+        &self,
+        filter: &ScanFindingFilter,
+    ) -> Result<Vec<StoredScanFinding>> {
+        self.named(scans::list_findings(&mut *self.reader().await?, filter).await)
+    }
+
+    async fn find_assets_by_ip(&self, ip: &str) -> Result<Vec<Asset>> {
+        self.named(scans::find_by_ip(&mut *self.reader().await?, ip).await)
+    }
+
+    async fn list_asset_addresses(&self, id: AssetId) -> Result<Vec<AssetAddress>> {
+        let mut conn = self.reader().await?;
+        self.named(assets::load(&mut conn, id).await)?;
+        self.named(scans::addresses(&mut conn, id).await)
     }
 }

@@ -16,6 +16,7 @@ mod error;
 mod findings;
 mod inventory;
 mod rows;
+mod scans;
 mod store;
 mod tokens;
 mod users;

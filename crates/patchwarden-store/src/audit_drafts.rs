@@ -120,3 +120,19 @@ pub fn finding_sync(ctx: &AuditCtx, asset: AssetId, change: &crate::FindingsChan
         .target(asset)
         .after(change)
 }
+
+/// At most this many asset ids are named in a `scan.import` event.
+pub const SCAN_IMPORT_ASSETS: usize = 100;
+
+/// A recorded scanner report: its counts and the first [`SCAN_IMPORT_ASSETS`] assets
+/// it attached to (the finding records themselves are in their table).
+pub fn scan_import(ctx: &AuditCtx, import: &crate::ScanImport, assets: &[AssetId]) -> AuditDraft {
+    let ids: Vec<i64> = assets
+        .iter()
+        .take(SCAN_IMPORT_ASSETS)
+        .map(|a| a.get())
+        .collect();
+    draft(ctx, "scan.import", "scan_import")
+        .target(import.id)
+        .after(&serde_json::json!({ "import": import, "assets": ids }))
+}

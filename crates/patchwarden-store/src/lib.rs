@@ -13,10 +13,12 @@ pub mod audit_drafts;
 mod error;
 pub mod inventory_diff;
 mod model;
+mod scans;
 mod vuln;
 
 pub use error::StoreError;
 pub use model::*;
+pub use scans::*;
 pub use vuln::*;
 
 use async_trait::async_trait;
@@ -182,4 +184,29 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Assets that have a package whose name or source name is one of `names`
     /// (incremental matching after an advisory import).
     async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>>;
+
+    // ---- scanner imports ----------------------------------------------------------
+
+    /// Records one imported scanner report in one transaction: a `scan_imports` row
+    /// with its counts; for each host, the asset's earlier finding records **from the
+    /// same scanner** are deleted (a newer scan supersedes the older one) and the new
+    /// ones inserted; each host's IP is remembered among the asset's addresses. One
+    /// `scan.import` audit event. Unknown assets are `NotFound`, an asset named twice
+    /// is `Invalid`.
+    async fn record_scan_import(
+        &self,
+        ctx: &AuditCtx,
+        import: &NewScanImport,
+    ) -> Result<ScanImport>;
+    /// Imports ordered by id after `after`, at most `limit`.
+    async fn list_scan_imports(&self, after: Option<i64>, limit: u32) -> Result<Vec<ScanImport>>;
+    /// Scanner finding records ordered by id.
+    async fn list_scan_findings(
+        &self,
+        filter: &ScanFindingFilter,
+    ) -> Result<Vec<StoredScanFinding>>;
+    /// Assets seen at this IP address, most recently seen first.
+    async fn find_assets_by_ip(&self, ip: &str) -> Result<Vec<Asset>>;
+    /// The addresses an asset was seen at, ordered by IP.
+    async fn list_asset_addresses(&self, id: AssetId) -> Result<Vec<AssetAddress>>;
 }
