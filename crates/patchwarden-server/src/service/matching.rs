@@ -22,24 +22,34 @@ pub struct Loaded {
     pub policy: LevelPolicy,
 }
 
-/// Cache of the index; invalidated when advisories or enrichment change.
+/// How long a loaded index is trusted before it is rebuilt from the store, so that
+/// replicas behind a load balancer pick up imports made through another replica.
+pub const INDEX_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Cache of the index; invalidated when advisories or enrichment change here, and
+/// rebuilt after [`INDEX_MAX_AGE`] in any case.
 #[derive(Debug, Default)]
 pub struct MatchEngine {
-    loaded: RwLock<Option<Arc<Loaded>>>,
+    loaded: RwLock<Option<(std::time::Instant, Arc<Loaded>)>>,
 }
 
 impl MatchEngine {
     /// The current index, loading it from the store when needed.
     pub async fn get(&self, store: &dyn Store) -> Result<Arc<Loaded>, ApiError> {
-        if let Some(l) = self.loaded.read().await.as_ref() {
-            return Ok(l.clone());
+        let fresh = |slot: &Option<(std::time::Instant, Arc<Loaded>)>| {
+            slot.as_ref()
+                .filter(|(at, _)| at.elapsed() < INDEX_MAX_AGE)
+                .map(|(_, l)| l.clone())
+        };
+        if let Some(l) = fresh(&*self.loaded.read().await) {
+            return Ok(l);
         }
         let mut slot = self.loaded.write().await;
-        if let Some(l) = slot.as_ref() {
-            return Ok(l.clone());
+        if let Some(l) = fresh(&slot) {
+            return Ok(l);
         }
         let loaded = Arc::new(load(store).await?);
-        *slot = Some(loaded.clone());
+        *slot = Some((std::time::Instant::now(), loaded.clone()));
         Ok(loaded)
     }
 
