@@ -1,46 +1,43 @@
-//! `patchwarden-agent`: runs on each managed host. For now it reads and prints the
-//! local package inventory; reporting to the server comes later.
+//! `patchwarden-agent`: runs on each managed host. Reads the local inventory, enrols
+//! with a server, checks in on an interval (a small heartbeat when nothing changed),
+//! spools job reports until the server acknowledges them, and runs the jobs the server
+//! signed with the key pinned at enrolment.
 //!
 //! Invariant: this binary depends only on `patchwarden-domain`, `patchwarden-wire` and
 //! `patchwarden-inventory`, never on server crates.
 
 #![forbid(unsafe_code)]
 
+mod checkin;
+mod cli;
+mod client;
+mod config;
+mod health;
 mod inventory;
+mod jobs;
+mod spool;
+mod state;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::process::ExitCode;
 
-/// The Patchwarden endpoint agent.
-///
-/// Reads what is installed on this host (dpkg, rpm or apk package database, OS release,
-/// host name, kernel) and reports it to the Patchwarden server.
-#[derive(Debug, Parser)]
-#[command(name = "patchwarden-agent", version, about, long_about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+/// A line on standard error (the journal, under systemd).
+pub(crate) fn info(msg: &str) {
+    eprintln!("patchwarden-agent: {msg}");
 }
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Print the local package inventory.
-    ///
-    /// Detects the package database under --root (var/lib/dpkg/status,
-    /// lib/apk/db/installed, or an rpm database read with `rpm --root`), and prints the
-    /// inventory report the agent would send: JSON (the wire `InventoryReport`) or a
-    /// table. Malformed records are skipped and reported on standard error.
-    Inventory(inventory::InventoryArgs),
+pub(crate) fn warn(msg: &str) {
+    eprintln!("patchwarden-agent: warning: {msg}");
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Inventory(args) => inventory::run(&args),
-    };
-    match result {
+    match cli::run(cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(cli::Failure::Revoked(e)) => {
+            eprintln!("patchwarden-agent: error: {e:#}; stopping");
+            ExitCode::from(cli::EXIT_REVOKED)
+        }
+        Err(cli::Failure::Other(e)) => {
             eprintln!("patchwarden-agent: error: {e:#}");
             ExitCode::FAILURE
         }
