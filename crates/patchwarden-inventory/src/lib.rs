@@ -7,7 +7,10 @@
 //!   panic: a malformed stanza or line is reported and skipped;
 //! - **local collection** ([`collect_local`]) that finds the package database under a
 //!   root directory, reads it with size caps and lossy UTF-8 decoding, and (for rpm
-//!   only) runs the `rpm` binary.
+//!   only) runs the `rpm` binary;
+//! - **pending updates** ([`pending`]): `apt-get -s dist-upgrade` and dnf
+//!   `check-update`/`updateinfo` output parsed into updates flagged as security when
+//!   the candidate comes from a security archive or advisory, and runners for the tools.
 //!
 //! No async runtime and no network here: this crate is used by the agent and by tests.
 //!
@@ -31,6 +34,7 @@ mod error;
 mod local;
 pub mod os_release;
 mod parsed;
+pub mod pending;
 mod rootfs;
 pub mod rpm;
 

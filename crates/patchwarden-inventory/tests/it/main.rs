@@ -4,6 +4,9 @@
 
 mod fixtures;
 mod local;
+mod pending;
+mod pending_props;
+mod pending_real;
 mod props;
 mod this_machine;
 
