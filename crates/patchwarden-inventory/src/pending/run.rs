@@ -277,3 +277,50 @@ fn note(pending: &mut Pending, reason: &str) {
         reason: format!("installed versions unknown: {reason}"),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    #[test]
+    fn a_slow_tool_is_killed_at_the_timeout() {
+        let limits = RunLimits {
+            timeout: Duration::from_millis(200),
+            ..RunLimits::default()
+        };
+        let started = Instant::now();
+        let err = capture(sh("sleep 30"), "sleep", limits).err();
+        assert!(matches!(err, Some(PendingError::Timeout { .. })), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn output_beyond_the_cap_is_dropped_and_flagged() {
+        let limits = RunLimits {
+            max_output_bytes: 1000,
+            ..RunLimits::default()
+        };
+        let out = capture(sh("head -c 100000 /dev/zero; echo err >&2"), "head", limits);
+        let out = out.unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), 1000);
+        assert!(out.truncated);
+        assert_eq!(out.stderr, "err\n");
+    }
+
+    #[test]
+    fn a_missing_tool_is_a_spawn_error() {
+        let err = capture(
+            Command::new("/nonexistent/apt-get"),
+            "apt-get",
+            RunLimits::default(),
+        );
+        assert!(matches!(err, Err(PendingError::Spawn { .. })));
+    }
+}
