@@ -1,0 +1,140 @@
+//! Check-ins: signed, gzipped, a full inventory only when the server lacks it; bad
+//! replies, clock skew and revocation.
+
+use crate::fake::Fake;
+use crate::host::{assert_ok, stderr, wait_output, Host};
+use axum::http::StatusCode;
+
+#[test]
+fn checkins_are_signed_gzipped_and_small_when_nothing_changed() {
+    let fake = Fake::start();
+    let host = Host::new("");
+    host.enroll(&fake.url());
+
+    assert_ok(&host.run(&["checkin"]));
+    assert_ok(&host.run(&["checkin"]));
+    let got = fake.received();
+    // The fake verified each signature over the gzipped body with the agent's key.
+    assert_eq!(
+        got.len(),
+        2,
+        "refused: {:?}",
+        fake.with(|b| b.refused.clone())
+    );
+    assert!(got.iter().all(|r| r.gzip));
+    let first = &got[0].checkin;
+    let inv = first
+        .inventory
+        .as_ref()
+        .expect("the first check-in carries the inventory");
+    assert_eq!(inv.packages.len(), 7);
+    assert_eq!(inv.hostname.as_str(), "web-01");
+    let second = &got[1];
+    assert!(
+        second.checkin.inventory.is_none(),
+        "unchanged inventory sent again"
+    );
+    assert_eq!(second.checkin.inventory_hash, first.inventory_hash);
+    println!(
+        "unchanged check-in: {} bytes JSON, {} bytes gzipped",
+        second.json_len, second.wire_len
+    );
+    assert!(second.json_len < 1024, "{} bytes", second.json_len);
+    assert!(second.wire_len < 1024);
+
+    // The server lost the inventory: it asks, and gets it at once (same command).
+    fake.with(|b| b.stored_hash = None);
+    assert_ok(&host.run(&["checkin"]));
+    let got = fake.received();
+    assert_eq!(got.len(), 4);
+    assert!(got[2].checkin.inventory.is_none() && got[3].checkin.inventory.is_some());
+
+    // A changed package database is sent in full.
+    let status = host.root.join("var/lib/dpkg/status");
+    let text = std::fs::read_to_string(&status).unwrap();
+    let first_version = text.lines().find(|l| l.starts_with("Version: ")).unwrap();
+    std::fs::write(&status, text.replacen(first_version, "Version: 99.0-1", 1)).unwrap();
+    assert_ok(&host.run(&["checkin"]));
+    let got = fake.received();
+    assert!(got[4].checkin.inventory.is_some());
+    assert_ne!(got[4].checkin.inventory_hash, got[3].checkin.inventory_hash);
+}
+
+#[test]
+fn a_forged_key_is_refused_by_the_server() {
+    let fake = Fake::start();
+    let host = Host::new("");
+    host.enroll(&fake.url());
+    // Someone replaces the agent's key: its signatures no longer verify.
+    let other = patchwarden_wire::sign::SecretKey::generate();
+    std::fs::write(host.state.join("identity.key"), other.to_b64()).unwrap();
+    let out = host.run(&["checkin"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("refused this agent's signature"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fake.with(|b| b.refused.clone()), ["bad signature"]);
+}
+
+#[test]
+fn garbage_huge_replies_and_clock_skew_are_clear() {
+    let fake = Fake::start();
+    let host = Host::new("");
+    host.enroll(&fake.url());
+
+    fake.with(|b| b.reply_override = Some((StatusCode::OK, b"<html>oops".to_vec())));
+    let out = host.run(&["checkin"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("reply is not valid"),
+        "{}",
+        stderr(&out)
+    );
+
+    let huge = vec![b' '; 17 * 1024 * 1024];
+    fake.with(|b| b.reply_override = Some((StatusCode::OK, huge)));
+    let out = host.run(&["checkin"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("larger than 16777216 bytes"),
+        "{}",
+        stderr(&out)
+    );
+
+    fake.with(|b| b.reply_override = Some((StatusCode::BAD_GATEWAY, b"down".to_vec())));
+    let out = host.run(&["checkin"]);
+    assert!(stderr(&out).contains("502"), "{}", stderr(&out));
+
+    fake.with(|b| {
+        b.reply_override = None;
+        b.date_offset_secs = 240;
+    });
+    let out = host.run(&["checkin"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("clock is 240s behind"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_revoked_agent_stops_with_a_clear_message() {
+    let fake = Fake::start();
+    let host = Host::new("");
+    host.enroll(&fake.url());
+    fake.with(|b| b.revoked = true);
+    let out = wait_output(host.spawn(&["run"]), 30);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    // One attempt, not a retry loop.
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().filter(|l| l.contains("revoked")).count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(fake.received().len(), 0);
+}
