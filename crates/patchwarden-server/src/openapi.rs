@@ -333,6 +333,67 @@ pub fn schemas() -> Map<String, Value> {
             json!({ "files_read": i, "advisories": obj(&["inserted", "updated", "unchanged", "changed"], json!({ "inserted": i, "updated": i, "unchanged": i, "changed": { "type": "array", "items": s } })), "enrichment_changed": i, "rejected": { "type": "array", "items": obj(&["file", "reason"], json!({ "file": s, "record": nullable(s.clone()), "reason": s })) }, "skipped": i, "assets_rematched": i, "findings": r("FindingsChange") }),
         ),
     );
+    let verdict = json!({ "type": "string", "enum": ["confirmed", "contradicted", "unverified"] });
+    let severity =
+        json!({ "type": "string", "enum": ["info", "low", "medium", "high", "critical"] });
+    let verdicts = obj(
+        &["confirmed", "contradicted", "unverified"],
+        json!({ "confirmed": i, "contradicted": i, "unverified": i }),
+    );
+    put(
+        "ScanReportFile",
+        json!({ "type": "string", "format": "binary", "description": "one scanner report: Nessus .nessus (v2), OpenVAS/Greenbone XML report, or a Nessus/OpenVAS CSV export; DTDs are refused" }),
+    );
+    put(
+        "ScanImportSummary",
+        obj(
+            &[
+                "import_id",
+                "scanner",
+                "format",
+                "file_name",
+                "report_name",
+                "hosts_matched",
+                "hosts_created",
+                "hosts",
+                "findings",
+                "verdicts",
+                "superseded",
+                "inventories_stored",
+                "rejected",
+            ],
+            json!({ "import_id": i, "scanner": { "type": "string", "enum": ["nessus", "openvas"] }, "format": { "type": "string", "enum": ["xml", "csv"] }, "file_name": s, "report_name": s, "hosts_matched": i, "hosts_created": i,
+                "hosts": { "type": "array", "items": obj(&["asset_id", "hostname", "matched_by", "findings", "verdicts", "inventory_stored"], json!({ "asset_id": i, "hostname": s, "matched_by": { "type": "string", "enum": ["hostname", "fqdn", "ip", "created"] }, "ip": nullable(s.clone()), "findings": i, "verdicts": verdicts.clone(), "inventory_stored": b })) },
+                "findings": { "type": "integer", "description": "records stored: one per package of a local check, one per other finding" }, "verdicts": verdicts, "superseded": i, "inventories_stored": i,
+                "rejected": { "type": "array", "items": obj(&["record", "reason"], json!({ "record": s, "reason": s })) } }),
+        ),
+    );
+    put(
+        "ScanFinding",
+        obj(
+            &[
+                "id",
+                "asset_id",
+                "scan_import_id",
+                "scanner",
+                "plugin_id",
+                "name",
+                "severity",
+                "cves",
+                "verdict",
+                "evidence",
+                "imported_at",
+            ],
+            json!({ "id": i, "asset_id": i, "scan_import_id": i, "scanner": s, "plugin_id": s, "name": s, "severity": severity, "cvss": nullable(json!({ "type": "number" })), "cves": { "type": "array", "items": s }, "port": nullable(i.clone()), "protocol": nullable(s.clone()), "package": nullable(s.clone()), "installed": nullable(s.clone()), "fixed": nullable(s.clone()), "verdict": verdict, "evidence": { "type": "string", "description": "scanner says P I < F; inventory has V → verdict" }, "imported_at": ts() }),
+        ),
+    );
+    put(
+        "ScanFindingList",
+        obj(
+            &["findings"],
+            json!({ "findings": { "type": "array", "items": r("ScanFinding") }, "next_after": nullable(i.clone()) }),
+        ),
+    );
     put(
         "AuditEventLines",
         json!({ "type": "string", "description": "one AuditEvent JSON object per line" }),
@@ -364,7 +425,7 @@ fn operation(op: &Op) -> Value {
         o.insert("parameters".into(), Value::Array(params));
     }
     if let Some(body) = op.body {
-        let media = if body == "FeedFile" {
+        let media = if matches!(body, "FeedFile" | "ScanReportFile") {
             "application/octet-stream"
         } else {
             "application/json"

@@ -7,6 +7,7 @@ mod audit;
 pub mod extract;
 mod health;
 mod meta;
+mod scans;
 mod session;
 mod tokens;
 mod users;
@@ -403,6 +404,38 @@ pub fn routes() -> (Router<AppState>, Vec<Op>) {
             .body("FeedFile")
             .returns(200, Some("ImportSummary")),
             post(vulns::import),
+        )
+        .add(
+            Op::new(
+                M::POST,
+                "/api/v1/scans/import",
+                "scans",
+                "Import one scanner report (Nessus, OpenVAS) sent as the body: hosts attach to assets (or create them), local checks are checked against inventories",
+            )
+            .perm(P::AdvisoryManage)
+            .query(&[("name", "file name, e.g. weekly.nessus")])
+            .body("ScanReportFile")
+            .returns(200, Some("ScanImportSummary")),
+            post(scans::import),
+        )
+        .add(
+            Op::new(
+                M::GET,
+                "/api/v1/scan-findings",
+                "scans",
+                "Scanner findings per asset, with the verdict of the asset's own inventory",
+            )
+            .perm(P::FindingRead)
+            .query(&[
+                ("asset", "only this asset"),
+                ("verdict", "confirmed, contradicted or unverified"),
+                ("severity", "info, low, medium, high or critical"),
+                ("import", "only records of this scan import"),
+                ("after", "only ids greater than this"),
+                ("limit", "page size, 1-1000 (default 100)"),
+            ])
+            .returns(200, Some("ScanFindingList")),
+            get(scans::findings),
         )
         .add(
             Op::new(M::GET, "/api/v1/audit", "audit", "Audit events in order")

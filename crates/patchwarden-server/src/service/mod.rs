@@ -5,4 +5,5 @@ pub mod audit;
 pub mod feed_sync;
 pub mod login;
 pub mod matching;
+pub mod scans;
 pub mod users;

@@ -14,5 +14,6 @@ mod openapi_sync;
 mod quickstart;
 mod role_matrix;
 mod scan;
+mod scans;
 mod tls;
 mod vercmp;
