@@ -13,6 +13,7 @@ mod distro;
 pub mod fleet;
 mod index;
 pub mod level;
+pub mod signal;
 
 pub use distro::distro_key;
 pub use index::{AdvisoryIndex, Finding, FindingStatus, Hit, HitKind};

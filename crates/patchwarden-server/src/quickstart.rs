@@ -55,10 +55,17 @@ pub async fn run(
         Ok(local) => Some(local.os),
         Err(_) => None,
     };
-    if opts.offline {
+    let online = if opts.offline {
         println!("  feeds:     offline (--offline): no download attempted");
+        false
     } else {
-        sync_default_feeds(&state, os.as_ref()).await;
+        sync_default_feeds(&state, os.as_ref()).await
+    };
+    if !online {
+        match security_signal(&state, root).await {
+            Ok(msg) => println!("  signal:    {msg}"),
+            Err(e) => println!("  signal:    not available: {e:#}"),
+        }
     }
     match register_this_machine(&state, root).await {
         Ok(summary) => println!("  this host: {summary}"),
@@ -195,8 +202,12 @@ pub fn default_feeds(
     out
 }
 
-/// Tries the feeds; says plainly when this machine is offline.
-async fn sync_default_feeds(state: &AppState, os: Option<&patchwarden_domain::asset::OsInfo>) {
+/// Tries the feeds; says plainly when this machine is offline. Returns whether any
+/// feed landed.
+async fn sync_default_feeds(
+    state: &AppState,
+    os: Option<&patchwarden_domain::asset::OsInfo>,
+) -> bool {
     let sources = if state.config.feeds.sources.is_empty() {
         default_feeds(os)
     } else {
@@ -213,7 +224,7 @@ async fn sync_default_feeds(state: &AppState, os: Option<&patchwarden_domain::as
         println!("  feeds:     offline: no feed could be downloaded ({why})");
         println!("             findings below come only from the package manager's security-origin signal;");
         println!("             import feed files with `patchwarden advisories import PATH...` on an air-gapped site");
-        return;
+        return false;
     }
     for r in &results {
         match (&r.summary, &r.error) {
@@ -225,4 +236,61 @@ async fn sync_default_feeds(state: &AppState, os: Option<&patchwarden_domain::as
             _ => {}
         }
     }
+    true
+}
+
+/// The package manager's security-origin signal for this machine: security updates
+/// apt or dnf offers become advisories (`patchwarden_match::signal`), stored and
+/// matched like any other.
+pub async fn security_signal(state: &AppState, root: &Path) -> anyhow::Result<String> {
+    use patchwarden_domain::package::PackageFormat;
+    use patchwarden_inventory::pending::{pending_updates_apt, pending_updates_dnf};
+    use patchwarden_match::signal::{advisories, SecurityUpdate};
+    let local = patchwarden_inventory::collect_local(root)?;
+    let distro = patchwarden_match::distro_key(&local.os)
+        .ok_or_else(|| anyhow::anyhow!("unknown distribution release"))?;
+    let root_buf = root.to_path_buf();
+    let format = local.format;
+    let pending = tokio::task::spawn_blocking(move || match format {
+        PackageFormat::Deb => pending_updates_apt(&root_buf, &[]).map_err(anyhow::Error::from),
+        PackageFormat::Rpm => pending_updates_dnf(&root_buf, &[]).map_err(anyhow::Error::from),
+        PackageFormat::Apk => Err(anyhow::anyhow!("apk has no security-origin metadata")),
+    })
+    .await??;
+    let security: Vec<_> = pending.security().collect();
+    let updates: Vec<SecurityUpdate<'_>> = security
+        .iter()
+        .map(|u| SecurityUpdate {
+            name: &u.name,
+            arch: &u.arch,
+            candidate: &u.candidate,
+            origin: u
+                .origins
+                .first()
+                .or(u.advisories.first())
+                .map_or("security", String::as_str),
+        })
+        .collect();
+    let imported = patchwarden_advisory::ImportResult {
+        advisories: advisories(&distro, format, &updates),
+        ..Default::default()
+    };
+    let ctx = AuditCtx::system("quickstart", state.clock.now());
+    store_import_quiet(state, &ctx, imported).await?;
+    Ok(format!(
+        "{} of {} pending updates come from a security archive (apt/dnf metadata as last refreshed)",
+        security.len(),
+        pending.updates.len()
+    ))
+}
+
+async fn store_import_quiet(
+    state: &AppState,
+    ctx: &AuditCtx,
+    imported: patchwarden_advisory::ImportResult,
+) -> anyhow::Result<()> {
+    crate::service::matching::store_import(state, ctx, imported)
+        .await
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!(e.message))
 }
