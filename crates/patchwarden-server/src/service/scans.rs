@@ -168,7 +168,11 @@ pub async fn import_report(
         let ip = usable_ip(host.ip.as_deref());
         match index.get(&asset.id) {
             // Two hosts of one report on one asset: their findings go together.
-            Some(&i) => placed[i].hosts.push(host),
+            Some(&i) => {
+                let p = &mut placed[i];
+                p.ip = p.ip.take().or(ip);
+                p.hosts.push(host);
+            }
             None => {
                 index.insert(asset.id, placed.len());
                 placed.push(Placed {
