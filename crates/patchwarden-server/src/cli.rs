@@ -83,6 +83,9 @@ enum Command {
     /// Advisory feeds.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
+    /// Vulnerability-scanner reports (Nessus, OpenVAS/Greenbone).
+    #[command(subcommand)]
+    Scans(ScansCommand),
     /// Configuration.
     #[command(subcommand, name = "config")]
     Configuration(ConfigCommand),
@@ -204,6 +207,20 @@ enum AdvisoriesCommand {
     /// published), store them and re-match. Exit 1 if any feed failed.
     Sync {
         /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScansCommand {
+    /// Import Nessus (.nessus v2, CSV) or OpenVAS/Greenbone (XML, CSV) reports: hosts
+    /// attach to assets by host name or address (or become new assets), credentialed
+    /// local checks are confirmed or contradicted against agent inventories.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the summaries as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -354,6 +371,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Admin(cmd) => admin(load_config(g, None)?, cmd).await,
         Command::Audit(cmd) => audit(load_config(g, None)?, cmd).await,
+        Command::Scans(ScansCommand::Import { files, json }) => {
+            let cfg = load_config(g, None)?;
+            crate::feeds::scans_cli(cli_state(cfg).await?, &files, json).await
+        }
         Command::Advisories(AdvisoriesCommand::Sync { json }) => {
             let cfg = load_config(g, None)?;
             init_logging(&cfg);

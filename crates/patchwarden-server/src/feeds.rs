@@ -124,3 +124,44 @@ pub async fn sync_cli(state: AppState, json: bool) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+/// `patchwarden scans import FILE...`: one summary per report; exit 1 if a file could
+/// not be imported at all (the others still are).
+pub async fn scans_cli(state: AppState, files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let ctx = crate::cli::cli_ctx(&state);
+    let mut failed = false;
+    let mut all = Vec::new();
+    for f in files {
+        match crate::service::scans::import_file(&state, &ctx, f).await {
+            Ok(s) => {
+                if !json {
+                    println!(
+                        "{}: {} {} report, {} hosts ({} matched, {} new), {} findings, {} rejected records",
+                        f.display(),
+                        s.scanner,
+                        s.format,
+                        s.hosts.len(),
+                        s.hosts_matched,
+                        s.hosts_created,
+                        s.findings,
+                        s.rejected.len()
+                    );
+                }
+                all.push(serde_json::to_value(&s)?);
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("{}: not imported: {}", f.display(), e.message);
+            }
+        }
+    }
+    state.store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

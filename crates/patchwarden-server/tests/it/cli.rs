@@ -258,3 +258,35 @@ fn admin_create_user_prints_a_one_time_password_or_takes_one() {
         "{out}"
     );
 }
+
+#[test]
+fn scans_import_reports_each_file_and_fails_only_for_unreadable_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    let out = bin()
+        .args(["scans", "import", "--database-url", &url])
+        .arg("../../../shared/fixtures/scanners/python-libnessus/nessus_report_localpci.nessus")
+        .arg(&junk)
+        .arg("../../../shared/fixtures/scanners/openvas/one_vuln.xml")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "nessus_report_localpci.nessus: nessus xml report, 1 hosts (0 matched, 1 new)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("one_vuln.xml: openvas xml report, 1 hosts"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("junk.txt: not imported: not a scanner report"),
+        "{stderr}"
+    );
+}
