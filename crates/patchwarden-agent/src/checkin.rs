@@ -6,6 +6,7 @@ use crate::client::{Client, ClientError, SKEW_WARNING_SECS};
 use crate::config::{check_server_url, AgentConfig};
 use crate::health::HealthExecutor;
 use crate::jobs::{self, Executor, Opened};
+use crate::pending::PendingTracker;
 use crate::spool::Spool;
 use crate::state::{sha256_hex, Enrollment, SeenJobs, StateDir};
 use crate::{info, warn};
@@ -53,6 +54,7 @@ pub struct Agent {
     spool: Spool,
     seen: SeenJobs,
     executor: Option<Box<dyn Executor>>,
+    pending: PendingTracker,
 }
 
 impl std::fmt::Debug for Agent {
@@ -105,6 +107,7 @@ impl Agent {
         let mut spool = Spool::open(state.spool_dir())?;
         jobs::recover_interrupted(&mut spool, Timestamp::now())?;
         let seen = state.seen_jobs()?;
+        let pending = PendingTracker::new(state.sent_pending()?);
         let executor = HealthExecutor::new(cfg.health_checks.clone(), cfg.root.clone(), runtime)?;
         Ok(Self {
             cfg,
@@ -115,6 +118,7 @@ impl Agent {
             spool,
             seen,
             executor: Some(Box::new(executor)),
+            pending,
         })
     }
 
@@ -151,11 +155,20 @@ impl Agent {
 
     async fn round(&mut self) -> Result<Round, CycleError> {
         let mut checkin = self.facts().map_err(CycleError::Retry)?;
+        if let Some(inv) = &checkin.inventory {
+            self.pending.refresh(
+                &self.cfg.root,
+                inv.format,
+                &inv.inventory_hash,
+                Duration::from_secs(self.cfg.pending_updates_secs),
+            );
+        }
         let acked = self.state.acked_inventory().map_err(CycleError::Fatal)?;
         if acked.as_deref() == Some(checkin.inventory_hash.as_str()) {
             checkin.inventory = None;
         }
         let sent_inventory = checkin.inventory.is_some();
+        checkin.pending_updates = self.pending.to_send(sent_inventory);
         if let Err(e) = self.spool.save_facts(&checkin) {
             warn(&format!("{e:#}"));
         }
@@ -177,6 +190,11 @@ impl Agent {
         }
         let reply = ex.reply;
         let _ = self.spool.clear_facts();
+        if let Some(hash) = self.pending.delivered(checkin.pending_updates.as_deref()) {
+            if let Err(e) = self.state.set_sent_pending(Some(&hash)) {
+                warn(&format!("{e:#}"));
+            }
+        }
         let ack = if reply.send_inventory {
             None
         } else if sent_inventory {

@@ -33,6 +33,9 @@ pub struct AgentConfig {
     pub jitter_secs: u64,
     #[serde(default = "default_root")]
     pub root: PathBuf,
+    /// Read pending updates (apt/dnf) at most this often; 0 = never.
+    #[serde(default = "default_pending")]
+    pub pending_updates_secs: u64,
     #[serde(default)]
     pub health_checks: Vec<HealthCheck>,
     #[serde(default)]
@@ -51,6 +54,9 @@ fn default_jitter() -> u64 {
 fn default_root() -> PathBuf {
     PathBuf::from("/")
 }
+fn default_pending() -> u64 {
+    3600
+}
 fn default_timeout() -> u64 {
     DEFAULT_CHECK_TIMEOUT_SECS
 }
@@ -67,6 +73,7 @@ impl Default for AgentConfig {
             interval_secs: default_interval(),
             jitter_secs: default_jitter(),
             root: default_root(),
+            pending_updates_secs: default_pending(),
             health_checks: Vec::new(),
             hooks: Hooks::default(),
         }

@@ -15,6 +15,7 @@ mod config;
 mod health;
 mod inventory;
 mod jobs;
+mod pending;
 mod spool;
 mod state;
 

@@ -17,6 +17,7 @@ const IDENTITY: &str = "identity.key";
 const ENROLLMENT: &str = "enrollment.json";
 const SERVER_CA: &str = "server-ca.pem";
 const ACKED_INVENTORY: &str = "acked_inventory";
+const SENT_PENDING: &str = "sent_pending";
 const SEEN_JOBS: &str = "seen_jobs";
 pub const SPOOL: &str = "spool";
 
@@ -93,6 +94,7 @@ impl StateDir {
             None => remove_if_exists(&self.server_ca_path())?,
         }
         remove_if_exists(&self.root.join(ACKED_INVENTORY))?;
+        remove_if_exists(&self.root.join(SENT_PENDING))?;
         let json = serde_json::to_vec_pretty(enrollment)?;
         write_atomic(&self.root.join(ENROLLMENT), &json, 0o600)
     }
@@ -137,7 +139,24 @@ impl StateDir {
 
     /// The inventory hash the server last acknowledged, if any.
     pub fn acked_inventory(&self) -> Result<Option<String>> {
-        let path = self.root.join(ACKED_INVENTORY);
+        self.read_small(ACKED_INVENTORY)
+    }
+
+    pub fn set_acked_inventory(&self, hash: Option<&str>) -> Result<()> {
+        self.write_small(ACKED_INVENTORY, hash)
+    }
+
+    /// Hash of the pending-updates list the server last received, if any.
+    pub fn sent_pending(&self) -> Result<Option<String>> {
+        self.read_small(SENT_PENDING)
+    }
+
+    pub fn set_sent_pending(&self, hash: Option<&str>) -> Result<()> {
+        self.write_small(SENT_PENDING, hash)
+    }
+
+    fn read_small(&self, name: &str) -> Result<Option<String>> {
+        let path = self.root.join(name);
         match fs::read_to_string(&path) {
             Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_owned())),
             Ok(_) => Ok(None),
@@ -146,10 +165,10 @@ impl StateDir {
         }
     }
 
-    pub fn set_acked_inventory(&self, hash: Option<&str>) -> Result<()> {
-        let path = self.root.join(ACKED_INVENTORY);
-        match hash {
-            Some(h) => write_atomic(&path, h.as_bytes(), 0o600),
+    fn write_small(&self, name: &str, value: Option<&str>) -> Result<()> {
+        let path = self.root.join(name);
+        match value {
+            Some(v) => write_atomic(&path, v.as_bytes(), 0o600),
             None => remove_if_exists(&path),
         }
     }

@@ -138,3 +138,45 @@ fn a_revoked_agent_stops_with_a_clear_message() {
     );
     assert_eq!(fake.received().len(), 0);
 }
+
+#[test]
+fn pending_updates_of_this_machine_are_sent_once() {
+    if !std::path::Path::new("/var/lib/dpkg/status").exists()
+        || std::process::Command::new("apt-get")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: not a Debian-family machine with apt-get");
+        return;
+    }
+    let fake = Fake::start();
+    let host = Host::new("");
+    // This machine's own root and apt metadata (read-only: `apt-get -s`).
+    let state = host.state.display().to_string();
+    std::fs::write(
+        &host.config,
+        format!("state_dir = {state:?}\nroot = \"/\"\npending_updates_secs = 3600\n"),
+    )
+    .unwrap();
+    host.enroll(&fake.url());
+    assert_ok(&host.run(&["checkin"]));
+    assert_ok(&host.run(&["checkin"]));
+    let got = fake.received();
+    let first = got[0]
+        .checkin
+        .pending_updates
+        .as_ref()
+        .expect("pending updates read");
+    println!(
+        "this machine: {} pending updates, {} security",
+        first.len(),
+        first.iter().filter(|u| u.security).count()
+    );
+    assert!(first
+        .iter()
+        .all(|u| !u.name.is_empty() && !u.candidate.is_empty()));
+    // Unchanged: neither the inventory nor the pending updates are sent again.
+    assert!(got[1].checkin.inventory.is_none());
+    assert!(got[1].checkin.pending_updates.is_none());
+}

@@ -33,10 +33,15 @@ impl Host {
         std::fs::write(root.join("etc/hostname"), "web-01\n").unwrap();
         let state = dir.path().join("state");
         let config = dir.path().join("agent.toml");
+        let pending = if extra.contains("pending_updates_secs") {
+            ""
+        } else {
+            "pending_updates_secs = 0\n"
+        };
         std::fs::write(
             &config,
             format!(
-                "state_dir = {state:?}\nroot = {root:?}\ninterval_secs = 1\njitter_secs = 0\n{extra}"
+                "state_dir = {state:?}\nroot = {root:?}\ninterval_secs = 1\njitter_secs = 0\n{pending}{extra}"
             ),
         )
         .unwrap();

@@ -7,6 +7,7 @@ mod checkin;
 mod cli;
 mod enroll;
 mod fake;
+mod footprint;
 mod host;
 mod jobs;
 mod spool;
