@@ -134,7 +134,15 @@ impl Client {
         let (status, date, body) = read_capped(resp).await?;
         let skew_secs = date.map(|d| d - now_unix);
         if status != StatusCode::OK {
-            return Err(error_for(status, &body));
+            return Err(match error_for(status, &body) {
+                ClientError::Unauthenticated(code) => match skew_secs {
+                    Some(s) if s.abs() > SKEW_WARNING_SECS => ClientError::Unauthenticated(
+                        format!("{code}; the local clock is {}s off the server's", s.abs()),
+                    ),
+                    _ => ClientError::Unauthenticated(code),
+                },
+                other => other,
+            });
         }
         let reply: CheckInReply = serde_json::from_slice(&body).map_err(|e| {
             ClientError::BadReply(format!("not a check-in reply ({} bytes): {e}", body.len()))

@@ -180,3 +180,21 @@ fn pending_updates_of_this_machine_are_sent_once() {
     assert!(got[1].checkin.inventory.is_none());
     assert!(got[1].checkin.pending_updates.is_none());
 }
+
+#[test]
+fn a_skewed_clock_refused_by_the_server_is_named() {
+    let fake = Fake::start();
+    let host = Host::new("");
+    host.enroll(&fake.url());
+    // The server's clock is 10 minutes ahead: it refuses the timestamp, says its Date.
+    fake.with(|b| b.date_offset_secs = 600);
+    let refusal = br#"{"error":{"code":"unauthenticated","message":"clock skew"}}"#;
+    fake.with(|b| b.reply_override = Some((StatusCode::UNAUTHORIZED, refusal.to_vec())));
+    let out = host.run(&["checkin"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("clock is 600s off"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -307,27 +307,28 @@ async fn checkin(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
         gzip,
         checkin: checkin.clone(),
     });
-    if let Some((status, body)) = s.reply_override.clone() {
-        return (status, body).into_response();
-    }
-    if checkin.inventory.is_some() {
-        s.stored_hash = Some(checkin.inventory_hash.clone());
-    }
-    let reply = CheckInReply {
-        send_inventory: s.stored_hash.as_deref() != Some(checkin.inventory_hash.as_str()),
-        jobs: std::mem::take(&mut s.queued),
-        next_checkin_secs: s.next_checkin_secs,
-        acknowledged: if s.ack {
-            checkin.reports.iter().map(|r| r.job_id.clone()).collect()
-        } else {
-            Vec::new()
-        },
+    let mut resp = if let Some((status, body)) = s.reply_override.clone() {
+        (status, body).into_response()
+    } else {
+        if checkin.inventory.is_some() {
+            s.stored_hash = Some(checkin.inventory_hash.clone());
+        }
+        let reply = CheckInReply {
+            send_inventory: s.stored_hash.as_deref() != Some(checkin.inventory_hash.as_str()),
+            jobs: std::mem::take(&mut s.queued),
+            next_checkin_secs: s.next_checkin_secs,
+            acknowledged: if s.ack {
+                checkin.reports.iter().map(|r| r.job_id.clone()).collect()
+            } else {
+                Vec::new()
+            },
+        };
+        axum::Json(reply).into_response()
     };
     let date = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(s.date_offset_secs);
     let date = jiff::fmt::rfc2822::to_string(&date.to_zoned(jiff::tz::TimeZone::UTC))
         .unwrap()
         .replace("+0000", "GMT");
-    let mut resp = axum::Json(reply).into_response();
     resp.headers_mut().insert("date", date.parse().unwrap());
     resp
 }
