@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod advisories;
+mod agents;
 mod assets;
 mod audit;
 mod enrichment;
@@ -78,6 +79,9 @@ cases!(
     scans::record_and_supersede,
     scans::filters_and_paging,
     scans::refused_and_cascade,
+    agents::enrolment,
+    agents::one_time_token_under_concurrency,
+    agents::server_key_and_jobs,
 );
 
 /// Runs every case against a fresh store from `factory`, printing each case name.

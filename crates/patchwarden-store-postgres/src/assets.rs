@@ -58,6 +58,13 @@ async fn set_groups(conn: &mut PgConnection, id: AssetId, groups: &[Label]) -> R
 
 pub(crate) async fn create(pool: &PgPool, ctx: &AuditCtx, new: &NewAsset) -> Result<Asset> {
     let mut tx = pool.begin().await.map_err(db_err)?;
+    let asset = insert(&mut tx, ctx, new).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(asset)
+}
+
+/// Creates an asset and audits it inside the caller's (write) transaction.
+pub(crate) async fn insert(tx: &mut PgConnection, ctx: &AuditCtx, new: &NewAsset) -> Result<Asset> {
     let at = to_micros(ctx.at);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO assets (hostname, kind, os_family, os_distribution, os_release, os_arch, \
@@ -79,10 +86,9 @@ pub(crate) async fn create(pool: &PgPool, ctx: &AuditCtx, new: &NewAsset) -> Res
     .await
     .map_err(conflict(taken(&new.hostname)))?;
     let id = AssetId::new(id);
-    set_groups(&mut tx, id, &new.groups).await?;
-    let asset = load(&mut tx, id).await?;
-    audit::append(&mut tx, drafts::asset_create(ctx, &asset), ctx.at).await?;
-    tx.commit().await.map_err(db_err)?;
+    set_groups(tx, id, &new.groups).await?;
+    let asset = load(tx, id).await?;
+    audit::append(tx, drafts::asset_create(ctx, &asset), ctx.at).await?;
     Ok(asset)
 }
 

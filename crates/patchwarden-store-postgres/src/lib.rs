@@ -10,12 +10,14 @@
 #![forbid(unsafe_code)]
 
 mod advisories;
+mod agents;
 mod assets;
 mod audit;
 mod enrichment;
 mod error;
 mod findings;
 mod inventory;
+mod jobs;
 mod redact;
 mod rows;
 mod scans;

@@ -3,7 +3,8 @@
 
 use crate::error::db_err;
 use crate::{
-    advisories, assets, audit, enrichment, findings, inventory, scans, tokens, users, PostgresStore,
+    advisories, agents, assets, audit, enrichment, findings, inventory, jobs, scans, tokens, users,
+    PostgresStore,
 };
 use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
@@ -12,10 +13,12 @@ use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
-    AdvisoryFilter, AdvisoryUpsert, ApiToken, Asset, AssetAddress, AssetFilter, AssetPatch,
-    AuditCtx, AuditFilter, FindingFilter, FindingsChange, InventoryChange, NewAsset, NewFinding,
-    NewScanImport, NewSession, NewToken, NewUser, Result, ScanFindingFilter, ScanImport, Session,
-    Store, StoredAdvisory, StoredFinding, StoredScanFinding, User, UserPatch,
+    AdvisoryFilter, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset, AssetAddress,
+    AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken, FindingFilter,
+    FindingsChange, InventoryChange, NewAgent, NewAsset, NewEnrollmentToken, NewFinding, NewJob,
+    NewJobReport, NewScanImport, NewServerKey, NewSession, NewToken, NewUser, ReportsRecorded,
+    Result, ScanFindingFilter, ScanImport, Session, Store, StoredAdvisory, StoredFinding,
+    StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
@@ -269,5 +272,80 @@ impl Store for PostgresStore {
         let mut conn = self.reader().await?;
         self.named(assets::load(&mut conn, id).await)?;
         self.named(scans::addresses(&mut conn, id).await)
+    }
+
+    async fn create_enrollment_token(
+        &self,
+        ctx: &AuditCtx,
+        new: &NewEnrollmentToken,
+    ) -> Result<EnrollmentToken> {
+        self.named(agents::create_token(&self.pool, ctx, new).await)
+    }
+
+    async fn list_enrollment_tokens(&self) -> Result<Vec<EnrollmentToken>> {
+        self.named(agents::list_tokens(&mut *self.reader().await?).await)
+    }
+
+    async fn revoke_enrollment_token(&self, ctx: &AuditCtx, id: i64) -> Result<EnrollmentToken> {
+        self.named(agents::revoke_token(&self.pool, ctx, id).await)
+    }
+
+    async fn enroll_agent(
+        &self,
+        ctx: &AuditCtx,
+        token_hash: &str,
+        new: &NewAgent,
+    ) -> Result<Option<Enrolled>> {
+        self.named(agents::enroll(&self.pool, ctx, token_hash, new).await)
+    }
+
+    async fn get_agent(&self, id: i64) -> Result<Agent> {
+        self.named(agents::load_agent(&mut *self.reader().await?, id).await)
+    }
+
+    async fn list_agents(&self) -> Result<Vec<Agent>> {
+        self.named(agents::list_agents(&mut *self.reader().await?).await)
+    }
+
+    async fn revoke_agent(&self, ctx: &AuditCtx, id: i64) -> Result<Agent> {
+        self.named(agents::revoke_agent(&self.pool, ctx, id).await)
+    }
+
+    async fn record_agent_contact(
+        &self,
+        id: i64,
+        at: jiff::Timestamp,
+        c: &AgentContact,
+    ) -> Result<()> {
+        self.named(agents::contact(&self.pool, id, at, c).await)
+    }
+
+    async fn server_key(&self, ctx: &AuditCtx, key: &NewServerKey) -> Result<String> {
+        self.named(agents::server_key(&self.pool, ctx, key).await)
+    }
+
+    async fn create_job(&self, ctx: &AuditCtx, new: &NewJob) -> Result<StoredJob> {
+        self.named(jobs::create(&self.pool, ctx, new).await)
+    }
+
+    async fn get_job(&self, id: &str) -> Result<StoredJob> {
+        self.named(jobs::get(&mut *self.reader().await?, id).await)
+    }
+
+    async fn list_job_reports(&self, id: &str) -> Result<Vec<StoredJobReport>> {
+        self.named(jobs::reports(&mut *self.reader().await?, id).await)
+    }
+
+    async fn deliver_jobs(&self, agent: i64, now: jiff::Timestamp) -> Result<Vec<StoredJob>> {
+        self.named(jobs::deliver(&self.pool, agent, now).await)
+    }
+
+    async fn record_job_reports(
+        &self,
+        ctx: &AuditCtx,
+        agent: i64,
+        reports: &[NewJobReport],
+    ) -> Result<ReportsRecorded> {
+        self.named(jobs::record_reports(&self.pool, ctx, agent, reports).await)
     }
 }

@@ -46,6 +46,17 @@ async fn set_groups(conn: &mut SqliteConnection, id: AssetId, groups: &[Label]) 
 
 pub(crate) async fn create(pool: &SqlitePool, ctx: &AuditCtx, new: &NewAsset) -> Result<Asset> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    let asset = insert(&mut tx, ctx, new).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(asset)
+}
+
+/// Creates an asset and audits it inside the caller's (write) transaction.
+pub(crate) async fn insert(
+    tx: &mut SqliteConnection,
+    ctx: &AuditCtx,
+    new: &NewAsset,
+) -> Result<Asset> {
     let at = to_micros(ctx.at);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO assets (hostname, kind, os_family, os_distribution, os_release, os_arch, \
@@ -67,10 +78,9 @@ pub(crate) async fn create(pool: &SqlitePool, ctx: &AuditCtx, new: &NewAsset) ->
     .await
     .map_err(conflict(taken(&new.hostname)))?;
     let id = AssetId::new(id);
-    set_groups(&mut tx, id, &new.groups).await?;
-    let asset = load(&mut tx, id).await?;
-    audit::append(&mut tx, drafts::asset_create(ctx, &asset), ctx.at).await?;
-    tx.commit().await.map_err(db_err)?;
+    set_groups(tx, id, &new.groups).await?;
+    let asset = load(tx, id).await?;
+    audit::append(tx, drafts::asset_create(ctx, &asset), ctx.at).await?;
     Ok(asset)
 }
 

@@ -9,12 +9,14 @@
 #![forbid(unsafe_code)]
 
 mod advisories;
+mod agents;
 mod assets;
 mod audit;
 mod enrichment;
 mod error;
 mod findings;
 mod inventory;
+mod jobs;
 mod rows;
 mod scans;
 mod store;

@@ -3,7 +3,8 @@
 
 use crate::error::db_err;
 use crate::{
-    advisories, assets, audit, enrichment, findings, inventory, scans, tokens, users, SqliteStore,
+    advisories, agents, assets, audit, enrichment, findings, inventory, jobs, scans, tokens, users,
+    SqliteStore,
 };
 use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
@@ -12,10 +13,12 @@ use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
-    AdvisoryFilter, AdvisoryUpsert, ApiToken, Asset, AssetAddress, AssetFilter, AssetPatch,
-    AuditCtx, AuditFilter, FindingFilter, FindingsChange, InventoryChange, NewAsset, NewFinding,
-    NewScanImport, NewSession, NewToken, NewUser, Result, ScanFindingFilter, ScanImport, Session,
-    Store, StoredAdvisory, StoredFinding, StoredScanFinding, User, UserPatch,
+    AdvisoryFilter, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset, AssetAddress,
+    AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken, FindingFilter,
+    FindingsChange, InventoryChange, NewAgent, NewAsset, NewEnrollmentToken, NewFinding, NewJob,
+    NewJobReport, NewScanImport, NewServerKey, NewSession, NewToken, NewUser, ReportsRecorded,
+    Result, ScanFindingFilter, ScanImport, Session, Store, StoredAdvisory, StoredFinding,
+    StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
 };
 
 #[async_trait]
@@ -270,5 +273,80 @@ impl Store for SqliteStore {
         let mut conn = self.reader().await?;
         assets::load(&mut conn, id).await?;
         scans::addresses(&mut conn, id).await
+    }
+
+    async fn create_enrollment_token(
+        &self,
+        ctx: &AuditCtx,
+        new: &NewEnrollmentToken,
+    ) -> Result<EnrollmentToken> {
+        agents::create_token(&self.write, ctx, new).await
+    }
+
+    async fn list_enrollment_tokens(&self) -> Result<Vec<EnrollmentToken>> {
+        agents::list_tokens(&mut *self.reader().await?).await
+    }
+
+    async fn revoke_enrollment_token(&self, ctx: &AuditCtx, id: i64) -> Result<EnrollmentToken> {
+        agents::revoke_token(&self.write, ctx, id).await
+    }
+
+    async fn enroll_agent(
+        &self,
+        ctx: &AuditCtx,
+        token_hash: &str,
+        new: &NewAgent,
+    ) -> Result<Option<Enrolled>> {
+        agents::enroll(&self.write, ctx, token_hash, new).await
+    }
+
+    async fn get_agent(&self, id: i64) -> Result<Agent> {
+        agents::load_agent(&mut *self.reader().await?, id).await
+    }
+
+    async fn list_agents(&self) -> Result<Vec<Agent>> {
+        agents::list_agents(&mut *self.reader().await?).await
+    }
+
+    async fn revoke_agent(&self, ctx: &AuditCtx, id: i64) -> Result<Agent> {
+        agents::revoke_agent(&self.write, ctx, id).await
+    }
+
+    async fn record_agent_contact(
+        &self,
+        id: i64,
+        at: jiff::Timestamp,
+        c: &AgentContact,
+    ) -> Result<()> {
+        agents::contact(&self.write, id, at, c).await
+    }
+
+    async fn server_key(&self, ctx: &AuditCtx, key: &NewServerKey) -> Result<String> {
+        agents::server_key(&self.write, ctx, key).await
+    }
+
+    async fn create_job(&self, ctx: &AuditCtx, new: &NewJob) -> Result<StoredJob> {
+        jobs::create(&self.write, ctx, new).await
+    }
+
+    async fn get_job(&self, id: &str) -> Result<StoredJob> {
+        jobs::get(&mut *self.reader().await?, id).await
+    }
+
+    async fn list_job_reports(&self, id: &str) -> Result<Vec<StoredJobReport>> {
+        jobs::reports(&mut *self.reader().await?, id).await
+    }
+
+    async fn deliver_jobs(&self, agent: i64, now: jiff::Timestamp) -> Result<Vec<StoredJob>> {
+        jobs::deliver(&self.write, agent, now).await
+    }
+
+    async fn record_job_reports(
+        &self,
+        ctx: &AuditCtx,
+        agent: i64,
+        reports: &[NewJobReport],
+    ) -> Result<ReportsRecorded> {
+        jobs::record_reports(&self.write, ctx, agent, reports).await
     }
 }

@@ -136,3 +136,60 @@ pub fn scan_import(ctx: &AuditCtx, import: &crate::ScanImport, assets: &[AssetId
         .target(import.id)
         .after(&serde_json::json!({ "import": import, "assets": ids }))
 }
+
+/// An enrolment token was created (the event carries no secret and no hash).
+pub fn enrollment_token_create(ctx: &AuditCtx, after: &crate::EnrollmentToken) -> AuditDraft {
+    draft(ctx, "agent.token.create", "enrollment_token")
+        .target(after.id)
+        .after(after)
+}
+
+pub fn enrollment_token_revoke(
+    ctx: &AuditCtx,
+    before: &crate::EnrollmentToken,
+    after: &crate::EnrollmentToken,
+) -> AuditDraft {
+    draft(ctx, "agent.token.revoke", "enrollment_token")
+        .target(after.id)
+        .before(before)
+        .after(after)
+}
+
+/// An agent enrolled with a token, for an asset (created or attached to).
+pub fn agent_enroll(ctx: &AuditCtx, enrolled: &crate::Enrolled) -> AuditDraft {
+    draft(ctx, "agent.enroll", "agent")
+        .target(enrolled.agent.id)
+        .after(enrolled)
+}
+
+pub fn agent_revoke(ctx: &AuditCtx, before: &crate::Agent, after: &crate::Agent) -> AuditDraft {
+    draft(ctx, "agent.revoke", "agent")
+        .target(after.id)
+        .before(before)
+        .after(after)
+}
+
+/// A server key was created; only its public half is recorded.
+pub fn server_key_create(ctx: &AuditCtx, key: &crate::NewServerKey) -> AuditDraft {
+    draft(ctx, "server_key.create", "server_key")
+        .target(&key.name)
+        .after(&serde_json::json!({ "name": key.name, "public": key.public }))
+}
+
+/// A signed job was queued for an agent (the signed text is in the event).
+pub fn job_create(ctx: &AuditCtx, job: &crate::StoredJob) -> AuditDraft {
+    draft(ctx, "job.create", "job").target(&job.id).after(job)
+}
+
+/// An agent reported on a job: the status, not the whole report (steps and package
+/// lists stay in the report table).
+pub fn job_report(
+    ctx: &AuditCtx,
+    before: &crate::StoredJob,
+    after: &crate::StoredJob,
+) -> AuditDraft {
+    draft(ctx, "job.report", "job")
+        .target(&after.id)
+        .before(&serde_json::json!({ "status": before.status, "finished_at": before.finished_at }))
+        .after(&serde_json::json!({ "status": after.status, "finished_at": after.finished_at }))
+}

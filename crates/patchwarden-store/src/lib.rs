@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agents;
 pub mod audit_drafts;
 mod error;
 pub mod inventory_diff;
@@ -16,6 +17,7 @@ mod model;
 mod scans;
 mod vuln;
 
+pub use agents::*;
 pub use error::StoreError;
 pub use model::*;
 pub use scans::*;
@@ -209,4 +211,61 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn find_assets_by_ip(&self, ip: &str) -> Result<Vec<Asset>>;
     /// The addresses an asset was seen at, ordered by IP.
     async fn list_asset_addresses(&self, id: AssetId) -> Result<Vec<AssetAddress>>;
+
+    // ---- agents -------------------------------------------------------------------
+
+    /// Stores a new enrolment token (only its hash) and audits it.
+    async fn create_enrollment_token(
+        &self,
+        ctx: &AuditCtx,
+        new: &NewEnrollmentToken,
+    ) -> Result<EnrollmentToken>;
+    /// Every enrolment token, newest first.
+    async fn list_enrollment_tokens(&self) -> Result<Vec<EnrollmentToken>>;
+    /// Marks the token revoked at `ctx.at`. Revoking twice is a no-op.
+    async fn revoke_enrollment_token(&self, ctx: &AuditCtx, id: i64) -> Result<EnrollmentToken>;
+    /// In one transaction: consumes the token with this hash if it is usable at
+    /// `ctx.at` (not revoked, not expired, reusable or never used) — so a one-time
+    /// token enrols exactly one agent even under concurrent requests —, attaches to
+    /// the asset with `new.asset.hostname` or creates it, and stores the agent.
+    /// `None` when no usable token has this hash (nothing is written).
+    async fn enroll_agent(
+        &self,
+        ctx: &AuditCtx,
+        token_hash: &str,
+        new: &NewAgent,
+    ) -> Result<Option<Enrolled>>;
+    async fn get_agent(&self, id: i64) -> Result<Agent>;
+    /// Agents ordered by id.
+    async fn list_agents(&self) -> Result<Vec<Agent>>;
+    /// Marks the agent revoked at `ctx.at`. Revoking twice is a no-op.
+    async fn revoke_agent(&self, ctx: &AuditCtx, id: i64) -> Result<Agent>;
+    /// Records a check-in: last seen at `at` and what the agent said about itself.
+    async fn record_agent_contact(
+        &self,
+        id: i64,
+        at: jiff::Timestamp,
+        c: &AgentContact,
+    ) -> Result<()>;
+
+    /// The secret of the server key `key.name`: the stored one, or `key.secret`
+    /// stored (and audited) now when there is none yet. Every replica gets the same.
+    async fn server_key(&self, ctx: &AuditCtx, key: &NewServerKey) -> Result<String>;
+
+    /// Queues a signed job for an agent. `NotFound` for an unknown agent.
+    async fn create_job(&self, ctx: &AuditCtx, new: &NewJob) -> Result<StoredJob>;
+    async fn get_job(&self, id: &str) -> Result<StoredJob>;
+    /// The reports of a job, oldest first.
+    async fn list_job_reports(&self, id: &str) -> Result<Vec<StoredJobReport>>;
+    /// The agent's jobs to send at `now`: not finished, not expired, oldest first;
+    /// marks never-delivered ones delivered at `now`.
+    async fn deliver_jobs(&self, agent: i64, now: jiff::Timestamp) -> Result<Vec<StoredJob>>;
+    /// Stores each report against its job if the job is this agent's; the first
+    /// final report finishes the job. One `job.report` audit event per stored report.
+    async fn record_job_reports(
+        &self,
+        ctx: &AuditCtx,
+        agent: i64,
+        reports: &[NewJobReport],
+    ) -> Result<ReportsRecorded>;
 }
