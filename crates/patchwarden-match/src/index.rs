@@ -81,36 +81,77 @@ impl AdvisoryIndex {
     pub fn build(advisories: Vec<Advisory>) -> Self {
         let mut idx = AdvisoryIndex::default();
         for adv in advisories {
-            let n = u32::try_from(idx.advisories.len()).unwrap_or(u32::MAX);
-            for ap in &adv.affected {
-                match statement(n, ap) {
-                    Ok(st) => {
-                        let entry = idx
-                            .statements
-                            .entry(ap.distro.clone())
-                            .or_default()
-                            .entry(Box::from(ap.name.as_str()))
-                            .or_default();
-                        let list = match ap.name_kind {
-                            NameKind::Binary => &mut entry.binary,
-                            NameKind::Source => &mut entry.source,
-                        };
-                        if list.is_empty() {
-                            idx.keys += 1;
-                        }
-                        list.push(st);
-                    }
-                    Err(reason) => idx.rejected.push(RejectedRecord {
-                        file: adv.source.clone(),
-                        record: Some(format!("{} {}", adv.id, ap.name)),
-                        reason,
-                    }),
-                }
-            }
-            idx.by_id.insert(adv.id.clone(), n);
-            idx.advisories.push(adv);
+            idx.upsert(adv);
         }
         idx
+    }
+
+    /// Adds an advisory, or replaces the one with the same id (its old statements are
+    /// removed first). This is how an import updates a live index without rebuilding it.
+    pub fn upsert(&mut self, adv: Advisory) {
+        let n = match self.by_id.get(&adv.id) {
+            Some(old) => {
+                let old = *old;
+                self.remove_statements(old);
+                old
+            }
+            None => u32::try_from(self.advisories.len()).unwrap_or(u32::MAX),
+        };
+        for ap in &adv.affected {
+            match statement(n, ap) {
+                Ok(st) => {
+                    let entry = self
+                        .statements
+                        .entry(ap.distro.clone())
+                        .or_default()
+                        .entry(Box::from(ap.name.as_str()))
+                        .or_default();
+                    let list = match ap.name_kind {
+                        NameKind::Binary => &mut entry.binary,
+                        NameKind::Source => &mut entry.source,
+                    };
+                    if list.is_empty() {
+                        self.keys += 1;
+                    }
+                    list.push(st);
+                }
+                Err(reason) => self.rejected.push(RejectedRecord {
+                    file: adv.source.clone(),
+                    record: Some(format!("{} {}", adv.id, ap.name)),
+                    reason,
+                }),
+            }
+        }
+        self.by_id.insert(adv.id.clone(), n);
+        match self.advisories.get_mut(n as usize) {
+            Some(slot) => *slot = adv,
+            None => self.advisories.push(adv),
+        }
+    }
+
+    /// Removes the statements of advisory `n` (looked up through the keys it names).
+    fn remove_statements(&mut self, n: u32) {
+        let Some(old) = self.advisories.get(n as usize) else {
+            return;
+        };
+        for ap in &old.affected {
+            let Some(entry) = self
+                .statements
+                .get_mut(&ap.distro)
+                .and_then(|m| m.get_mut(ap.name.as_str()))
+            else {
+                continue;
+            };
+            let list = match ap.name_kind {
+                NameKind::Binary => &mut entry.binary,
+                NameKind::Source => &mut entry.source,
+            };
+            let had = !list.is_empty();
+            list.retain(|st| st.advisory != n);
+            if had && list.is_empty() {
+                self.keys -= 1;
+            }
+        }
     }
 
     /// The advisory with this id (the last one indexed, if the id repeats).

@@ -199,3 +199,30 @@ fn fleet_evaluates_each_unique_package_once() {
     );
     assert_eq!(r.per_host.iter().filter(|f| !f.is_empty()).count(), 50);
 }
+
+#[test]
+fn upsert_replaces_an_advisory_in_place() {
+    let mut idx = AdvisoryIndex::build(vec![adv(
+        "DSA-1",
+        &["CVE-1"],
+        vec![src("zlib", fixed("1.3-1"))],
+    )]);
+    let p = pkg("zlib1g", "1.3-1", Some(("zlib", "1.3-1")));
+    assert!(idx
+        .match_package(&deb12(), PackageFormat::Deb, &p)
+        .is_empty());
+    // The advisory is revised: the fix moved to 1.3-2.
+    idx.upsert(adv("DSA-1", &["CVE-1"], vec![src("zlib", fixed("1.3-2"))]));
+    let f = idx.match_package(&deb12(), PackageFormat::Deb, &p);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].fixed.as_deref(), Some("1.3-2"));
+    assert_eq!(idx.advisories().len(), 1);
+    // Revised again to name another package only: zlib is no longer mentioned.
+    idx.upsert(adv("DSA-1", &["CVE-1"], vec![src("curl", fixed("8.0-1"))]));
+    assert!(!idx.mentions(&deb12(), &p));
+    assert_eq!(idx.len(), 1);
+    // A new advisory is added alongside.
+    idx.upsert(adv("DSA-2", &["CVE-2"], vec![src("zlib", fixed("1.4-1"))]));
+    assert_eq!(idx.match_package(&deb12(), PackageFormat::Deb, &p).len(), 1);
+    assert_eq!(idx.advisory("DSA-2").map(|a| a.id.as_str()), Some("DSA-2"));
+}

@@ -4,15 +4,14 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use patchwarden_domain::advisory::CveEnrichment;
+use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_match::level::{Facts, LevelPolicy};
 use patchwarden_match::{distro_key, AdvisoryIndex};
 use patchwarden_store::{AdvisoryFilter, AuditCtx, FindingsChange, NewFinding, Store};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, RwLockReadGuard};
 
 /// The loaded index and the enrichment of every CVE it mentions.
 #[derive(Debug)]
@@ -26,36 +25,76 @@ pub struct Loaded {
 /// replicas behind a load balancer pick up imports made through another replica.
 pub const INDEX_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Cache of the index; invalidated when advisories or enrichment change here, and
+#[derive(Debug)]
+struct Cache {
+    loaded_at: std::time::Instant,
+    loaded: Loaded,
+}
+
+/// The index, loaded once from the store, updated in place by imports made here, and
 /// rebuilt after [`INDEX_MAX_AGE`] in any case.
 #[derive(Debug, Default)]
 pub struct MatchEngine {
-    loaded: RwLock<Option<(std::time::Instant, Arc<Loaded>)>>,
+    cache: RwLock<Option<Cache>>,
 }
 
 impl MatchEngine {
-    /// The current index, loading it from the store when needed.
-    pub async fn get(&self, store: &dyn Store) -> Result<Arc<Loaded>, ApiError> {
-        let fresh = |slot: &Option<(std::time::Instant, Arc<Loaded>)>| {
-            slot.as_ref()
-                .filter(|(at, _)| at.elapsed() < INDEX_MAX_AGE)
-                .map(|(_, l)| l.clone())
-        };
-        if let Some(l) = fresh(&*self.loaded.read().await) {
-            return Ok(l);
+    /// Read access to the current index, loading it from the store when needed.
+    pub async fn read(&self, store: &dyn Store) -> Result<RwLockReadGuard<'_, Loaded>, ApiError> {
+        loop {
+            let guard = self.cache.read().await;
+            if let Ok(loaded) = RwLockReadGuard::try_map(guard, |c| {
+                c.as_ref()
+                    .filter(|c| c.loaded_at.elapsed() < INDEX_MAX_AGE)
+                    .map(|c| &c.loaded)
+            }) {
+                return Ok(loaded);
+            }
+            let mut slot = self.cache.write().await;
+            if slot
+                .as_ref()
+                .is_none_or(|c| c.loaded_at.elapsed() >= INDEX_MAX_AGE)
+            {
+                *slot = Some(Cache {
+                    loaded_at: std::time::Instant::now(),
+                    loaded: load(store).await?,
+                });
+            }
         }
-        let mut slot = self.loaded.write().await;
-        if let Some(l) = fresh(&slot) {
-            return Ok(l);
-        }
-        let loaded = Arc::new(load(store).await?);
-        *slot = Some((std::time::Instant::now(), loaded.clone()));
-        Ok(loaded)
     }
 
-    /// Forget the index; the next match rebuilds it.
+    /// Applies what an import changed to the loaded index (nothing to do when none is
+    /// loaded: the next reader loads the new state).
+    pub async fn apply(&self, advisories: Vec<Advisory>, enrichment: &[CveEnrichment]) {
+        let mut slot = self.cache.write().await;
+        if let Some(c) = slot.as_mut() {
+            for a in advisories {
+                c.loaded.index.upsert(a);
+            }
+            for e in enrichment {
+                let merged = match c.loaded.enrichment.remove(&e.cve) {
+                    Some(mut old) => {
+                        if e.kev.is_some() {
+                            old.kev.clone_from(&e.kev);
+                        }
+                        if e.epss.is_some() {
+                            old.epss.clone_from(&e.epss);
+                        }
+                        if !e.cvss.is_empty() {
+                            old.cvss.clone_from(&e.cvss);
+                        }
+                        old
+                    }
+                    None => e.clone(),
+                };
+                c.loaded.enrichment.insert(merged.cve.clone(), merged);
+            }
+        }
+    }
+
+    /// Forget the index; the next reader rebuilds it.
     pub async fn invalidate(&self) {
-        *self.loaded.write().await = None;
+        *self.cache.write().await = None;
     }
 }
 
@@ -101,7 +140,7 @@ pub async fn findings_for(state: &AppState, asset: AssetId) -> Result<Vec<NewFin
         return Ok(Vec::new());
     };
     let packages = state.store.get_inventory(asset).await?;
-    let loaded = state.engine.get(state.store.as_ref()).await?;
+    let loaded = state.engine.read(state.store.as_ref()).await?;
     let idx = &loaded.index;
     let mut hits = Vec::new();
     let mut seen = HashSet::new();
@@ -151,13 +190,10 @@ pub async fn rematch_asset(
 pub async fn rematch_for_advisories(
     state: &AppState,
     ctx: &AuditCtx,
-    changed: &[String],
+    changed: &[Advisory],
 ) -> Result<(usize, FindingsChange), ApiError> {
-    state.engine.invalidate().await;
-    let loaded = state.engine.get(state.store.as_ref()).await?;
     let names: Vec<String> = changed
         .iter()
-        .filter_map(|id| loaded.index.advisory(id))
         .flat_map(|a| a.affected.iter().map(|ap| ap.name.clone()))
         .collect::<HashSet<_>>()
         .into_iter()
@@ -207,12 +243,28 @@ pub async fn store_import(
     for chunk in imported.enrichment.chunks(5000) {
         enrichment_changed += state.store.upsert_enrichment(ctx, chunk).await?;
     }
+    // The changed advisories as stored (for a repeated id, the last one wins there too).
+    let wanted: HashSet<&str> = upsert.changed.iter().map(String::as_str).collect();
+    let mut by_id: HashMap<&str, &Advisory> = HashMap::new();
+    for a in imported
+        .advisories
+        .iter()
+        .filter(|a| wanted.contains(a.id.as_str()))
+    {
+        by_id.insert(a.id.as_str(), a);
+    }
+    let changed: Vec<Advisory> = by_id.into_values().cloned().collect();
+    if !changed.is_empty() || enrichment_changed > 0 {
+        state
+            .engine
+            .apply(changed.clone(), &imported.enrichment)
+            .await;
+    }
     let (assets_rematched, findings) = if enrichment_changed > 0 {
         // Levels may change anywhere: re-match every asset.
-        state.engine.invalidate().await;
         rematch_all(state, ctx).await?
-    } else if !upsert.changed.is_empty() {
-        rematch_for_advisories(state, ctx, &upsert.changed).await?
+    } else if !changed.is_empty() {
+        rematch_for_advisories(state, ctx, &changed).await?
     } else {
         (0, FindingsChange::default())
     };

@@ -1,0 +1,185 @@
+//! End-to-end figures on the embedded SQLite store.
+//!
+//! - `import_alma_feed`: the whole AlmaLinux OSV feed (5,680 records), already parsed,
+//!   stored into a fresh database (one transaction per 2,000 advisories).
+//! - `one_new_advisory_propagated`: a fleet of `PATCHWARDEN_BENCH_ASSETS` (default 1,000)
+//!   AlmaLinux 9 assets of 300 packages each, 5 % of them with an old `zlib`; one new
+//!   advisory naming `zlib` is imported: stored, the assets that have `zlib` found,
+//!   re-matched and their findings recorded.
+//!
+//! Run: `cargo bench -p patchwarden-server --bench store`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use patchwarden_domain::advisory::{
+    Advisory, AffectedPackage, DistroRelease, NameKind, PackageState, VersionRange,
+};
+use patchwarden_domain::asset::{AssetKind, Criticality, Environment, Hostname, OsFamily, OsInfo};
+use patchwarden_domain::clock::{Clock, SystemClock};
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_server::config::Config;
+use patchwarden_server::service::matching::store_import;
+use patchwarden_server::AppState;
+use patchwarden_store::{AuditCtx, NewAsset, Store};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
+
+const FEED: &str = "../../../shared/fixtures/advisories/osv-almalinux";
+
+static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+});
+
+static ALMA: LazyLock<Vec<Advisory>> =
+    LazyLock::new(|| patchwarden_advisory::import_path(FEED).unwrap().advisories);
+
+async fn state(dir: &std::path::Path) -> AppState {
+    let mut cfg = Config::default();
+    cfg.database.url = format!("sqlite://{}", dir.join("bench.db").display());
+    let store: Arc<dyn Store> = patchwarden_server::server::open_store(&cfg).await.unwrap();
+    AppState::new(store, Arc::new(SystemClock) as Arc<dyn Clock>, cfg)
+}
+
+fn ctx() -> AuditCtx {
+    AuditCtx::system("bench", jiff::Timestamp::now())
+}
+
+fn main() {
+    divan::main();
+}
+
+#[divan::bench(sample_count = 5)]
+fn import_alma_feed(b: divan::Bencher) {
+    let feed = &*ALMA;
+    b.with_inputs(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let st = RT.block_on(state(dir.path()));
+        (dir, st)
+    })
+    .bench_local_values(|(dir, st)| {
+        RT.block_on(async {
+            let imported = patchwarden_advisory::ImportResult {
+                advisories: feed.clone(),
+                ..Default::default()
+            };
+            let s = store_import(&st, &ctx(), imported).await.unwrap();
+            assert!(s.advisories.inserted > 5000);
+        });
+        drop(dir);
+    });
+}
+
+fn assets_wanted() -> usize {
+    std::env::var("PATCHWARDEN_BENCH_ASSETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+fn zlib_advisory(n: u32) -> Advisory {
+    Advisory {
+        id: format!("BENCH-ZLIB-{n}"),
+        source: "bench".into(),
+        aliases: vec![format!("CVE-2099-{n}")],
+        published: None,
+        modified: None,
+        title: None,
+        severity: None,
+        cvss: vec![],
+        affected: vec![AffectedPackage {
+            distro: DistroRelease {
+                ecosystem: "almalinux".into(),
+                release: "9".into(),
+            },
+            scheme: PackageFormat::Rpm,
+            name: "zlib".into(),
+            name_kind: NameKind::Binary,
+            arches: vec![],
+            state: PackageState::Fixed {
+                ranges: vec![VersionRange {
+                    introduced: None,
+                    fixed: Some(format!("1.2.11-{}.el9", 100 + n)),
+                }],
+            },
+        }],
+        references: vec![],
+    }
+}
+
+#[divan::bench(sample_count = 10)]
+fn one_new_advisory_propagated(b: divan::Bencher) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = RT.block_on(async {
+        let st = state(dir.path()).await;
+        let imported = patchwarden_advisory::ImportResult {
+            advisories: ALMA.clone(),
+            ..Default::default()
+        };
+        store_import(&st, &ctx(), imported).await.unwrap();
+        for i in 0..assets_wanted() {
+            let a = st
+                .store
+                .create_asset(
+                    &ctx(),
+                    &NewAsset {
+                        hostname: Hostname::parse(&format!("alma-{i}")).unwrap(),
+                        kind: AssetKind::Server,
+                        os: OsInfo {
+                            family: OsFamily::Linux,
+                            distribution: "almalinux".into(),
+                            release: "9.4".into(),
+                            arch: "x86_64".into(),
+                        },
+                        environment: Environment::Production,
+                        criticality: Criticality::Standard,
+                        owner: None,
+                        groups: vec![],
+                        protected_data: false,
+                    },
+                )
+                .await
+                .unwrap();
+            let mut pkgs: Vec<InstalledPackage> = (0..299)
+                .map(|p| InstalledPackage {
+                    name: format!("bench-pkg-{p}"),
+                    version: "1.0-1.el9".into(),
+                    arch: "x86_64".into(),
+                    source_name: None,
+                    source_version: None,
+                })
+                .collect();
+            if i % 20 == 0 {
+                pkgs.push(InstalledPackage {
+                    name: "zlib".into(),
+                    version: "1.2.11-40.el9".into(),
+                    arch: "x86_64".into(),
+                    source_name: None,
+                    source_version: None,
+                });
+            }
+            st.store
+                .replace_inventory(&ctx(), a.id, PackageFormat::Rpm, &pkgs)
+                .await
+                .unwrap();
+        }
+        // Warm the index.
+        drop(st.engine.read(st.store.as_ref()).await.unwrap());
+        st
+    });
+    let n = AtomicU32::new(0);
+    b.bench_local(|| {
+        let k = n.fetch_add(1, Ordering::Relaxed);
+        RT.block_on(async {
+            let imported = patchwarden_advisory::ImportResult {
+                advisories: vec![zlib_advisory(k)],
+                ..Default::default()
+            };
+            let s = store_import(&st, &ctx(), imported).await.unwrap();
+            assert_eq!(s.assets_rematched, assets_wanted().div_ceil(20));
+        });
+    });
+}
