@@ -398,6 +398,7 @@ pub fn schemas() -> Map<String, Value> {
         "AuditEventLines",
         json!({ "type": "string", "description": "one AuditEvent JSON object per line" }),
     );
+    m.extend(crate::api::agent_schemas());
     m
 }
 
@@ -411,11 +412,12 @@ fn operation(op: &Op) -> Value {
     );
     let mut params: Vec<Value> = Vec::new();
     if op.path.contains("{id}") {
-        let schema = if op.path.starts_with("/api/v1/advisories/") {
-            json!({ "type": "string" })
-        } else {
-            json!({ "type": "integer", "format": "int64", "minimum": 1 })
-        };
+        let schema =
+            if op.path.starts_with("/api/v1/advisories/") || op.path.starts_with("/api/v1/jobs/") {
+                json!({ "type": "string" })
+            } else {
+                json!({ "type": "integer", "format": "int64", "minimum": 1 })
+            };
         params.push(json!({ "name": "id", "in": "path", "required": true, "schema": schema }));
     }
     for (name, desc) in op.query {

@@ -18,6 +18,8 @@ pub struct Shared {
     pub config: Config,
     pub passwords: Passwords,
     pub engine: crate::service::matching::MatchEngine,
+    /// The job-signing key, loaded from (or created in) the store on first use.
+    pub job_key: tokio::sync::OnceCell<patchwarden_wire::sign::SecretKey>,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
             config,
             passwords,
             engine: crate::service::matching::MatchEngine::default(),
+            job_key: tokio::sync::OnceCell::new(),
         }))
     }
 }

@@ -2,10 +2,12 @@
 //! records its method, path, access rule and schemas; the OpenAPI document is generated
 //! from that record, and the role-matrix test walks it.
 
+mod agents;
 mod assets;
 mod audit;
 pub mod extract;
 mod health;
+mod jobs;
 mod meta;
 mod scans;
 mod session;
@@ -13,7 +15,9 @@ mod tokens;
 mod users;
 mod vulns;
 
+pub use agents::{AgentIdentity, AgentSigned};
 pub use assets::MAX_PACKAGES;
+pub use jobs::schemas as agent_schemas;
 
 use crate::state::AppState;
 use axum::http::Method;
@@ -467,5 +471,111 @@ pub fn routes() -> (Router<AppState>, Vec<Op>) {
             .returns(200, Some("AuditEventLines")),
             get(audit::export),
         );
+    let b = agent_routes(b);
     (b.router, b.ops)
+}
+
+/// The agent endpoints (public at the user level: they authenticate by the agent's
+/// signature), their administration, and jobs.
+fn agent_routes(b: ApiBuilder) -> ApiBuilder {
+    use Method as M;
+    use Permission as P;
+    b.add(
+        Op::new(
+            M::POST,
+            "/api/v1/agent/enroll",
+            "agent",
+            "Agent enrolment: an enrolment token buys a per-agent identity (401 invalid_token when unknown, expired, revoked or used)",
+        )
+        .public()
+        .body("EnrollRequest")
+        .returns(201, Some("EnrollResponse")),
+        post(agents::enroll),
+    )
+    .add(
+        Op::new(
+            M::POST,
+            "/api/v1/agent/checkin",
+            "agent",
+            "Agent check-in, signed by the agent's key: facts, inventory when changed, job reports; answers with jobs",
+        )
+        .public()
+        .body("CheckIn")
+        .returns(200, Some("CheckInReply")),
+        post(agents::checkin),
+    )
+    .add(
+        Op::new(
+            M::POST,
+            "/api/v1/agents/enrollment-tokens",
+            "agents",
+            "Create an enrolment token; the secret (pwe_...) is shown once",
+        )
+        .perm(P::AgentEnroll)
+        .body("CreateEnrollmentTokenRequest")
+        .returns(201, Some("CreatedEnrollmentToken")),
+        post(agents::create_token),
+    )
+    .add(
+        Op::new(
+            M::GET,
+            "/api/v1/agents/enrollment-tokens",
+            "agents",
+            "Enrolment tokens, newest first",
+        )
+        .perm(P::AgentEnroll)
+        .returns(200, Some("EnrollmentTokenList")),
+        get(agents::list_tokens),
+    )
+    .add(
+        Op::new(
+            M::DELETE,
+            "/api/v1/agents/enrollment-tokens/{id}",
+            "agents",
+            "Revoke an enrolment token",
+        )
+        .perm(P::AgentEnroll)
+        .returns(200, Some("EnrollmentToken")),
+        delete(agents::revoke_token),
+    )
+    .add(
+        Op::new(M::GET, "/api/v1/agents", "agents", "Enrolled agents")
+            .perm(P::AssetRead)
+            .returns(200, Some("AgentList")),
+        get(agents::list_agents),
+    )
+    .add(
+        Op::new(
+            M::DELETE,
+            "/api/v1/agents/{id}",
+            "agents",
+            "Revoke an agent: it is refused (403 agent_revoked) at its next contact",
+        )
+        .perm(P::AgentEnroll)
+        .returns(200, Some("Agent")),
+        delete(agents::revoke_agent),
+    )
+    .add(
+        Op::new(
+            M::POST,
+            "/api/v1/assets/{id}/jobs",
+            "jobs",
+            "Queue a typed job, signed with the server's job key, for the asset's agent",
+        )
+        .perm(P::DeploymentRun)
+        .body("QueueJobRequest")
+        .returns(201, Some("AgentJob")),
+        post(jobs::queue),
+    )
+    .add(
+        Op::new(
+            M::GET,
+            "/api/v1/jobs/{id}",
+            "jobs",
+            "A job with its agent's reports (each step's status, timing and log excerpt); every role with deployment_run also has finding_read",
+        )
+        .perm(P::FindingRead)
+        .returns(200, Some("AgentJob")),
+        get(jobs::get_one),
+    )
 }
