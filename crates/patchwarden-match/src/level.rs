@@ -75,7 +75,7 @@ pub struct Rule {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LevelPolicy {
     /// Tried in order; the first rule with a holding condition decides.
     pub rules: Vec<Rule>,

@@ -36,6 +36,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub feeds: FeedsConfig,
+    /// The level rule (PROCESS.md section 2), as data.
+    pub levels: patchwarden_match::level::LevelPolicy,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

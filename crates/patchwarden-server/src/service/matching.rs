@@ -7,6 +7,7 @@ use crate::state::AppState;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
+use patchwarden_match::fleet::{evaluate, PackageTable};
 use patchwarden_match::level::{Facts, LevelPolicy};
 use patchwarden_match::{distro_key, AdvisoryIndex};
 use patchwarden_store::{AdvisoryFilter, AuditCtx, FindingsChange, NewFinding, Store};
@@ -40,7 +41,11 @@ pub struct MatchEngine {
 
 impl MatchEngine {
     /// Read access to the current index, loading it from the store when needed.
-    pub async fn read(&self, store: &dyn Store) -> Result<RwLockReadGuard<'_, Loaded>, ApiError> {
+    pub async fn read(
+        &self,
+        store: &dyn Store,
+        policy: &LevelPolicy,
+    ) -> Result<RwLockReadGuard<'_, Loaded>, ApiError> {
         loop {
             let guard = self.cache.read().await;
             if let Ok(loaded) = RwLockReadGuard::try_map(guard, |c| {
@@ -57,7 +62,7 @@ impl MatchEngine {
             {
                 *slot = Some(Cache {
                     loaded_at: std::time::Instant::now(),
-                    loaded: load(store).await?,
+                    loaded: load(store, policy).await?,
                 });
             }
         }
@@ -98,7 +103,7 @@ impl MatchEngine {
     }
 }
 
-async fn load(store: &dyn Store) -> Result<Loaded, ApiError> {
+async fn load(store: &dyn Store, policy: &LevelPolicy) -> Result<Loaded, ApiError> {
     let mut advisories = Vec::new();
     let mut after = None;
     loop {
@@ -128,7 +133,7 @@ async fn load(store: &dyn Store) -> Result<Loaded, ApiError> {
     Ok(Loaded {
         index: AdvisoryIndex::build(advisories),
         enrichment,
-        policy: LevelPolicy::default(),
+        policy: policy.clone(),
     })
 }
 
@@ -140,26 +145,32 @@ pub async fn findings_for(state: &AppState, asset: AssetId) -> Result<Vec<NewFin
         return Ok(Vec::new());
     };
     let packages = state.store.get_inventory(asset).await?;
-    let loaded = state.engine.read(state.store.as_ref()).await?;
+    let loaded = state
+        .engine
+        .read(state.store.as_ref(), &state.config.levels)
+        .await?;
     let idx = &loaded.index;
     let mut hits = Vec::new();
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
+    let mut found = Vec::new();
     for p in packages.iter().filter(|p| idx.mentions(&distro, p)) {
         hits.clear();
         idx.hits(&distro, format, p, &mut hits);
-        for f in idx.findings(&distro, p, &hits) {
-            // Two installed versions of one package (kernels) hit by one advisory: the
-            // first (lowest stored) one is reported.
-            if f.suppressed.is_some()
-                || !seen.insert((f.package.clone(), f.arch.clone(), f.advisory.clone()))
-            {
-                continue;
-            }
-            out.push(with_level(&loaded, f));
-        }
+        found.extend(idx.findings(&distro, p, &hits));
     }
-    Ok(out)
+    Ok(new_findings(&loaded, found))
+}
+
+/// Levels and deadlines for an asset's findings. Suppressed findings are left out; when
+/// two installed versions of one package (kernels) are hit by one advisory, the first
+/// (lowest stored) one is reported.
+fn new_findings(loaded: &Loaded, found: Vec<Finding>) -> Vec<NewFinding> {
+    let mut seen = HashSet::new();
+    found
+        .into_iter()
+        .filter(|f| f.suppressed.is_none())
+        .filter(|f| seen.insert((f.package.clone(), f.arch.clone(), f.advisory.clone())))
+        .map(|f| with_level(loaded, f))
+        .collect()
 }
 
 fn with_level(loaded: &Loaded, finding: Finding) -> NewFinding {
@@ -279,13 +290,15 @@ pub async fn store_import(
     })
 }
 
-/// Re-matches every asset.
+/// Re-matches every asset without re-scanning host by host: every inventory is read
+/// once and interned into a [`PackageTable`], each unique (release, format, package)
+/// is evaluated once, and the hits are fanned out to the assets that have it.
 pub async fn rematch_all(
     state: &AppState,
     ctx: &AuditCtx,
 ) -> Result<(usize, FindingsChange), ApiError> {
-    let mut total = FindingsChange::default();
-    let mut n = 0;
+    let mut table = PackageTable::new();
+    let mut hosts: Vec<(AssetId, Vec<u32>)> = Vec::new();
     let mut after = None;
     loop {
         let page = state
@@ -299,12 +312,38 @@ pub async fn rematch_all(
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for a in &page {
-            let c = rematch_asset(state, ctx, a.id).await?;
-            total.opened += c.opened;
-            total.kept += c.kept;
-            total.closed += c.closed;
-            n += 1;
+            let entries = match (a.package_format, distro_key(&a.os)) {
+                (Some(format), Some(distro)) => {
+                    let packages = state.store.get_inventory(a.id).await?;
+                    table.intern_host(&distro, format, &packages)
+                }
+                _ => Vec::new(),
+            };
+            hosts.push((a.id, entries));
         }
     }
-    Ok((n, total))
+    // Each unique package tuple is evaluated once, for the whole fleet, under one read
+    // of the index (hits refer to its advisories by position).
+    let planned: Vec<(AssetId, Vec<NewFinding>)> = {
+        let loaded = state
+            .engine
+            .read(state.store.as_ref(), &state.config.levels)
+            .await?;
+        let results = evaluate(&loaded.index, &table);
+        hosts
+            .iter()
+            .map(|(id, entries)| {
+                let found = results.findings_for_host(&loaded.index, &table, entries);
+                (*id, new_findings(&loaded, found))
+            })
+            .collect()
+    };
+    let mut total = FindingsChange::default();
+    for (id, findings) in &planned {
+        let c = state.store.sync_findings(ctx, *id, findings).await?;
+        total.opened += c.opened;
+        total.kept += c.kept;
+        total.closed += c.closed;
+    }
+    Ok((hosts.len(), total))
 }

@@ -252,3 +252,19 @@ async fn cli_imports_the_real_dsa_list_and_kev_and_matches() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 new, 0 updated, 5383 unchanged"));
 }
+
+#[tokio::test]
+async fn the_level_rule_comes_from_the_configuration() {
+    let rule: patchwarden_match::level::LevelPolicy =
+        toml::from_str("otherwise = \"high\"\nrules = []\n").unwrap();
+    let ts = TestServer::start_with(move |c| c.levels = rule).await;
+    let admin = ts.admin().await;
+    let web = asset(&admin, "web9", json!([xorg("2:1.20.11-1+deb11u5")])).await;
+    import(&admin, "debian.json", osv_xorg()).await;
+    let f = admin.get(&format!("/api/v1/findings?asset={web}")).await;
+    let one = &f.json["findings"][0];
+    assert_eq!(one["level"], "high", "{}", f.text);
+    let first: Timestamp = one["first_seen_at"].as_str().unwrap().parse().unwrap();
+    let deadline: Timestamp = one["deadline_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(deadline.duration_since(first).as_hours(), 48);
+}
