@@ -104,6 +104,24 @@ pub(crate) async fn reports(conn: &mut SqliteConnection, id: &str) -> Result<Vec
         .collect()
 }
 
+/// Whether the agent has an unfinished, unexpired job (delivered or not).
+pub(crate) async fn any_pending(
+    conn: &mut sqlx::SqliteConnection,
+    agent: i64,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 FROM agent_jobs WHERE agent_id = $1 AND finished_at IS NULL \
+         AND expires_at > $2 LIMIT 1",
+    )
+    .bind(agent)
+    .bind(to_micros(now))
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(row.is_some())
+}
+
 pub(crate) async fn deliver(
     pool: &SqlitePool,
     agent: i64,

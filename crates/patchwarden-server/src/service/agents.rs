@@ -19,6 +19,9 @@ use patchwarden_wire::sign::{check_public_key, SecretKey};
 
 /// How often agents are asked to check in.
 pub const CHECKIN_INTERVAL_SECS: u64 = 300;
+/// A contact is recorded at most this often when nothing else changed.
+pub const CONTACT_RECORD_SECS: i64 = 60;
+
 /// Name of the job-signing key in the store.
 pub const JOB_KEY_NAME: &str = "job_signing";
 /// Prefix of enrolment token secrets.
@@ -145,10 +148,20 @@ pub async fn checkin(
             .transpose()?,
         reboot_required: c.reboot_required,
     };
-    state
-        .store
-        .record_agent_contact(agent.id, ctx.at, &contact)
-        .await?;
+    // Last-seen is informative: a heartbeat that changes nothing else within a minute of
+    // the last recorded contact writes nothing (every write is an fsynced commit).
+    let recent = agent
+        .last_seen_at
+        .is_some_and(|t| ctx.at.duration_since(t).as_secs() < CONTACT_RECORD_SECS);
+    let same = contact.agent_version == agent.agent_version
+        && contact.kernel_running == agent.kernel_running
+        && contact.reboot_required == agent.reboot_required;
+    if !(recent && same) || c.inventory.is_some() {
+        state
+            .store
+            .record_agent_contact(agent.id, ctx.at, &contact)
+            .await?;
+    }
     if let Some(inv) = &c.inventory {
         inv.check()?;
         if inv.inventory_hash != c.inventory_hash {
