@@ -4,6 +4,7 @@
 
 use crate::client::{Client, ClientError, SKEW_WARNING_SECS};
 use crate::config::{check_server_url, AgentConfig};
+use crate::deploy::PackageExecutor;
 use crate::health::HealthExecutor;
 use crate::jobs::{self, Executor, Opened};
 use crate::pending::PendingTracker;
@@ -105,10 +106,11 @@ impl Agent {
         }
         let client = Client::new(url, ca.as_deref())?;
         let mut spool = Spool::open(state.spool_dir())?;
-        jobs::recover_interrupted(&mut spool, Timestamp::now())?;
+        let health = HealthExecutor::new(cfg.health_checks.clone(), cfg.root.clone(), runtime)?;
+        let executor = PackageExecutor::new(&cfg, health);
+        jobs::recover_interrupted(&mut spool, Timestamp::now(), &executor)?;
         let seen = state.seen_jobs()?;
         let pending = PendingTracker::new(state.sent_pending()?);
-        let executor = HealthExecutor::new(cfg.health_checks.clone(), cfg.root.clone(), runtime)?;
         Ok(Self {
             cfg,
             state,
@@ -259,15 +261,25 @@ impl Agent {
                 .executor
                 .take()
                 .ok_or_else(|| CycleError::Fatal(anyhow!("no job executor")))?;
-            let (executor, report) = tokio::task::spawn_blocking(move || {
+            let (mut executor, report) = tokio::task::spawn_blocking(move || {
                 let report = executor.run(&job);
                 (executor, report)
             })
             .await
             .map_err(|e| CycleError::Fatal(anyhow!("the job executor crashed: {e}")))?;
-            self.executor = Some(executor);
             info(&format!("job {} {:?}", report.job_id, report.status));
-            jobs::finish(&mut self.spool, &marker, &report).map_err(CycleError::Retry)?;
+            let finished = jobs::finish(&mut self.spool, &marker, &report);
+            if finished.is_ok() {
+                // A reboot only once the report is safely spooled.
+                executor = tokio::task::spawn_blocking(move || {
+                    executor.after_report();
+                    executor
+                })
+                .await
+                .map_err(|e| CycleError::Fatal(anyhow!("the job executor crashed: {e}")))?;
+            }
+            self.executor = Some(executor);
+            finished.map_err(CycleError::Retry)?;
             spooled += 1;
         }
         Ok(spooled)

@@ -40,6 +40,11 @@ pub struct AgentConfig {
     pub health_checks: Vec<HealthCheck>,
     #[serde(default)]
     pub hooks: Hooks,
+    /// What a reboot runs (argv, no shell); tests point it at a harmless command.
+    #[serde(default = "default_reboot_command")]
+    pub reboot_command: Vec<String>,
+    #[serde(default)]
+    pub package_manager: PackageManagerConfig,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -56,6 +61,12 @@ fn default_root() -> PathBuf {
 }
 fn default_pending() -> u64 {
     3600
+}
+fn default_reboot_command() -> Vec<String> {
+    vec!["systemctl".to_owned(), "reboot".to_owned()]
+}
+fn default_pm_timeout() -> u64 {
+    1800
 }
 fn default_timeout() -> u64 {
     DEFAULT_CHECK_TIMEOUT_SECS
@@ -76,6 +87,8 @@ impl Default for AgentConfig {
             pending_updates_secs: default_pending(),
             health_checks: Vec::new(),
             hooks: Hooks::default(),
+            reboot_command: default_reboot_command(),
+            package_manager: PackageManagerConfig::default(),
         }
     }
 }
@@ -148,6 +161,51 @@ pub struct Hooks {
     pub snapshot: Option<Vec<String>>,
 }
 
+/// Which package manager deploys, and how it is confined. On a real host everything
+/// but `kind` stays empty; tests point apt and dnf at an alternate `root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageManagerConfig {
+    #[serde(default)]
+    pub kind: PackageManagerKind,
+    /// An apt configuration file passed as `APT_CONFIG` (required when `root` is not
+    /// `/`: it must move `Dir` and dpkg's `--root`/`--admindir` into the root).
+    #[serde(default)]
+    pub apt_config: Option<PathBuf>,
+    /// Arguments added to every `dnf` call (`--installroot` is added for a `root`
+    /// other than `/`).
+    #[serde(default)]
+    pub dnf_args: Vec<String>,
+    /// Arguments added to every `rpm` query (`--root` is added likewise).
+    #[serde(default)]
+    pub rpm_args: Vec<String>,
+    /// Longest run of one package-manager command before it is killed.
+    #[serde(default = "default_pm_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl Default for PackageManagerConfig {
+    fn default() -> Self {
+        Self {
+            kind: PackageManagerKind::Auto,
+            apt_config: None,
+            dnf_args: Vec::new(),
+            rpm_args: Vec::new(),
+            timeout_secs: default_pm_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageManagerKind {
+    /// apt for a dpkg database under `root`, dnf for an rpm database.
+    #[default]
+    Auto,
+    Apt,
+    Dnf,
+}
+
 impl AgentConfig {
     /// Parses and checks TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
@@ -211,6 +269,16 @@ impl AgentConfig {
                 bail!("hooks.{key} is an empty argv");
             }
         }
+        if self.reboot_command.is_empty() {
+            bail!("reboot_command is an empty argv");
+        }
+        let pm = &self.package_manager;
+        if pm.timeout_secs == 0 || pm.timeout_secs > 86_400 {
+            bail!("package_manager.timeout_secs must be 1 to 86400");
+        }
+        if pm.apt_config.as_ref().is_some_and(|p| !p.is_absolute()) {
+            bail!("package_manager.apt_config must be an absolute path");
+        }
         Ok(())
     }
 }
@@ -241,7 +309,7 @@ mod tests {
 
     /// A commented-out TOML line, as opposed to a description.
     fn is_toml(line: &str) -> bool {
-        if line.starts_with("[[") || line == "[hooks]" {
+        if line.starts_with("[[") || line == "[hooks]" || line == "[package_manager]" {
             return true;
         }
         line.split_once(" = ").is_some_and(|(key, value)| {

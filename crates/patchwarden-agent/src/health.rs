@@ -80,6 +80,30 @@ impl HealthExecutor {
         }
     }
 
+    /// Runs the checks named (all of them for an empty list), and a failed step for
+    /// each name the local configuration does not define.
+    pub fn run_named(&self, names: &[String]) -> Vec<StepReport> {
+        let mut steps = Vec::new();
+        for name in names {
+            if !self.checks.iter().any(|c| c.name() == name) {
+                let t = Timestamp::now();
+                steps.push(step(
+                    &format!("health:{name}"),
+                    false,
+                    t,
+                    t,
+                    "no health check of this name in the agent's local configuration",
+                ));
+            }
+        }
+        for c in &self.checks {
+            if names.is_empty() || names.iter().any(|n| n == c.name()) {
+                steps.push(self.check(c));
+            }
+        }
+        steps
+    }
+
     fn reboot_required(&self) -> bool {
         self.root.join("run/reboot-required").exists()
     }
@@ -109,25 +133,8 @@ impl Executor for HealthExecutor {
             return report;
         }
         for op in &job.operations {
-            let Operation::HealthChecks { names } = op else {
-                continue;
-            };
-            for name in names {
-                if !self.checks.iter().any(|c| c.name() == name) {
-                    let t = Timestamp::now();
-                    report.steps.push(step(
-                        &format!("health:{name}"),
-                        false,
-                        t,
-                        t,
-                        "no health check of this name in the agent's local configuration",
-                    ));
-                }
-            }
-            for c in &self.checks {
-                if names.is_empty() || names.iter().any(|n| n == c.name()) {
-                    report.steps.push(self.check(c));
-                }
+            if let Operation::HealthChecks { names } = op {
+                report.steps.extend(self.run_named(names));
             }
         }
         if report.steps.iter().any(|s| !s.ok) {
@@ -138,7 +145,7 @@ impl Executor for HealthExecutor {
     }
 }
 
-fn op_name(op: &Operation) -> &'static str {
+pub fn op_name(op: &Operation) -> &'static str {
     match op {
         Operation::RefreshMetadata => "refresh_metadata",
         Operation::Install { .. } => "install",
@@ -146,6 +153,18 @@ fn op_name(op: &Operation) -> &'static str {
         Operation::HealthChecks { .. } => "health_checks",
         Operation::Reboot => "reboot",
     }
+}
+
+/// Whether `program` is an executable file in `PATH`.
+pub fn in_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            dir.join(program)
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 fn tcp(address: &str, timeout: Duration) -> (bool, String) {

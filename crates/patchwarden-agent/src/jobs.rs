@@ -5,6 +5,7 @@ use crate::spool::Spool;
 use crate::state::SeenJobs;
 use anyhow::Result;
 use jiff::{SignedDuration, Timestamp};
+use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::{Job, JobReport, JobStatus, SignedJob, StepReport};
 use std::path::PathBuf;
 
@@ -13,10 +14,18 @@ pub const JOB_SKEW: SignedDuration = SignedDuration::from_mins(5);
 /// Longest log excerpt in a step report.
 pub const MAX_EXCERPT_BYTES: usize = 4096;
 
-/// Runs an accepted job. The one that ships runs local health checks and rejects the
-/// package operations; the apt/dnf executor replaces it.
+/// Runs an accepted job ([`crate::deploy::PackageExecutor`] in the agent).
 pub trait Executor: Send {
     fn run(&mut self, job: &Job) -> JobReport;
+
+    /// Called once the report of the last job is spooled (a reboot waits for this).
+    fn after_report(&mut self) {}
+
+    /// Steps and the recorded package set describing a job that an earlier run of the
+    /// agent started and never finished.
+    fn inspect_interrupted(&self, _job: &Job) -> (Vec<StepReport>, Option<Vec<InstalledPackage>>) {
+        (Vec::new(), None)
+    }
 }
 
 /// A report refusing a job before anything ran.
@@ -117,8 +126,13 @@ pub fn finish(spool: &mut Spool, marker: &std::path::Path, report: &JobReport) -
     spool.clear_started(marker)
 }
 
-/// Reports every job that started but never finished as `interrupted`.
-pub fn recover_interrupted(spool: &mut Spool, now: Timestamp) -> Result<usize> {
+/// Reports every job that started but never finished as `interrupted`, with what the
+/// executor can tell about it (package database state, the recorded package set).
+pub fn recover_interrupted(
+    spool: &mut Spool,
+    now: Timestamp,
+    executor: &dyn Executor,
+) -> Result<usize> {
     let started = spool.take_started()?;
     let reported: Vec<String> = spool
         .pending_reports()?
@@ -132,18 +146,21 @@ pub fn recover_interrupted(spool: &mut Spool, now: Timestamp) -> Result<usize> {
                 "job {} started at {} was interrupted (agent stopped); reporting it",
                 s.job.id, s.started_at
             ));
+            let (facts, before) = executor.inspect_interrupted(&s.job);
+            let mut steps = vec![step(
+                "interrupted",
+                false,
+                s.started_at,
+                now,
+                "the agent stopped while this job ran (killed, crashed or rebooted); \
+                 its outcome is unknown and it will not be run again",
+            )];
+            steps.extend(facts);
             spool.push_report(&JobReport {
                 job_id: s.job.id.clone(),
                 status: JobStatus::Interrupted,
-                steps: vec![step(
-                    "interrupted",
-                    false,
-                    s.started_at,
-                    now,
-                    "the agent stopped while this job ran (killed, crashed or rebooted); \
-                     its outcome is unknown and it will not be run again",
-                )],
-                before: None,
+                steps,
+                before,
                 after: None,
                 reboot_required: false,
             })?;
@@ -199,6 +216,13 @@ mod tests {
         ));
     }
 
+    struct Nothing;
+    impl Executor for Nothing {
+        fn run(&mut self, job: &Job) -> JobReport {
+            rejected(&job.id, "no", Timestamp::now())
+        }
+    }
+
     #[test]
     fn an_unfinished_job_is_reported_interrupted_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -211,8 +235,8 @@ mod tests {
         finish(&mut spool, &marker, &rejected("j2", "x", now)).unwrap();
         // "Restart".
         let mut spool = Spool::open(state.spool_dir()).unwrap();
-        assert_eq!(recover_interrupted(&mut spool, now).unwrap(), 1);
-        assert_eq!(recover_interrupted(&mut spool, now).unwrap(), 0);
+        assert_eq!(recover_interrupted(&mut spool, now, &Nothing).unwrap(), 1);
+        assert_eq!(recover_interrupted(&mut spool, now, &Nothing).unwrap(), 0);
         let reports = spool.pending_reports().unwrap();
         assert_eq!(reports.len(), 2);
         assert_eq!(reports[1].job_id, "j1");

@@ -12,6 +12,7 @@ mod checkin;
 mod cli;
 mod client;
 mod config;
+mod deploy;
 mod health;
 mod inventory;
 mod jobs;

@@ -5,6 +5,7 @@
 
 mod checkin;
 mod cli;
+mod deploy;
 mod enroll;
 mod fake;
 mod footprint;

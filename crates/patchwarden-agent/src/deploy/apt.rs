@@ -1,0 +1,303 @@
+//! apt and dpkg. Every `apt-get` runs with `DEBIAN_FRONTEND=noninteractive`, the
+//! configured `APT_CONFIG` (an alternate root's own configuration), `--force-confdef
+//! --force-confold` (keep changed configuration files) and `--allow-downgrades` (a job
+//! names exact versions). dpkg's own options — needed for `dpkg --audit` and
+//! `dpkg --configure -a` — are read from that configuration (`apt-config dump`,
+//! `DPkg::Options`), so apt and dpkg always agree on the root.
+//!
+//! Backup: for each installed version the transaction replaces or removes, the `.deb`
+//! in apt's archive cache (`Dir::Cache::archives`, checked with `dpkg-deb -f`), else
+//! `apt-get download NAME:ARCH=VERSION` from the repositories (which still have it
+//! before the upgrade), else — on `/` only — `dpkg-repack` when installed. The files are
+//! copied into the state directory, out of reach of `apt-get clean`. Restore:
+//! `apt-get install /path/to/saved.deb … new-package-` (apt resolves the local files,
+//! downgrades, and removes what the deployment added), after `dpkg --configure -a` when
+//! an interrupted dpkg left its journal.
+
+use super::backup::SavedPackage;
+use super::manager::{all_saved, Manager};
+use super::run::{run_capture, run_logged, Outcome};
+use patchwarden_domain::package::InstalledPackage;
+use patchwarden_wire::job::PackageTarget;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct Apt {
+    apt_config: Option<PathBuf>,
+    timeout: Duration,
+}
+
+/// Options of every changing `apt-get` run.
+const CHANGE_ARGS: &[&str] = &[
+    "-q",
+    "-y",
+    "--allow-downgrades",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+];
+
+fn spec(t: &PackageTarget) -> String {
+    match &t.arch {
+        Some(a) => format!("{}:{a}={}", t.name, t.version),
+        None => format!("{}={}", t.name, t.version),
+    }
+}
+
+fn deb_file_name(name: &str, version: &str, arch: &str) -> String {
+    format!("{name}_{}_{arch}.deb", version.replace(':', "%3a"))
+}
+
+/// Names in `Inst`/`Remv`/`Purg` lines of an `apt-get -s` run.
+pub fn simulated_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            match words.next()? {
+                "Inst" | "Remv" | "Purg" => words.next(),
+                _ => None,
+            }
+        })
+        .map(|n| n.split(':').next().unwrap_or(n).to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+impl Apt {
+    pub fn new(apt_config: Option<PathBuf>, timeout: Duration) -> Self {
+        Self {
+            apt_config,
+            timeout,
+        }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("DEBIAN_FRONTEND", "noninteractive")
+            .env("APT_LISTCHANGES_FRONTEND", "none");
+        if let Some(c) = &self.apt_config {
+            cmd.env("APT_CONFIG", c);
+        }
+        cmd
+    }
+
+    /// `apt-config dump` as (key, value) pairs.
+    fn config(&self, log: &Path) -> Vec<(String, String)> {
+        let mut cmd = self.command("apt-config");
+        cmd.arg("dump");
+        let (_, text) = run_capture(cmd, self.timeout, log);
+        text.lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                let v = v.strip_suffix(';')?.trim_matches('"');
+                Some((k.to_owned(), v.to_owned()))
+            })
+            .collect()
+    }
+
+    /// dpkg's options from the apt configuration (each once, in order).
+    fn dpkg_args(&self, log: &Path) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
+        for (k, v) in self.config(log) {
+            if k.eq_ignore_ascii_case("DPkg::Options::") && !v.is_empty() && !args.contains(&v) {
+                args.push(v);
+            }
+        }
+        args
+    }
+
+    /// `Dir` / `Dir::Cache` / `Dir::Cache::archives`.
+    fn archives(&self, log: &Path) -> PathBuf {
+        let cfg = self.config(log);
+        let get = |key: &str, default: &str| {
+            cfg.iter()
+                .find(|(k, _)| k == key)
+                .map_or(default.to_owned(), |(_, v)| v.clone())
+        };
+        Path::new(&get("Dir", "/"))
+            .join(get("Dir::Cache", "var/cache/apt"))
+            .join(get("Dir::Cache::archives", "archives/"))
+    }
+
+    /// Whether `file` is the package `p` (per its control fields).
+    fn is_package(&self, file: &Path, p: &InstalledPackage, log: &Path) -> bool {
+        let mut cmd = Command::new("dpkg-deb");
+        cmd.arg("-f")
+            .arg(file)
+            .args(["Package", "Version", "Architecture"]);
+        let (out, text) = run_capture(cmd, self.timeout, log);
+        let want = format!(
+            "Package: {}\nVersion: {}\nArchitecture: {}\n",
+            p.name, p.version, p.arch
+        );
+        out.ok && text == want
+    }
+
+    fn get(&self, args: &[&str], extra: &[String], log: &Path) -> Outcome {
+        let mut cmd = self.command("apt-get");
+        cmd.args(args).args(extra);
+        run_logged(cmd, self.timeout, log)
+    }
+}
+
+impl Manager for Apt {
+    fn kind(&self) -> &'static str {
+        "apt"
+    }
+
+    fn refresh(&self, log: &Path) -> Outcome {
+        self.get(&["-q", "update"], &[], log)
+    }
+
+    fn plan(&self, targets: &[PackageTarget], log: &Path) -> Result<Vec<String>, Outcome> {
+        let mut cmd = self.command("apt-get");
+        cmd.arg("-s")
+            .args(CHANGE_ARGS)
+            .arg("install")
+            .args(targets.iter().map(spec));
+        let (out, text) = run_capture(cmd, self.timeout, log);
+        if out.ok {
+            Ok(simulated_names(&text))
+        } else {
+            Err(out)
+        }
+    }
+
+    fn save(
+        &self,
+        installed: &[InstalledPackage],
+        dest: &Path,
+        log: &Path,
+    ) -> Result<Vec<SavedPackage>, Outcome> {
+        let archives = self.archives(log);
+        let mut saved = Vec::new();
+        let mut notes = String::new();
+        let mut download = Vec::new();
+        for p in installed {
+            let file = deb_file_name(&p.name, &p.version, &p.arch);
+            let cached = archives.join(&file);
+            if cached.is_file() && self.is_package(&cached, p, log) {
+                match std::fs::copy(&cached, dest.join(&file)) {
+                    Ok(_) => {
+                        notes.push_str(&format!("kept {file} from {}\n", archives.display()));
+                        saved.push(saved_package(p, file));
+                        continue;
+                    }
+                    Err(e) => notes.push_str(&format!("cannot copy {}: {e}\n", cached.display())),
+                }
+            }
+            download.push(p);
+        }
+        if !download.is_empty() {
+            let specs: Vec<String> = download
+                .iter()
+                .map(|p| format!("{}:{}={}", p.name, p.arch, p.version))
+                .collect();
+            let mut cmd = self.command("apt-get");
+            cmd.current_dir(dest).args(["-q", "download"]).args(&specs);
+            let out = run_logged(cmd, self.timeout, log);
+            notes.push_str(&out.log);
+            for p in download {
+                let file = deb_file_name(&p.name, &p.version, &p.arch);
+                if dest.join(&file).is_file() && self.is_package(&dest.join(&file), p, log) {
+                    saved.push(saved_package(p, file));
+                } else if self.apt_config.is_none() && crate::health::in_path("dpkg-repack") {
+                    let mut cmd = Command::new("dpkg-repack");
+                    cmd.current_dir(dest).arg(&p.name);
+                    notes.push_str(&run_logged(cmd, self.timeout, log).log);
+                    if dest.join(&file).is_file() {
+                        saved.push(saved_package(p, file));
+                    }
+                }
+            }
+        }
+        all_saved(installed, saved, &notes)
+    }
+
+    fn install(&self, targets: &[PackageTarget], log: &Path) -> Outcome {
+        let specs: Vec<String> = targets.iter().map(spec).collect();
+        self.get(
+            CHANGE_ARGS,
+            &[&["install".to_owned()][..], &specs].concat(),
+            log,
+        )
+    }
+
+    fn restore(&self, files: &[PathBuf], remove: &[String], log: &Path) -> Outcome {
+        if files.is_empty() && remove.is_empty() {
+            return Outcome::success("every package is already at its recorded version");
+        }
+        let mut args = vec!["install".to_owned()];
+        args.extend(files.iter().map(|f| f.display().to_string()));
+        args.extend(remove.iter().map(|n| format!("{n}-")));
+        let first = self.get(CHANGE_ARGS, &args, log);
+        if first.ok || !first.log.contains("dpkg was interrupted") {
+            return first;
+        }
+        let mut cmd = Command::new("dpkg");
+        cmd.args(self.dpkg_args(log)).args(["--configure", "-a"]);
+        let fix = run_logged(cmd, self.timeout, log);
+        let again = self.get(CHANGE_ARGS, &args, log);
+        Outcome {
+            ok: again.ok,
+            log: format!("{}\n{}\n{}", first.log, fix.log, again.log),
+        }
+    }
+
+    fn check_db(&self, names: &[String], log: &Path) -> Outcome {
+        let dpkg_args = self.dpkg_args(log);
+        let mut cmd = Command::new("dpkg");
+        cmd.args(&dpkg_args).arg("--audit");
+        let (audit, text) = run_capture(cmd, self.timeout, log);
+        let clean = audit.ok && text.trim().is_empty();
+        let mut query = Command::new("dpkg-query");
+        query
+            .args(dpkg_args.iter().filter(|a| a.starts_with("--admindir=")))
+            .arg("-W")
+            .arg("-f=${Package} ${Version} ${Architecture} ${db:Status-Abbrev}\\n")
+            .args(names);
+        let state = run_logged(query, self.timeout, log);
+        let verdict = if clean {
+            "dpkg --audit: the package database is consistent"
+        } else {
+            "dpkg --audit: the package database needs attention"
+        };
+        Outcome {
+            ok: clean,
+            log: format!("{}\n{}\n{verdict}", audit.log, state.log),
+        }
+    }
+}
+
+fn saved_package(p: &InstalledPackage, file: String) -> SavedPackage {
+    SavedPackage {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        arch: p.arch.clone(),
+        file,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulation_names_what_changes() {
+        let text = "Reading package lists...\nInst pwt [1.0] (2.0 localhost [all])\n\
+                    Inst libc6:amd64 [2.36-9] (2.36-9+deb12u4 Debian:12/stable [amd64])\n\
+                    Remv old-thing [0.1]\nInst newdep (1.0 localhost [all])\n\
+                    Conf pwt (2.0 localhost [all])\n";
+        assert_eq!(
+            simulated_names(text),
+            ["libc6", "newdep", "old-thing", "pwt"]
+        );
+        assert_eq!(deb_file_name("a", "1:2.0", "all"), "a_1%3a2.0_all.deb");
+    }
+}

@@ -1,0 +1,309 @@
+//! The install and rollback flows of [`PackageExecutor`], and their verification.
+
+use super::backup::Backup;
+use super::manager::{same_version, Manager};
+use super::run::Outcome;
+use super::{deployment_of, PackageExecutor};
+use crate::jobs::step;
+use jiff::Timestamp;
+use patchwarden_domain::package::InstalledPackage;
+use patchwarden_wire::job::{Job, JobReport, JobStatus, PackageTarget};
+
+impl PackageExecutor {
+    fn packages_now(&self) -> Result<Vec<InstalledPackage>, String> {
+        patchwarden_inventory::collect_local(&self.root)
+            .map(|inv| inv.packages)
+            .map_err(|e| format!("cannot read the package database: {e}"))
+    }
+
+    fn fail_step(report: &mut JobReport, name: &str, why: &str) -> JobStatus {
+        let t = Timestamp::now();
+        report.steps.push(step(name, false, t, t, why));
+        JobStatus::Failed
+    }
+
+    /// Health checks as steps; whether all passed.
+    fn health_steps(&self, job: &Job, report: &mut JobReport) -> bool {
+        let steps = self.health.run_named(&Self::health_names(job));
+        let ok = steps.iter().all(|s| s.ok);
+        report.steps.extend(steps);
+        ok
+    }
+
+    pub(super) fn install(
+        &self,
+        job: &Job,
+        targets: &[PackageTarget],
+        m: &dyn Manager,
+        report: &mut JobReport,
+    ) -> JobStatus {
+        let dep = deployment_of(job);
+        let log = |name: &str| self.store.log_path(&job.id, name);
+        let before = match self.packages_now() {
+            Ok(p) => p,
+            Err(e) => return Self::fail_step(report, "backup", &e),
+        };
+        report.before = Some(before.clone());
+
+        let started = Timestamp::now();
+        let mut touched = match m.plan(targets, &log("plan")) {
+            Ok(names) => names,
+            Err(out) => {
+                let why = format!(
+                    "{}\nthe transaction cannot be resolved; nothing was changed",
+                    out.log
+                );
+                report
+                    .steps
+                    .push(step("plan", false, started, Timestamp::now(), &why));
+                return JobStatus::Failed;
+            }
+        };
+        touched.extend(targets.iter().map(|t| t.name.clone()));
+        touched.sort();
+        touched.dedup();
+        let summary = format!("the transaction changes: {}", touched.join(", "));
+        report
+            .steps
+            .push(step("plan", true, started, Timestamp::now(), &summary));
+
+        if let Some(argv) = &self.hooks.snapshot {
+            if !self.hook("snapshot", argv, job, report) {
+                return JobStatus::Failed;
+            }
+        }
+        let mut backup = None;
+        let backed_up = Self::timed(report, "backup", || {
+            let dest = match self.store.prepare(dep) {
+                Ok(d) => d,
+                Err(e) => return Outcome::fail(e),
+            };
+            let replaced: Vec<InstalledPackage> = before
+                .iter()
+                .filter(|p| touched.contains(&p.name))
+                .cloned()
+                .collect();
+            let saved = match m.save(&replaced, &dest, &log("backup")) {
+                Ok(s) => s,
+                Err(out) => return out,
+            };
+            let record = Backup {
+                deployment: dep.to_owned(),
+                job_id: job.id.clone(),
+                manager: m.kind().to_owned(),
+                created_at: Timestamp::now(),
+                before: before.clone(),
+                targets: targets.to_vec(),
+                touched: touched.clone(),
+                saved,
+                rolled_back_at: None,
+            };
+            if let Err(e) = self.store.save(&record) {
+                return Outcome::fail(e);
+            }
+            let files: Vec<&str> = record.saved.iter().map(|s| s.file.as_str()).collect();
+            let text = format!(
+                "deployment {dep}: {} package files kept in {} ({}); a Rollback job for this \
+                 deployment restores them",
+                files.len(),
+                dest.display(),
+                files.join(", ")
+            );
+            backup = Some(record);
+            Outcome::success(text)
+        });
+        let Some(backup) = backup.filter(|_| backed_up) else {
+            return JobStatus::Failed;
+        };
+        if let Some(argv) = &self.hooks.pre {
+            if !self.hook("pre", argv, job, report) {
+                return JobStatus::Failed;
+            }
+        }
+
+        let installed = Self::timed(report, "install", || m.install(targets, &log("install")));
+        let post_ok = match &self.hooks.post {
+            Some(argv) => self.hook("post", argv, job, report),
+            None => true,
+        };
+        let verified = installed && Self::timed(report, "verify", || self.verify_targets(targets));
+        let healthy = verified && self.health_steps(job, report);
+        report.after = self
+            .packages_now()
+            .ok()
+            .map(|now| touched_only(now, &touched));
+        if installed && verified && healthy {
+            return if post_ok {
+                JobStatus::Succeeded
+            } else {
+                JobStatus::Failed
+            };
+        }
+        if !job.rollback_on_failure {
+            let t = Timestamp::now();
+            let why = format!(
+                "not rolled back (rollback_on_failure is false): waiting for a Rollback job \
+                 for deployment {dep}"
+            );
+            report.steps.push(step("rollback", true, t, t, &why));
+            return JobStatus::Failed;
+        }
+        self.rollback(job, backup, m, report)
+    }
+
+    pub(super) fn rollback_job(
+        &self,
+        job: &Job,
+        deployment: &str,
+        m: &dyn Manager,
+        report: &mut JobReport,
+    ) -> JobStatus {
+        match self.store.load(deployment) {
+            Ok(Some(b)) if b.manager != m.kind() => Self::fail_step(
+                report,
+                "rollback",
+                &format!("the backup of {deployment} was made with {}", b.manager),
+            ),
+            Ok(Some(b)) => {
+                report.before = Some(b.before.clone());
+                self.rollback(job, b, m, report)
+            }
+            Ok(None) => Self::fail_step(
+                report,
+                "rollback",
+                &format!("no backup of deployment {deployment} on this host"),
+            ),
+            Err(e) => Self::fail_step(report, "rollback", &e),
+        }
+    }
+
+    /// Restores the recorded versions from the backup's own package files, then
+    /// verifies them, the package database and the health checks.
+    fn rollback(
+        &self,
+        job: &Job,
+        mut backup: Backup,
+        m: &dyn Manager,
+        report: &mut JobReport,
+    ) -> JobStatus {
+        let log = |name: &str| self.store.log_path(&job.id, name);
+        let now = match self.packages_now() {
+            Ok(p) => p,
+            Err(e) => return Self::fail_step(report, "rollback", &e),
+        };
+        let dir = self.store.packages_dir(&backup.deployment);
+        let files: Vec<_> = backup
+            .saved
+            .iter()
+            .filter(|s| {
+                !now.iter()
+                    .any(|p| p.name == s.name && p.arch == s.arch && p.version == s.version)
+            })
+            .map(|s| dir.join(&s.file))
+            .collect();
+        let remove: Vec<String> = backup
+            .touched
+            .iter()
+            .filter(|n| !backup.before.iter().any(|p| &p.name == *n))
+            .filter(|n| now.iter().any(|p| &p.name == *n))
+            .cloned()
+            .collect();
+        let restored = Self::timed(report, "rollback", || {
+            m.restore(&files, &remove, &log("rollback"))
+        });
+        let verified = Self::timed(report, "verify_rollback", || self.verify_restored(&backup));
+        let db_ok = Self::timed(report, "package-db", || {
+            m.check_db(&backup.touched, &log("package-db"))
+        });
+        let healthy = verified && self.health_steps(job, report);
+        report.after = self
+            .packages_now()
+            .ok()
+            .map(|now| touched_only(now, &backup.touched));
+        if restored && verified {
+            backup.rolled_back_at = Some(Timestamp::now());
+            if let Err(e) = self.store.save(&backup) {
+                crate::warn(&e);
+            }
+        }
+        if restored && verified && db_ok && healthy {
+            JobStatus::RolledBack
+        } else {
+            JobStatus::Failed
+        }
+    }
+
+    fn verify_targets(&self, targets: &[PackageTarget]) -> Outcome {
+        let now = match self.packages_now() {
+            Ok(p) => p,
+            Err(e) => return Outcome::fail(e),
+        };
+        let mut ok = true;
+        let mut log = String::new();
+        for t in targets {
+            let found: Vec<&InstalledPackage> = now
+                .iter()
+                .filter(|p| p.name == t.name && t.arch.as_ref().is_none_or(|a| &p.arch == a))
+                .collect();
+            let good = found.iter().any(|p| same_version(&p.version, &t.version));
+            ok &= good;
+            let have: Vec<String> = found
+                .iter()
+                .map(|p| format!("{} {}", p.version, p.arch))
+                .collect();
+            log.push_str(&format!(
+                "{}: wanted {}, installed {} — {}\n",
+                t.name,
+                t.version,
+                if have.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    have.join(", ")
+                },
+                if good { "ok" } else { "MISMATCH" }
+            ));
+        }
+        Outcome { ok, log }
+    }
+
+    fn verify_restored(&self, backup: &Backup) -> Outcome {
+        let now = match self.packages_now() {
+            Ok(p) => p,
+            Err(e) => return Outcome::fail(e),
+        };
+        let mut ok = true;
+        let mut log = String::new();
+        for name in &backup.touched {
+            let was: Vec<&InstalledPackage> =
+                backup.before.iter().filter(|p| &p.name == name).collect();
+            let is: Vec<&InstalledPackage> = now.iter().filter(|p| &p.name == name).collect();
+            let same = was.len() == is.len()
+                && was.iter().all(|w| {
+                    is.iter()
+                        .any(|i| i.arch == w.arch && i.version == w.version)
+                });
+            ok &= same;
+            let show = |v: &[&InstalledPackage]| match v {
+                [] => "absent".to_owned(),
+                v => v
+                    .iter()
+                    .map(|p| format!("{} {}", p.version, p.arch))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            log.push_str(&format!(
+                "{name}: recorded {}, now {} — {}\n",
+                show(&was),
+                show(&is),
+                if same { "ok" } else { "MISMATCH" }
+            ));
+        }
+        Outcome { ok, log }
+    }
+}
+
+fn touched_only(now: Vec<InstalledPackage>, touched: &[String]) -> Vec<InstalledPackage> {
+    now.into_iter()
+        .filter(|p| touched.contains(&p.name))
+        .collect()
+}

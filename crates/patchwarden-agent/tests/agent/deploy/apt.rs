@@ -1,0 +1,388 @@
+//! apt/dpkg deployments: upgrade, rollback from the backup, waiting for a rollback
+//! job, health checks, reboot policy, an agent killed mid-install, refusals.
+
+use super::{deploy_job, install, step_ok, steps, version_in, Deployed};
+use crate::host::{assert_ok, wait_until};
+use crate::jobs::job;
+use patchwarden_pmtest::{
+    tools_and_root_present, AptRoot, DebRepo, PkgSpec, ReleaseMeta, APT_TOOLS,
+};
+use patchwarden_wire::job::{JobStatus, Operation, RebootPolicy, SignedJob};
+
+/// A root with `name` v1 installed from a repository holding `more` too.
+struct Apt {
+    d: Deployed,
+    root: AptRoot,
+    repo: DebRepo,
+}
+
+fn apt(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Apt> {
+    if !tools_and_root_present(APT_TOOLS).unwrap() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = DebRepo::new(&dir.path().join("repo"), ReleaseMeta::bookworm()).unwrap();
+    repo.add(&v1).unwrap();
+    for s in more {
+        repo.add(s).unwrap();
+    }
+    repo.publish().unwrap();
+    let root = AptRoot::new(&dir.path().join("root")).unwrap();
+    root.add_repo(&repo).unwrap();
+    root.update().unwrap();
+    root.install(&[&format!("{}={}", v1.name, v1.version)])
+        .unwrap();
+    let pm = format!(
+        "kind = \"apt\"\napt_config = {:?}\ntimeout_secs = 120",
+        root.apt_conf()
+    );
+    let d = Deployed::new(dir, root.path(), &pm, extra);
+    Some(Apt { d, root, repo })
+}
+
+fn clear_archives(root: &AptRoot) {
+    for e in std::fs::read_dir(root.archives()).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "deb") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+}
+
+#[test]
+fn apt_upgrade_v1_to_v2_is_verified() {
+    let v2 = PkgSpec::new("pwtest-app", "2.0-1");
+    let Some(t) = apt(PkgSpec::new("pwtest-app", "1.0-1"), &[v2], "") else {
+        return;
+    };
+    // Not in apt's cache: the backup downloads v1 while the repository has it.
+    clear_archives(&t.root);
+    let r =
+        t.d.run(deploy_job("up", vec![install("pwtest-app", "2.0-1")], true));
+    assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
+    assert_eq!(
+        steps(&r),
+        [
+            ("plan", true),
+            ("backup", true),
+            ("install", true),
+            ("verify", true)
+        ]
+    );
+    assert_eq!(
+        t.root.installed_version("pwtest-app").unwrap().as_deref(),
+        Some("2.0-1")
+    );
+    assert_eq!(
+        version_in(&r.before, "pwtest-app").as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(version_in(&r.after, "pwtest-app").as_deref(), Some("2.0-1"));
+    assert!(r.steps[3]
+        .log_excerpt
+        .contains("wanted 2.0-1, installed 2.0-1 all — ok"));
+    let kept =
+        t.d.host
+            .state
+            .join("deployments/dep-up/packages/pwtest-app_1.0-1_all.deb");
+    assert!(kept.is_file(), "{:#?}", r.steps[1]);
+    assert!(!r.reboot_required && !t.d.rebooted.exists());
+    t.d.host_untouched();
+}
+
+#[test]
+fn apt_failing_postinst_is_rolled_back_from_the_backup_after_v1_left_the_repository() {
+    let bad = PkgSpec::new("pwtest-bad", "2.0-1").failing_postinst();
+    let Some(t) = apt(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], "") else {
+        return;
+    };
+    // v1 leaves the repository; apt's cache still has it (copied at install), and the
+    // pre hook empties that cache after the backup, so only the backup is left.
+    t.repo.remove("pwtest-bad", "1.0-1", "all").unwrap();
+    t.repo.publish().unwrap();
+    t.root.update().unwrap();
+    let hooks = format!(
+        "[hooks]\npre = [\"find\", {:?}, \"-name\", \"*.deb\", \"-delete\"]\n",
+        t.root.archives()
+    );
+    std::fs::write(
+        &t.d.host.config,
+        std::fs::read_to_string(&t.d.host.config).unwrap() + &hooks,
+    )
+    .unwrap();
+    let r = t.d.run(deploy_job(
+        "bad",
+        vec![install("pwtest-bad", "2.0-1")],
+        true,
+    ));
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        steps(&r),
+        [
+            ("plan", true),
+            ("backup", true),
+            ("hook:pre", true),
+            ("install", false),
+            ("rollback", true),
+            ("verify_rollback", true),
+            ("package-db", true),
+        ]
+    );
+    assert!(r.steps[3].log_excerpt.contains("postinst fails on purpose"));
+    assert!(r.steps[4]
+        .log_excerpt
+        .contains("deployments/dep-bad/packages/pwtest-bad_1.0-1_all.deb"));
+    assert_eq!(
+        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        t.root.status_abbrev("pwtest-bad").unwrap().as_deref(),
+        Some("ii")
+    );
+    assert_eq!(version_in(&r.after, "pwtest-bad").as_deref(), Some("1.0-1"));
+    assert!(!t.root.archives().join("pwtest-bad_1.0-1_all.deb").exists());
+    t.d.host_untouched();
+}
+
+#[test]
+fn apt_without_automatic_rollback_fails_and_a_rollback_job_restores_v1() {
+    let bad = PkgSpec::new("pwtest-bad", "2.0-1").failing_postinst();
+    let Some(t) = apt(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], "") else {
+        return;
+    };
+    let r = t.d.run(deploy_job(
+        "norb",
+        vec![install("pwtest-bad", "2.0-1")],
+        false,
+    ));
+    assert_eq!(r.status, JobStatus::Failed, "{:#?}", r.steps);
+    assert!(step_ok(&r, "rollback"));
+    assert!(r
+        .steps
+        .last()
+        .unwrap()
+        .log_excerpt
+        .contains("waiting for a Rollback job"));
+    assert_eq!(
+        t.root.status_abbrev("pwtest-bad").unwrap().as_deref(),
+        Some("iF")
+    );
+    // The deployment cannot be installed over while its backup is live.
+    let mut again = deploy_job("norb-2", vec![install("pwtest-bad", "2.0-1")], false);
+    again.deployment = Some("dep-norb".into());
+    let again = t.d.run(again);
+    assert_eq!(again.status, JobStatus::Failed, "{:#?}", again.steps);
+    let again_backup = again.steps.iter().find(|s| s.step == "backup").unwrap();
+    assert!(
+        again_backup.log_excerpt.contains("already has a backup"),
+        "{again_backup:?}"
+    );
+
+    t.repo.remove("pwtest-bad", "1.0-1", "all").unwrap();
+    t.repo.publish().unwrap();
+    t.root.update().unwrap();
+    clear_archives(&t.root);
+    let mut rb = job(
+        "rb-1",
+        41,
+        vec![Operation::Rollback {
+            deployment: "dep-norb".into(),
+        }],
+    );
+    rb.deployment = Some("dep-norb".into());
+    let r = t.d.run(rb);
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        version_in(&r.before, "pwtest-bad").as_deref(),
+        Some("1.0-1")
+    );
+    // An unknown deployment has nothing to restore.
+    let r = t.d.run(job(
+        "rb-2",
+        41,
+        vec![Operation::Rollback {
+            deployment: "nope".into(),
+        }],
+    ));
+    assert_eq!(r.status, JobStatus::Failed);
+    assert!(r.steps[0]
+        .log_excerpt
+        .contains("no backup of deployment nope"));
+    t.d.host_untouched();
+}
+
+#[test]
+fn apt_health_check_failing_after_the_install_rolls_back() {
+    let v1 = PkgSpec::new("pwtest-web", "1.0-1").file("usr/share/pwtest-web/healthy", "yes\n");
+    let v2 = PkgSpec::new("pwtest-web", "2.0-1");
+    let Some(t) = apt(v1, &[v2], "") else {
+        return;
+    };
+    let check = format!(
+        "[[health_checks]]\nname = \"web\"\nkind = \"command\"\nargv = [\"test\", \"-f\", {:?}]\n",
+        t.root.path().join("usr/share/pwtest-web/healthy")
+    );
+    std::fs::write(
+        &t.d.host.config,
+        std::fs::read_to_string(&t.d.host.config).unwrap() + &check,
+    )
+    .unwrap();
+    let ops = vec![
+        install("pwtest-web", "2.0-1"),
+        Operation::HealthChecks {
+            names: vec!["web".into()],
+        },
+    ];
+    let r = t.d.run(deploy_job("web", ops, true));
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    let s = steps(&r);
+    assert_eq!(
+        &s[2..5],
+        [("install", true), ("verify", true), ("health:web", false)]
+    );
+    assert_eq!(
+        s.last(),
+        Some(&("health:web", true)),
+        "healthy again after the rollback"
+    );
+    assert_eq!(
+        t.root.installed_version("pwtest-web").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    t.d.host_untouched();
+}
+
+#[test]
+fn apt_reboot_policy_if_needed_reboots_and_never_does_not() {
+    let creates = "mkdir -p \"$DPKG_ROOT/run\"\ntouch \"$DPKG_ROOT/run/reboot-required\"";
+    let Some(t) = apt(
+        PkgSpec::new("pwtest-kern", "1.0-1"),
+        &[
+            PkgSpec::new("pwtest-kern", "2.0-1").postinst(creates),
+            PkgSpec::new("pwtest-kern", "3.0-1").postinst(creates),
+        ],
+        "",
+    ) else {
+        return;
+    };
+    let mut never = deploy_job("k2", vec![install("pwtest-kern", "2.0-1")], true);
+    never.reboot = RebootPolicy::Never;
+    let r = t.d.run(never);
+    assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
+    assert!(r.reboot_required);
+    assert!(!t.d.rebooted.exists(), "policy never rebooted");
+    assert!(r.steps.iter().all(|s| s.step != "reboot"));
+
+    let mut if_needed = deploy_job(
+        "k3",
+        vec![install("pwtest-kern", "3.0-1"), Operation::Reboot],
+        true,
+    );
+    if_needed.reboot = RebootPolicy::IfNeeded;
+    let r = t.d.run(if_needed);
+    assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
+    assert!(r.reboot_required);
+    assert!(step_ok(&r, "reboot"));
+    assert!(t.d.rebooted.exists(), "the reboot command did not run");
+    t.d.host_untouched();
+}
+
+#[test]
+fn apt_agent_killed_mid_install_reports_an_honest_interrupted_state() {
+    let slow = "touch \"$DPKG_ROOT/var/lib/pwtest-slow.started\"\nsleep 3";
+    let Some(t) = apt(
+        PkgSpec::new("pwtest-slow", "1.0-1"),
+        &[PkgSpec::new("pwtest-slow", "2.0-1").postinst(slow)],
+        "",
+    ) else {
+        return;
+    };
+    let j = deploy_job("slow", vec![install("pwtest-slow", "2.0-1")], true);
+    t.d.fake.queue(vec![SignedJob::sign(&j, &t.d.fake.job_key)]);
+    let mut child = t.d.host.spawn(&["checkin"]);
+    let started = t.root.path().join("var/lib/pwtest-slow.started");
+    wait_until(60, "the postinst to start", || started.exists());
+    child.kill().unwrap(); // SIGKILL; dpkg, orphaned, goes on
+    child.wait().unwrap();
+
+    assert_ok(&t.d.host.run(&["checkin"]));
+    let r = t.d.report("slow");
+    assert_eq!(r.status, JobStatus::Interrupted, "{:#?}", r.steps);
+    assert_eq!(r.steps[0].step, "interrupted");
+    let db = r
+        .steps
+        .iter()
+        .find(|s| s.step == "package-db")
+        .expect("package-db step");
+    assert!(db.log_excerpt.contains("pwtest-slow"), "{}", db.log_excerpt);
+    assert!(db
+        .log_excerpt
+        .contains("a backup of deployment dep-slow exists"));
+    assert_eq!(
+        version_in(&r.before, "pwtest-slow").as_deref(),
+        Some("1.0-1")
+    );
+
+    // Once the orphaned dpkg is done the database is consistent, and the recorded
+    // backup brings v1 back.
+    wait_until(60, "dpkg to finish", || {
+        t.root.status_abbrev("pwtest-slow").unwrap().as_deref() == Some("ii")
+    });
+    let audit = t.root.dpkg_any(&["--audit"]).unwrap();
+    assert!(
+        audit.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
+    let r = t.d.run(job(
+        "slow-rb",
+        41,
+        vec![Operation::Rollback {
+            deployment: "dep-slow".into(),
+        }],
+    ));
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        t.root.installed_version("pwtest-slow").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    t.d.host_untouched();
+}
+
+#[test]
+fn unsafe_targets_and_an_unconfined_root_are_rejected_before_anything_runs() {
+    let Some(t) = apt(PkgSpec::new("pwtest-x", "1.0-1"), &[], "") else {
+        return;
+    };
+    let r = t.d.run(deploy_job(
+        "inj",
+        vec![install("-oAPT::Update::Pre-Invoke::=x", "1")],
+        true,
+    ));
+    assert_eq!(r.status, JobStatus::Rejected);
+    assert_eq!(steps(&r), [("install", false)]);
+    let r = t.d.run(deploy_job(
+        "ver",
+        vec![install("pwtest-x", "1.0 --force-all")],
+        true,
+    ));
+    assert_eq!(r.status, JobStatus::Rejected);
+    // A version the repository does not have: the plan fails, nothing changes.
+    let r = t.d.run(deploy_job(
+        "nover",
+        vec![install("pwtest-x", "9.9-1")],
+        true,
+    ));
+    assert_eq!(r.status, JobStatus::Failed);
+    assert_eq!(steps(&r), [("plan", false)]);
+    assert_eq!(
+        t.root.installed_version("pwtest-x").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    t.d.host_untouched();
+}

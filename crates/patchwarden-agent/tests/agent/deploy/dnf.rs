@@ -1,0 +1,169 @@
+//! dnf/rpm deployments: upgrade, and a `%post` failure rolled back from the backup
+//! after v1 left the repository, automatically or by a rollback job.
+
+use super::{deploy_job, install, steps, version_in, Deployed};
+use crate::jobs::job;
+use patchwarden_pmtest::{tools_and_root_present, DnfRoot, PkgSpec, RpmRepo, DNF_TOOLS};
+use patchwarden_wire::job::{JobStatus, Operation};
+
+struct Dnf {
+    d: Deployed,
+    root: DnfRoot,
+    repo: RpmRepo,
+}
+
+/// A root with `v1` installed from a repository holding `more` too; `extra` is TOML
+/// that may name `{repo}` (the repository directory).
+fn dnf(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Dnf> {
+    if !tools_and_root_present(DNF_TOOLS).unwrap() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = RpmRepo::new(&dir.path().join("repo"), "local").unwrap();
+    repo.add(&v1).unwrap();
+    for s in more {
+        repo.add(s).unwrap();
+    }
+    repo.publish(&[]).unwrap();
+    let root = DnfRoot::new(&dir.path().join("root"), "9").unwrap();
+    root.add_repo(&repo).unwrap();
+    root.install(&[&format!("{}-{}", v1.name, v1.version)])
+        .unwrap();
+    let pm = format!(
+        "kind = \"dnf\"\ndnf_args = {:?}\ntimeout_secs = 120",
+        root.dnf_options()
+    );
+    let extra = extra.replace("{repo}", &repo.repo_dir().display().to_string());
+    let d = Deployed::new(dir, root.path(), &pm, &extra);
+    Some(Dnf { d, root, repo })
+}
+
+/// A pre hook that takes v1 out of the repository after the backup was made.
+fn drop_v1_hook(file: &str) -> String {
+    format!(
+        "[hooks]\npre = [\"sh\", \"-c\", \"rm {{repo}}/{file} && createrepo_c --quiet \
+         --no-database {{repo}}\"]\n"
+    )
+}
+
+/// dnf's answer for `spec` in the repositories: `None` when there is no match.
+fn repo_lookup(t: &Dnf, spec: &str) -> Option<String> {
+    let out = t
+        .root
+        .dnf_any(&["--refresh", "--assumeno", "install", spec])
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (!text.contains("No match for argument")).then_some(text)
+}
+
+#[test]
+fn dnf_upgrade_v1_to_v2_is_verified() {
+    let v2 = PkgSpec::new("pwtest-app", "2.0-1");
+    let Some(t) = dnf(PkgSpec::new("pwtest-app", "1.0-1"), &[v2], "") else {
+        return;
+    };
+    let r =
+        t.d.run(deploy_job("up", vec![install("pwtest-app", "2.0-1")], true));
+    assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
+    assert_eq!(
+        steps(&r),
+        [
+            ("plan", true),
+            ("backup", true),
+            ("install", true),
+            ("verify", true)
+        ]
+    );
+    assert_eq!(
+        t.root.installed_version("pwtest-app").unwrap().as_deref(),
+        Some("2.0-1")
+    );
+    assert_eq!(
+        version_in(&r.before, "pwtest-app").as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(version_in(&r.after, "pwtest-app").as_deref(), Some("2.0-1"));
+    let kept =
+        t.d.host
+            .state
+            .join("deployments/dep-up/packages/pwtest-app-1.0-1.noarch.rpm");
+    assert!(kept.is_file(), "{:#?}", r.steps[1]);
+    t.d.host_untouched();
+}
+
+#[test]
+fn dnf_failing_post_is_rolled_back_from_the_backup_after_v1_left_the_repository() {
+    let bad = PkgSpec::new("pwtest-bad", "2.0-1").failing_postinst();
+    let hook = drop_v1_hook("pwtest-bad-1.0-1.noarch.rpm");
+    let Some(t) = dnf(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], &hook) else {
+        return;
+    };
+    let r = t.d.run(deploy_job(
+        "bad",
+        vec![install("pwtest-bad", "2.0-1")],
+        true,
+    ));
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        steps(&r),
+        [
+            ("plan", true),
+            ("backup", true),
+            ("hook:pre", true),
+            ("install", false),
+            ("rollback", true),
+            ("verify_rollback", true),
+            ("package-db", true),
+        ]
+    );
+    // dnf exits 0 when %post fails (rpm keeps v2): the scriptlet error is the failure.
+    assert!(
+        r.steps[3].log_excerpt.contains("scriptlet failed"),
+        "{}",
+        r.steps[3].log_excerpt
+    );
+    let v1_file = t.repo.repo_dir().join("pwtest-bad-1.0-1.noarch.rpm");
+    assert!(!v1_file.exists(), "v1 is still in the repository");
+    assert_eq!(
+        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(version_in(&r.after, "pwtest-bad").as_deref(), Some("1.0-1"));
+    t.d.host_untouched();
+}
+
+#[test]
+fn dnf_without_automatic_rollback_fails_and_a_rollback_job_restores_v1() {
+    let bad = PkgSpec::new("pwtest-bad", "2.0-1").failing_postinst();
+    let hook = drop_v1_hook("pwtest-bad-1.0-1.noarch.rpm");
+    let Some(t) = dnf(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], &hook) else {
+        return;
+    };
+    let r = t.d.run(deploy_job(
+        "norb",
+        vec![install("pwtest-bad", "2.0-1")],
+        false,
+    ));
+    assert_eq!(r.status, JobStatus::Failed, "{:#?}", r.steps);
+    assert_eq!(
+        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
+        Some("2.0-1")
+    );
+    if let Some(found) = repo_lookup(&t, "pwtest-bad-1.0-1") {
+        panic!("v1 is still in the repository: {found}\n{:#?}", r.steps);
+    }
+    let r = t.d.run(job(
+        "rb",
+        41,
+        vec![Operation::Rollback {
+            deployment: "dep-norb".into(),
+        }],
+    ));
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    t.d.host_untouched();
+}
