@@ -340,6 +340,10 @@ mod tests {
             cfg.hooks.snapshot,
             Some(vec!["/usr/local/sbin/snapshot-root".to_owned()])
         );
+        assert_eq!(
+            cfg.package_manager.apt_config.as_deref(),
+            Some(Path::new("/srv/image/etc/apt/apt.conf"))
+        );
         assert!(matches!(
             &cfg.health_checks[1],
             HealthCheck::Tcp { address, timeout_secs: 5, .. } if address == "127.0.0.1:22"
@@ -374,6 +378,13 @@ mod tests {
                  [[health_checks]]\nname = \"a\"\nkind = \"tcp\"\naddress = \"y:1\"\n",
                 "used twice",
             ),
+            ("reboot_command = []\n", "reboot_command"),
+            (
+                "[package_manager]\napt_config = \"etc/apt.conf\"\n",
+                "absolute",
+            ),
+            ("[package_manager]\nkind = \"zypper\"\n", "zypper"),
+            ("[package_manager]\ntimeout_secs = 0\n", "timeout_secs"),
         ] {
             let err = AgentConfig::parse(text, "t").unwrap_err();
             assert!(format!("{err:#}").contains(needle), "{text}: {err:#}");

@@ -55,20 +55,27 @@ fn apt_upgrade_v1_to_v2_is_verified() {
     let Some(t) = apt(PkgSpec::new("pwtest-app", "1.0-1"), &[v2], "") else {
         return;
     };
+    let snapshot_ran = t.d.host.dir.path().join("snapshot-ran");
+    t.d.add_config(&format!(
+        "[hooks]\nsnapshot = [\"touch\", {snapshot_ran:?}]\n"
+    ));
     // Not in apt's cache: the backup downloads v1 while the repository has it.
     clear_archives(&t.root);
-    let r =
-        t.d.run(deploy_job("up", vec![install("pwtest-app", "2.0-1")], true));
+    let ops = vec![Operation::RefreshMetadata, install("pwtest-app", "2.0-1")];
+    let r = t.d.run(deploy_job("up", ops, true));
     assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
     assert_eq!(
         steps(&r),
         [
+            ("refresh_metadata", true),
             ("plan", true),
+            ("hook:snapshot", true),
             ("backup", true),
             ("install", true),
             ("verify", true)
         ]
     );
+    assert!(snapshot_ran.exists());
     assert_eq!(
         t.root.installed_version("pwtest-app").unwrap().as_deref(),
         Some("2.0-1")
@@ -78,14 +85,14 @@ fn apt_upgrade_v1_to_v2_is_verified() {
         Some("1.0-1")
     );
     assert_eq!(version_in(&r.after, "pwtest-app").as_deref(), Some("2.0-1"));
-    assert!(r.steps[3]
+    assert!(r.steps[5]
         .log_excerpt
         .contains("wanted 2.0-1, installed 2.0-1 all — ok"));
     let kept =
         t.d.host
             .state
             .join("deployments/dep-up/packages/pwtest-app_1.0-1_all.deb");
-    assert!(kept.is_file(), "{:#?}", r.steps[1]);
+    assert!(kept.is_file(), "{:#?}", r.steps[3]);
     assert!(!r.reboot_required && !t.d.rebooted.exists());
     t.d.host_untouched();
 }
@@ -105,11 +112,7 @@ fn apt_failing_postinst_is_rolled_back_from_the_backup_after_v1_left_the_reposit
         "[hooks]\npre = [\"find\", {:?}, \"-name\", \"*.deb\", \"-delete\"]\n",
         t.root.archives()
     );
-    std::fs::write(
-        &t.d.host.config,
-        std::fs::read_to_string(&t.d.host.config).unwrap() + &hooks,
-    )
-    .unwrap();
+    t.d.add_config(&hooks);
     let r = t.d.run(deploy_job(
         "bad",
         vec![install("pwtest-bad", "2.0-1")],
@@ -227,11 +230,7 @@ fn apt_health_check_failing_after_the_install_rolls_back() {
         "[[health_checks]]\nname = \"web\"\nkind = \"command\"\nargv = [\"test\", \"-f\", {:?}]\n",
         t.root.path().join("usr/share/pwtest-web/healthy")
     );
-    std::fs::write(
-        &t.d.host.config,
-        std::fs::read_to_string(&t.d.host.config).unwrap() + &check,
-    )
-    .unwrap();
+    t.d.add_config(&check);
     let ops = vec![
         install("pwtest-web", "2.0-1"),
         Operation::HealthChecks {

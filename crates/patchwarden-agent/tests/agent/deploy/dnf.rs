@@ -63,12 +63,13 @@ fn dnf_upgrade_v1_to_v2_is_verified() {
     let Some(t) = dnf(PkgSpec::new("pwtest-app", "1.0-1"), &[v2], "") else {
         return;
     };
-    let r =
-        t.d.run(deploy_job("up", vec![install("pwtest-app", "2.0-1")], true));
+    let ops = vec![Operation::RefreshMetadata, install("pwtest-app", "2.0-1")];
+    let r = t.d.run(deploy_job("up", ops, true));
     assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
     assert_eq!(
         steps(&r),
         [
+            ("refresh_metadata", true),
             ("plan", true),
             ("backup", true),
             ("install", true),
@@ -88,7 +89,7 @@ fn dnf_upgrade_v1_to_v2_is_verified() {
         t.d.host
             .state
             .join("deployments/dep-up/packages/pwtest-app-1.0-1.noarch.rpm");
-    assert!(kept.is_file(), "{:#?}", r.steps[1]);
+    assert!(kept.is_file(), "{:#?}", r.steps[2]);
     t.d.host_untouched();
 }
 

@@ -87,6 +87,12 @@ impl Deployed {
             .unwrap_or_else(|| panic!("no report for {id}"))
     }
 
+    /// Appends TOML to the agent's configuration (read again by each run).
+    pub fn add_config(&self, toml: &str) {
+        let old = std::fs::read_to_string(&self.host.config).unwrap();
+        std::fs::write(&self.host.config, old + toml).unwrap();
+    }
+
     /// The host's own package databases were not touched.
     pub fn host_untouched(&self) {
         self.snapshot.assert_unchanged().unwrap();
