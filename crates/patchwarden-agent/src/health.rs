@@ -1,6 +1,6 @@
-//! The executor this build ships: it runs the health checks the local configuration
-//! defines, for real, and rejects every package operation (installation, rollback,
-//! metadata refresh, reboot) until the apt/dnf executor lands. Nothing is faked.
+//! The health checks the local configuration defines, run for real (`run_named`, used
+//! by `deploy::PackageExecutor` to verify deployments and for health-check jobs). As an
+//! `Executor` on its own it runs only health-check jobs and rejects package operations.
 
 use crate::config::HealthCheck;
 use crate::jobs::{step, Executor};
