@@ -167,7 +167,12 @@ fn one_new_advisory_propagated(b: divan::Bencher) {
                 .unwrap();
         }
         // Warm the index.
-        drop(st.engine.read(st.store.as_ref(), &st.config.levels).await.unwrap());
+        drop(
+            st.engine
+                .read(st.store.as_ref(), &st.config.levels)
+                .await
+                .unwrap(),
+        );
         st
     });
     let n = AtomicU32::new(0);

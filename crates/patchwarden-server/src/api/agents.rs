@@ -31,7 +31,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Read;
 
-
 /// An enrolled, unrevoked agent whose signature over this request verified.
 #[derive(Debug, Clone)]
 pub struct AgentIdentity {
