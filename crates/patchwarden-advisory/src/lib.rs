@@ -48,4 +48,6 @@ pub use detect::{detect_format, FeedFormat};
 pub use error::ImportError;
 pub use patchwarden_domain::advisory::RejectedRecord;
 pub use result::ImportResult;
-pub use walk::{import_bytes, import_path, import_paths, import_zip};
+pub use walk::{
+    count_files, import_bytes, import_path, import_paths, import_paths_with, import_zip,
+};

@@ -96,6 +96,14 @@ pub fn import_path(path: impl AsRef<Path>) -> Result<ImportResult, ImportError> 
 
 /// Imports several paths into one result (see [`import_path`]).
 pub fn import_paths(paths: &[PathBuf]) -> Result<ImportResult, ImportError> {
+    import_paths_with(paths, &mut |_| {})
+}
+
+/// [`import_paths`], calling `on_file` after each file is read (for progress display).
+pub fn import_paths_with(
+    paths: &[PathBuf],
+    on_file: &mut dyn FnMut(&Path),
+) -> Result<ImportResult, ImportError> {
     let mut out = ImportResult::default();
     for p in paths {
         let meta = fs::metadata(p).map_err(|source| ImportError::Io {
@@ -103,17 +111,46 @@ pub fn import_paths(paths: &[PathBuf]) -> Result<ImportResult, ImportError> {
             source,
         })?;
         if meta.is_dir() {
-            walk_dir(p, 0, &mut out);
+            walk_dir(p, 0, &mut out, on_file);
         } else {
             let r = import_file(p)?;
             out.extend(r);
+            on_file(p);
         }
     }
     out.merge_enrichment();
     Ok(out)
 }
 
-fn walk_dir(dir: &Path, depth: usize, out: &mut ImportResult) {
+/// How many files [`import_paths`] would read (directories walked the same way,
+/// without reading the files): the total for a progress display.
+pub fn count_files(paths: &[PathBuf]) -> usize {
+    fn walk(dir: &Path, depth: usize) -> usize {
+        if depth > MAX_DEPTH {
+            return 0;
+        }
+        let Ok(rd) = fs::read_dir(dir) else { return 0 };
+        rd.filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                !p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+                    && !is_sidecar(p)
+            })
+            .map(|p| match fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => walk(&p, depth + 1),
+                Ok(m) if m.is_file() => 1,
+                _ => 0,
+            })
+            .sum()
+    }
+    paths
+        .iter()
+        .map(|p| if p.is_dir() { walk(p, 0) } else { 1 })
+        .sum()
+}
+
+fn walk_dir(dir: &Path, depth: usize, out: &mut ImportResult, on_file: &mut dyn FnMut(&Path)) {
     let name = dir.display().to_string();
     if depth > MAX_DEPTH {
         return out.reject(&name, None, "directory tree deeper than 64 levels");
@@ -142,12 +179,13 @@ fn walk_dir(dir: &Path, depth: usize, out: &mut ImportResult) {
             continue;
         }
         if meta.is_dir() {
-            walk_dir(&p, depth + 1, out);
+            walk_dir(&p, depth + 1, out, on_file);
         } else if meta.is_file() {
             match import_file(&p) {
                 Ok(r) => out.extend(r),
                 Err(e) => out.reject(&p.display().to_string(), None, e.to_string()),
             }
+            on_file(&p);
         }
     }
 }

@@ -202,6 +202,9 @@ enum AdvisoriesCommand {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Draw the progress bar even when standard error is not a terminal.
+        #[arg(long)]
+        progress: bool,
     },
     /// Fetch the feeds configured in [feeds] now (HTTPS, checksums verified when
     /// published), store them and re-match. Exit 1 if any feed failed.
@@ -380,9 +383,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&cfg);
             crate::feeds::sync_cli(cli_state(cfg).await?, json).await
         }
-        Command::Advisories(AdvisoriesCommand::Import { paths, json }) => {
+        Command::Advisories(AdvisoriesCommand::Import {
+            paths,
+            json,
+            progress,
+        }) => {
             let cfg = load_config(g, None)?;
-            crate::feeds::import_cli(cli_state(cfg).await?, &paths, json).await
+            crate::feeds::import_cli(cli_state(cfg).await?, &paths, json, progress).await
         }
     }
 }

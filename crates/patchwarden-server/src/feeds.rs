@@ -14,22 +14,40 @@ pub async fn import_cli(
     state: AppState,
     paths: &[PathBuf],
     json: bool,
+    progress: bool,
 ) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
     let started = Instant::now();
+    let bar = progress || std::io::stderr().is_terminal();
+    let list = paths.to_vec();
+    let total =
+        tokio::task::spawn_blocking(move || patchwarden_advisory::count_files(&list)).await?;
+    let mut done = 0usize;
     let mut all = patchwarden_advisory::ImportResult::default();
     for (n, path) in paths.iter().enumerate() {
-        eprint!(
-            "[{}/{}] reading {} ... ",
-            n + 1,
-            paths.len(),
-            path.display()
-        );
-        let _ = std::io::stderr().flush();
+        eprintln!("[{}/{}] reading {} ...", n + 1, paths.len(), path.display());
         let p = path.clone();
-        let r =
-            tokio::task::spawn_blocking(move || patchwarden_advisory::import_path(&p)).await??;
+        let (r, d) = tokio::task::spawn_blocking(move || {
+            let mut last = Instant::now();
+            let mut done = done;
+            let r = patchwarden_advisory::import_paths_with(std::slice::from_ref(&p), &mut |_| {
+                done += 1;
+                if bar && (last.elapsed().as_millis() >= 100 || done == total) {
+                    last = Instant::now();
+                    draw_bar(done, total);
+                }
+            });
+            (r, done)
+        })
+        .await?;
+        let r = r?;
+        done = d;
+        if bar {
+            draw_bar(done, total);
+            eprintln!();
+        }
         eprintln!(
-            "{} files, {} advisories, {} CVE enrichments, {} rejected",
+            "      {} files, {} advisories, {} CVE enrichments, {} rejected",
             r.files_read,
             r.advisories.len(),
             r.enrichment.len(),
@@ -164,4 +182,17 @@ pub async fn scans_cli(state: AppState, files: &[PathBuf], json: bool) -> anyhow
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `\r  [#########-----------]  2345/5682 files` on standard error.
+fn draw_bar(done: usize, total: usize) {
+    const WIDTH: usize = 30;
+    let total = total.max(done).max(1);
+    let filled = done * WIDTH / total;
+    eprint!(
+        "\r  [{}{}] {done}/{total} files",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled)
+    );
+    let _ = std::io::stderr().flush();
 }

@@ -212,7 +212,7 @@ async fn cli_imports_the_real_dsa_list_and_kev_and_matches() {
     let db = ts.db_url();
     let _dir = ts.stop().await;
     let out = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
-        .args(["advisories", "import", "--database-url", &db])
+        .args(["advisories", "import", "--progress", "--database-url", &db])
         .arg("../../../shared/fixtures/advisories/debian-security-tracker-2023-04/DSA.list")
         .arg("../../../shared/fixtures/advisories/cisa-kev/known_exploited_vulnerabilities.json")
         .output()
@@ -224,6 +224,7 @@ async fn cli_imports_the_real_dsa_list_and_kev_and_matches() {
         stderr.contains("[1/2] reading") && stderr.contains("5383 advisories"),
         "{stderr}"
     );
+    assert!(stderr.contains("] 2/2 files"), "progress bar: {stderr}");
     assert!(stdout.contains("advisories: 5383 new"), "{stdout}");
     assert!(stdout.contains("CVE enrichment: 1404 changed"), "{stdout}");
     // deb11u4 is behind DSA-5342-1 (u5) and DSA-5380-1 (u6).
