@@ -341,6 +341,11 @@ pub fn collect(cfg: &AgentConfig) -> Result<CheckIn> {
         .with_context(|| format!("no host name under {}", root.display()))?;
     let hostname = Hostname::parse(&name)?;
     let kernel = inv.kernel.clone();
+    // Debian's flag file, or an installed kernel newer than the running one.
+    let reboot_required = root.join("run/reboot-required").exists()
+        || kernel
+            .as_deref()
+            .is_some_and(|running| crate::deploy::reboot::newer_kernel(&inv.packages, running));
     let report = InventoryReport::new(
         hostname,
         inv.os,
@@ -356,7 +361,7 @@ pub fn collect(cfg: &AgentConfig) -> Result<CheckIn> {
         inventory: Some(report),
         pending_updates: None,
         kernel_running: kernel,
-        reboot_required: root.join("run/reboot-required").exists(),
+        reboot_required,
         reports: Vec::new(),
     })
 }

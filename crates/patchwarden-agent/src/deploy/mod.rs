@@ -14,7 +14,7 @@ mod backup;
 mod dnf;
 mod install;
 mod manager;
-mod reboot;
+pub(crate) mod reboot;
 mod run;
 mod validate;
 

@@ -21,7 +21,7 @@ pub fn reboot_required(root: &Path) -> bool {
 
 /// Whether the newest installed kernel (`linux-image-<release>`, or rpm `kernel-core`
 /// / `kernel` as `version-release.arch`) is not the running one.
-fn newer_kernel(packages: &[InstalledPackage], running: &str) -> bool {
+pub(crate) fn newer_kernel(packages: &[InstalledPackage], running: &str) -> bool {
     packages
         .iter()
         .filter_map(|p| match p.name.strip_prefix("linux-image-") {

@@ -203,3 +203,41 @@ fn a_skewed_clock_refused_by_the_server_is_named() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_newer_installed_kernel_than_the_running_one_means_reboot_required() {
+    let fake = Fake::start();
+    let host = Host::new("");
+    // The root runs 6.1.0-26 but has linux-image-6.1.0-28 installed.
+    std::fs::create_dir_all(host.root.join("proc/sys/kernel")).unwrap();
+    std::fs::write(
+        host.root.join("proc/sys/kernel/osrelease"),
+        "6.1.0-26-amd64\n",
+    )
+    .unwrap();
+    let mut status = std::fs::read_to_string(host.root.join("var/lib/dpkg/status")).unwrap();
+    status.push_str(
+        "\nPackage: linux-image-6.1.0-28-amd64\nStatus: install ok installed\nArchitecture: amd64\n\
+         Version: 6.1.119-1\nSource: linux-signed-amd64 (6.1.119+1)\nDescription: Linux 6.1\n",
+    );
+    std::fs::write(host.root.join("var/lib/dpkg/status"), &status).unwrap();
+    host.enroll(&fake.url());
+    assert_ok(&host.run(&["checkin"]));
+    let got = fake.received();
+    let c = &got[0].checkin;
+    assert_eq!(c.kernel_running.as_deref(), Some("6.1.0-26-amd64"));
+    assert!(
+        c.reboot_required,
+        "kernel 6.1.0-28 installed, 6.1.0-26 running"
+    );
+
+    // Running the newest one: no reboot needed.
+    std::fs::write(
+        host.root.join("proc/sys/kernel/osrelease"),
+        "6.1.0-28-amd64\n",
+    )
+    .unwrap();
+    assert_ok(&host.run(&["checkin"]));
+    let got = fake.received();
+    assert!(!got.last().unwrap().checkin.reboot_required);
+}
