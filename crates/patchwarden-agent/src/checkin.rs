@@ -362,6 +362,7 @@ pub fn collect(cfg: &AgentConfig) -> Result<CheckIn> {
         pending_updates: None,
         kernel_running: kernel,
         reboot_required,
+        restart_needed: crate::facts::restart_needed(root),
         reports: Vec::new(),
     })
 }

@@ -13,6 +13,7 @@ mod cli;
 mod client;
 mod config;
 mod deploy;
+mod facts;
 mod health;
 mod inventory;
 mod jobs;

@@ -83,6 +83,7 @@ async fn checkin(
         pending_updates: None,
         kernel_running: None,
         reboot_required: false,
+        restart_needed: Vec::new(),
         reports: Vec::new(),
     };
     let bytes = gzip(&serde_json::to_vec(&body)?)?;

@@ -147,6 +147,7 @@ pub(crate) async fn enrolment(s: SharedStore) {
         agent_version: "0.2.0".into(),
         kernel_running: Some("6.1.0-18-amd64".into()),
         reboot_required: true,
+        restart_needed: vec!["sshd[812]".into(), "nginx[990]".into()],
     };
     s.record_agent_contact(first.agent.id, t(30), &contact)
         .await
@@ -156,6 +157,7 @@ pub(crate) async fn enrolment(s: SharedStore) {
     assert_eq!(got.agent_version, "0.2.0");
     assert_eq!(got.kernel_running.as_deref(), Some("6.1.0-18-amd64"));
     assert!(got.reboot_required);
+    assert_eq!(got.restart_needed, ["sshd[812]", "nginx[990]"]);
     assert!(matches!(
         s.record_agent_contact(b.agent.id + 100, t(30), &contact)
             .await,

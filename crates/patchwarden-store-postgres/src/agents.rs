@@ -20,7 +20,7 @@ const TOKEN_COLS: &str = "id, name, prefix, reusable, created_at, expires_at, re
 /// Use with `FROM agents g JOIN assets a ON a.id = g.asset_id`.
 const AGENT_COLS: &str = "g.id, g.asset_id, a.hostname, g.public_key, g.agent_version, \
     g.enrollment_token_id, g.enrolled_at, g.last_seen_at, g.revoked_at, g.kernel_running, \
-    g.reboot_required";
+    g.reboot_required, g.restart_needed";
 
 fn get<'r, T>(row: &'r PgRow, col: &str) -> Result<T>
 where
@@ -60,6 +60,8 @@ fn agent_row(row: &PgRow) -> Result<Agent> {
         revoked_at: opt_time(row, "revoked_at")?,
         kernel_running: get(row, "kernel_running")?,
         reboot_required: get(row, "reboot_required")?,
+        restart_needed: serde_json::from_str(&get::<String>(row, "restart_needed")?)
+            .map_err(|e| StoreError::corrupt(format!("agents.restart_needed: {e}")))?,
     })
 }
 
@@ -249,13 +251,14 @@ pub(crate) async fn contact(
 ) -> Result<()> {
     let done = sqlx::query(
         "UPDATE agents SET last_seen_at = $1, agent_version = $2, kernel_running = $3, \
-         reboot_required = $4 WHERE id = $5",
+         reboot_required = $4, restart_needed = $6 WHERE id = $5",
     )
     .bind(to_micros(at))
     .bind(&c.agent_version)
     .bind(&c.kernel_running)
     .bind(c.reboot_required)
     .bind(id)
+    .bind(serde_json::to_string(&c.restart_needed).unwrap_or_else(|_| "[]".into()))
     .execute(pool)
     .await
     .map_err(db_err)?;

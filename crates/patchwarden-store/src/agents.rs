@@ -74,6 +74,9 @@ pub struct Agent {
     pub revoked_at: Option<Timestamp>,
     pub kernel_running: Option<String>,
     pub reboot_required: bool,
+    /// Processes still mapping shared libraries that were replaced on disk
+    /// (`name[pid]`): they need a restart to use the patched code.
+    pub restart_needed: Vec<String>,
 }
 
 /// What an agent said about itself in a check-in (recorded without an audit event,
@@ -83,6 +86,7 @@ pub struct AgentContact {
     pub agent_version: String,
     pub kernel_running: Option<String>,
     pub reboot_required: bool,
+    pub restart_needed: Vec<String>,
 }
 
 /// The server key stored once and shared by every replica (for jobs: an Ed25519 seed).

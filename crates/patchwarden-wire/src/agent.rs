@@ -58,6 +58,10 @@ pub struct CheckIn {
     pub pending_updates: Option<Vec<PendingUpdate>>,
     pub kernel_running: Option<String>,
     pub reboot_required: bool,
+    /// Processes that still map shared libraries replaced on disk (`name[pid]`), where
+    /// the agent can see them: they need a restart to run the patched code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_needed: Vec<String>,
     /// Results of jobs since the last acknowledged check-in, oldest first.
     pub reports: Vec<JobReport>,
 }

@@ -241,3 +241,21 @@ fn a_newer_installed_kernel_than_the_running_one_means_reboot_required() {
     let got = fake.received();
     assert!(!got.last().unwrap().checkin.reboot_required);
 }
+
+#[test]
+fn processes_mapping_replaced_libraries_are_reported() {
+    let fake = Fake::start();
+    let host = Host::new("");
+    let p = host.root.join("proc/812");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("comm"), "sshd\n").unwrap();
+    std::fs::write(
+        p.join("maps"),
+        "7f1c2a000000-7f1c2a1b0000 r-xp 00000000 08:01 131 /usr/lib/x86_64-linux-gnu/libssl.so.3 (deleted)\n",
+    )
+    .unwrap();
+    host.enroll(&fake.url());
+    assert_ok(&host.run(&["checkin"]));
+    let got = fake.received();
+    assert_eq!(got[0].checkin.restart_needed, ["sshd[812]"]);
+}

@@ -96,6 +96,7 @@ fn a_full_inventory_of_2000_packages_gzips_small() {
         pending_updates: None,
         kernel_running: Some("6.1.0-28-amd64".into()),
         reboot_required: false,
+        restart_needed: Vec::new(),
         reports: vec![],
     };
     let json = serde_json::to_vec(&checkin).unwrap();

@@ -19,6 +19,9 @@ use patchwarden_wire::sign::{check_public_key, SecretKey};
 
 /// How often agents are asked to check in.
 pub const CHECKIN_INTERVAL_SECS: u64 = 300;
+/// Most processes kept from one report of processes needing a restart.
+pub const MAX_RESTART_NEEDED: usize = 1000;
+
 /// A contact is recorded at most this often when nothing else changed.
 pub const CONTACT_RECORD_SECS: i64 = 60;
 
@@ -147,6 +150,12 @@ pub async fn checkin(
             .map(|k| clean_text("kernel_running", k, 256))
             .transpose()?,
         reboot_required: c.reboot_required,
+        restart_needed: c
+            .restart_needed
+            .iter()
+            .take(MAX_RESTART_NEEDED)
+            .map(|p| clean_text("restart_needed", p, 128))
+            .collect::<Result<_, _>>()?,
     };
     // Last-seen is informative: a heartbeat that changes nothing else within a minute of
     // the last recorded contact writes nothing (every write is an fsynced commit).
@@ -155,7 +164,8 @@ pub async fn checkin(
         .is_some_and(|t| ctx.at.duration_since(t).as_secs() < CONTACT_RECORD_SECS);
     let same = contact.agent_version == agent.agent_version
         && contact.kernel_running == agent.kernel_running
-        && contact.reboot_required == agent.reboot_required;
+        && contact.reboot_required == agent.reboot_required
+        && contact.restart_needed == agent.restart_needed;
     if !(recent && same) || c.inventory.is_some() {
         state
             .store

@@ -141,6 +141,7 @@ fn facts(inv: &InventoryReport, send: bool) -> CheckIn {
         pending_updates: None,
         kernel_running: inv.kernel.clone(),
         reboot_required: false,
+        restart_needed: Vec::new(),
         reports: Vec::new(),
     }
 }
@@ -727,4 +728,31 @@ mod e2e {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[tokio::test]
+async fn processes_needing_a_restart_are_recorded_and_shown() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin().await;
+    let tok = token(&admin, false, 24).await;
+    let a = enroll(&ts, &tok, "app-01").await.unwrap();
+    let inv = inventory("app-01", vec![pkg("libssl3", "3.0.11-1~deb12u1")]);
+    let mut c = facts(&inv, true);
+    c.restart_needed = vec!["nginx[990]".into(), "sshd[812]".into()];
+    let r = checkin(&ts, &a, &c).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let agents = admin.get("/api/v1/agents").await;
+    let me = agents.json["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == a.id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", agents.text));
+    assert_eq!(me["restart_needed"], json!(["nginx[990]", "sshd[812]"]));
+    // A control character in a process name is refused, nothing half-stored.
+    c.inventory = None;
+    c.restart_needed = vec!["bad\u{7}name[1]".into()];
+    let r = checkin(&ts, &a, &c).await;
+    assert_eq!(r.status, 422, "{}", r.text);
 }
