@@ -282,8 +282,9 @@ pub fn schemas() -> Map<String, Value> {
                 "enrollment_token_id",
                 "enrolled_at",
                 "reboot_required",
+                "restart_needed",
             ],
-            json!({ "id": i, "asset_id": i, "hostname": s, "public_key": s, "agent_version": s, "enrollment_token_id": i, "enrolled_at": t, "last_seen_at": opt(&t), "revoked_at": opt(&t), "kernel_running": opt(&s), "reboot_required": b }),
+            json!({ "id": i, "asset_id": i, "hostname": s, "public_key": s, "agent_version": s, "enrollment_token_id": i, "enrolled_at": t, "last_seen_at": opt(&t), "revoked_at": opt(&t), "kernel_running": opt(&s), "reboot_required": b, "restart_needed": { "type": "array", "items": s, "description": "processes still mapping replaced shared libraries, name[pid]" } }),
         ),
     );
     put(
