@@ -3,11 +3,12 @@
 
 use crate::audit;
 use crate::error::db_err;
-use jiff::{SignedDuration, Timestamp};
-use patchwarden_domain::clock::{from_micros, to_micros};
-use patchwarden_domain::finding::{Finding, FindingStatus};
+use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::audit_drafts as drafts;
+use patchwarden_store::finding_rows::{
+    deadline_micros, dedup_findings, finding_key, FindingColumns, FindingKey,
+};
 use patchwarden_store::{
     AuditCtx, FindingFilter, FindingsChange, NewFinding, Result, StoreError, StoredFinding,
 };
@@ -21,69 +22,27 @@ const ROWS: usize = 500;
 const COLS: &str = "id, asset_id, package, arch, advisory_id, installed, fixed, status, source, \
     cves, distro, evidence, suppressed, level, first_seen_at, deadline_at, closed_at";
 
-type Key<'a> = (&'a str, &'a str, &'a str);
-
-fn key(f: &Finding) -> Key<'_> {
-    (&f.package, &f.arch, &f.advisory)
-}
-
-fn deadline(first_seen: Timestamp, allowed: SignedDuration) -> Result<i64> {
-    first_seen
-        .checked_add(allowed)
-        .map(to_micros)
-        .map_err(|e| StoreError::Invalid(format!("deadline out of range: {e}")))
-}
-
 fn from_row(row: &PgRow) -> Result<StoredFinding> {
-    let get_s = |c: &str| -> Result<String> { row.try_get(c).map_err(db_err) };
-    let get_o = |c: &str| -> Result<Option<String>> { row.try_get(c).map_err(db_err) };
-    let status = get_s("status")?;
-    let cves = get_s("cves")?;
-    Ok(StoredFinding {
+    FindingColumns {
         id: row.try_get("id").map_err(db_err)?,
-        asset_id: AssetId::new(row.try_get("asset_id").map_err(db_err)?),
-        finding: Finding {
-            package: get_s("package")?,
-            arch: get_s("arch")?,
-            installed: get_s("installed")?,
-            fixed: get_o("fixed")?,
-            status: FindingStatus::parse(&status)
-                .ok_or_else(|| StoreError::corrupt(format!("finding status {status:?}")))?,
-            advisory: get_s("advisory_id")?,
-            source: get_s("source")?,
-            cves: cves
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            distro: get_s("distro")?,
-            evidence: get_s("evidence")?,
-            suppressed: get_o("suppressed")?,
-        },
-        level: get_s("level")?
-            .parse()
-            .map_err(|e| StoreError::corrupt(format!("finding level: {e}")))?,
-        first_seen_at: from_micros(row.try_get("first_seen_at").map_err(db_err)?),
-        deadline_at: from_micros(row.try_get("deadline_at").map_err(db_err)?),
-        closed_at: row
-            .try_get::<Option<i64>, _>("closed_at")
-            .map_err(db_err)?
-            .map(from_micros),
-    })
-}
-
-/// The last finding of each key (last wins), in input order.
-fn dedup(findings: &[NewFinding]) -> Vec<&NewFinding> {
-    let mut last: HashMap<Key<'_>, usize> = HashMap::with_capacity(findings.len());
-    for (i, f) in findings.iter().enumerate() {
-        last.insert(key(&f.finding), i);
+        asset_id: row.try_get("asset_id").map_err(db_err)?,
+        package: row.try_get("package").map_err(db_err)?,
+        arch: row.try_get("arch").map_err(db_err)?,
+        installed: row.try_get("installed").map_err(db_err)?,
+        fixed: row.try_get("fixed").map_err(db_err)?,
+        status: row.try_get("status").map_err(db_err)?,
+        advisory_id: row.try_get("advisory_id").map_err(db_err)?,
+        source: row.try_get("source").map_err(db_err)?,
+        cves: row.try_get("cves").map_err(db_err)?,
+        distro: row.try_get("distro").map_err(db_err)?,
+        evidence: row.try_get("evidence").map_err(db_err)?,
+        suppressed: row.try_get("suppressed").map_err(db_err)?,
+        level: row.try_get("level").map_err(db_err)?,
+        first_seen_at: row.try_get("first_seen_at").map_err(db_err)?,
+        deadline_at: row.try_get("deadline_at").map_err(db_err)?,
+        closed_at: row.try_get("closed_at").map_err(db_err)?,
     }
-    findings
-        .iter()
-        .enumerate()
-        .filter(|(i, f)| last.get(&key(&f.finding)) == Some(i))
-        .map(|(_, f)| f)
-        .collect()
+    .into_stored()
 }
 
 pub(crate) async fn sync(
@@ -92,7 +51,7 @@ pub(crate) async fn sync(
     asset: AssetId,
     findings: &[NewFinding],
 ) -> Result<FindingsChange> {
-    let wanted = dedup(findings);
+    let wanted = dedup_findings(findings);
     let mut tx = pool.begin().await.map_err(db_err)?;
     // The asset row lock serialises syncs of one asset across replicas.
     crate::assets::lock(&mut tx, asset).await?;
@@ -103,14 +62,14 @@ pub(crate) async fn sync(
         .await
         .map_err(db_err)?;
     let open = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let mut by_key: HashMap<Key<'_>, &StoredFinding> =
-        open.iter().map(|f| (key(&f.finding), f)).collect();
+    let mut by_key: HashMap<FindingKey<'_>, &StoredFinding> =
+        open.iter().map(|f| (finding_key(&f.finding), f)).collect();
     let mut change = FindingsChange::default();
     let (mut inserts, mut updates) = (Vec::new(), Vec::new());
     for nf in wanted {
-        if let Some(old) = by_key.remove(&key(&nf.finding)) {
+        if let Some(old) = by_key.remove(&finding_key(&nf.finding)) {
             change.kept += 1;
-            let due = deadline(old.first_seen_at, nf.allowed)?;
+            let due = deadline_micros(old.first_seen_at, nf.allowed)?;
             let same = old.finding == nf.finding
                 && old.level == nf.level
                 && to_micros(old.deadline_at) == due;
@@ -119,7 +78,7 @@ pub(crate) async fn sync(
             }
         } else {
             change.opened += 1;
-            inserts.push((nf, deadline(ctx.at, nf.allowed)?));
+            inserts.push((nf, deadline_micros(ctx.at, nf.allowed)?));
         }
     }
     let mut closing: Vec<i64> = by_key.values().map(|f| f.id).collect();

@@ -12,6 +12,7 @@
 mod agents;
 pub mod audit_drafts;
 mod error;
+pub mod finding_rows;
 pub mod inventory_diff;
 mod model;
 mod scans;
