@@ -245,7 +245,7 @@ async fn sync_default_feeds(
 pub async fn security_signal(state: &AppState, root: &Path) -> anyhow::Result<String> {
     use patchwarden_domain::package::PackageFormat;
     use patchwarden_inventory::pending::{pending_updates_apt, pending_updates_dnf};
-    use patchwarden_match::signal::{advisories, SecurityUpdate};
+    use patchwarden_match::signal::SecurityUpdate;
     let local = patchwarden_inventory::collect_local(root)?;
     let distro = patchwarden_match::distro_key(&local.os)
         .ok_or_else(|| anyhow::anyhow!("unknown distribution release"))?;
@@ -271,26 +271,13 @@ pub async fn security_signal(state: &AppState, root: &Path) -> anyhow::Result<St
                 .map_or("security", String::as_str),
         })
         .collect();
-    let imported = patchwarden_advisory::ImportResult {
-        advisories: advisories(&distro, format, &updates),
-        ..Default::default()
-    };
     let ctx = AuditCtx::system("quickstart", state.clock.now());
-    store_import_quiet(state, &ctx, imported).await?;
+    crate::service::matching::store_security_signal(state, &ctx, &distro, format, &updates)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
     Ok(format!(
         "{} of {} pending updates come from a security archive (apt/dnf metadata as last refreshed)",
         security.len(),
         pending.updates.len()
     ))
-}
-
-async fn store_import_quiet(
-    state: &AppState,
-    ctx: &AuditCtx,
-    imported: patchwarden_advisory::ImportResult,
-) -> anyhow::Result<()> {
-    crate::service::matching::store_import(state, ctx, imported)
-        .await
-        .map(|_| ())
-        .map_err(|e| anyhow::anyhow!(e.message))
 }

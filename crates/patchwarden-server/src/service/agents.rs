@@ -3,12 +3,12 @@
 //! the agent's signature (`api::agents::AgentSigned`) when these run.
 
 use crate::error::{ApiError, ApiResult};
-use crate::service::matching::{rematch_asset, store_import};
+use crate::service::matching::rematch_asset;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use patchwarden_domain::asset::{clean_text, AssetKind, Criticality, Environment, OsInfo};
 use patchwarden_domain::audit::{Actor, ActorKind, Origin};
-use patchwarden_match::signal::{advisories, SecurityUpdate};
+use patchwarden_match::signal::SecurityUpdate;
 use patchwarden_store::{
     Agent, AgentContact, AssetPatch, AuditCtx, NewAgent, NewAsset, NewJobReport, NewServerKey,
     StoreError,
@@ -272,13 +272,5 @@ async fn security_signal(
             },
         })
         .collect();
-    if updates.is_empty() {
-        return Ok(());
-    }
-    let imported = patchwarden_advisory::ImportResult {
-        advisories: advisories(&distro, format, &updates),
-        ..Default::default()
-    };
-    store_import(state, ctx, imported).await?;
-    Ok(())
+    crate::service::matching::store_security_signal(state, ctx, &distro, format, &updates).await
 }

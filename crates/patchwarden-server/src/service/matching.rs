@@ -236,6 +236,25 @@ pub struct ImportSummary {
     pub findings: FindingsChange,
 }
 
+/// The package manager's security updates for one release, stored as advisories
+/// (`patchwarden_match::signal`) and matched like any feed. Nothing to do for none.
+pub async fn store_security_signal(
+    state: &AppState,
+    ctx: &AuditCtx,
+    distro: &patchwarden_domain::advisory::DistroRelease,
+    format: patchwarden_domain::package::PackageFormat,
+    updates: &[patchwarden_match::signal::SecurityUpdate<'_>],
+) -> Result<(), ApiError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let imported = patchwarden_advisory::ImportResult {
+        advisories: patchwarden_match::signal::advisories(distro, format, updates),
+        ..Default::default()
+    };
+    store_import(state, ctx, imported).await.map(|_| ())
+}
+
 /// Stores parsed feeds and re-matches what they touch.
 pub async fn store_import(
     state: &AppState,
