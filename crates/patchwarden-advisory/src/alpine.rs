@@ -158,6 +158,7 @@ fn convert(file: &str, db: RawDb) -> ImportResult {
                     ranges: vec![VersionRange {
                         introduced: None,
                         fixed: Some(v),
+                        last_affected: None,
                     }],
                 }
             };

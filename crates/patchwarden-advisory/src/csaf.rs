@@ -235,6 +235,7 @@ fn statements(
                         ranges: vec![VersionRange {
                             introduced: None,
                             fixed: Some(evr.clone()),
+                            last_affected: None,
                         }],
                     },
                     None => {

@@ -163,6 +163,7 @@ fn state(rel: &RawRelease) -> Result<Option<PackageState>, String> {
                 ranges: vec![VersionRange {
                     introduced: None,
                     fixed: Some(token("fixed_version", v)?),
+                    last_affected: None,
                 }],
             })),
             None => Err("resolved without fixed_version".into()),

@@ -209,6 +209,7 @@ fn body_line(adv: &mut Advisory, line: &str) -> Result<(), String> {
             ranges: vec![VersionRange {
                 introduced: None,
                 fixed: Some(token("version", v)?),
+                last_affected: None,
             }],
         },
     };

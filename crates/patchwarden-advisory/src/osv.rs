@@ -298,6 +298,7 @@ fn ranges(a: &RawAffected) -> Result<PackageState, String> {
                     out.push(VersionRange {
                         introduced: intro,
                         fixed: None,
+                        last_affected: None,
                     });
                 }
                 let v = token("introduced version", v)?;
@@ -308,6 +309,7 @@ fn ranges(a: &RawAffected) -> Result<PackageState, String> {
                 out.push(VersionRange {
                     introduced: intro,
                     fixed: Some(fixed),
+                    last_affected: None,
                 });
             } else if ev.last_affected.is_some() {
                 return Err(
@@ -325,6 +327,7 @@ fn ranges(a: &RawAffected) -> Result<PackageState, String> {
             out.push(VersionRange {
                 introduced: intro,
                 fixed: None,
+                last_affected: None,
             });
         }
     }
@@ -377,11 +380,13 @@ mod tests {
                 ranges: vec![
                     VersionRange {
                         introduced: None,
-                        fixed: Some("1.2-1".into())
+                        fixed: Some("1.2-1".into()),
+                        last_affected: None
                     },
                     VersionRange {
                         introduced: Some("2.0".into()),
-                        fixed: None
+                        fixed: None,
+                        last_affected: None
                     },
                 ]
             }

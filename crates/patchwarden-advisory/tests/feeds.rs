@@ -34,6 +34,7 @@ fn fixed(v: &str) -> PackageState {
         ranges: vec![VersionRange {
             introduced: None,
             fixed: Some(v.into()),
+            last_affected: None,
         }],
     }
 }

@@ -2,7 +2,9 @@
 //! lists) is parsed into these types at the edge; matching works only on them.
 //!
 //! Ranges follow the rustsec convention: `introduced` is inclusive, `fixed` exclusive,
-//! and versions are compared with the distribution's own ordering.
+//! and versions are compared with the distribution's own ordering. A range may end at
+//! its last affected version instead (OSV `last_affected`, inclusive) when no fix is
+//! known.
 
 use crate::package::PackageFormat;
 use jiff::Timestamp;
@@ -70,9 +72,11 @@ pub struct Cvss {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum PackageState {
     /// Versions in any of `ranges` are affected; a range's `fixed` is the first good
-    /// version. A fixed state always has at least one range with a `fixed` version.
+    /// version. A fixed state always has at least one range with a `fixed` version;
+    /// other ranges may be open or end at `last_affected` (no fix known for them).
     Fixed { ranges: Vec<VersionRange> },
-    /// Known affected and no fix published yet (ranges may narrow it; empty = all).
+    /// Known affected and no fix published yet (ranges may narrow it, e.g. up to a
+    /// `last_affected` version; empty = all).
     AffectedNoFix { ranges: Vec<VersionRange> },
     /// Not affected (VEX `known_not_affected`, Debian `<not-affected>`); suppresses
     /// other sources' findings, with the reason shown.
@@ -81,12 +85,18 @@ pub enum PackageState {
     WillNotFix { reason: Option<String> },
 }
 
-/// `introduced` inclusive (none = from the beginning), `fixed` exclusive (none = no
-/// fix). Versions are in the package's scheme.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `introduced` inclusive (none = from the beginning); the end is `fixed` (exclusive),
+/// or `last_affected` (inclusive: the last version known to be affected, no fix
+/// known), or neither (open). At most one of `fixed` and `last_affected` is set; the
+/// matching index refuses a range with both. Versions are in the package's scheme.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct VersionRange {
     pub introduced: Option<String>,
     pub fixed: Option<String>,
+    /// Absent from advisories stored before it existed, and not written when unset,
+    /// so stored bodies of ranges without it keep their exact JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_affected: Option<String>,
 }
 
 /// Whether `name` is a binary package or a source package (Debian and the tracker
@@ -177,4 +187,57 @@ pub struct RejectedRecord {
     pub file: String,
     pub record: Option<String>,
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn range(intro: Option<&str>, fixed: Option<&str>, last: Option<&str>) -> VersionRange {
+        VersionRange {
+            introduced: intro.map(str::to_owned),
+            fixed: fixed.map(str::to_owned),
+            last_affected: last.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn stored_ranges_without_last_affected_still_read_and_write_the_same() {
+        // An affected statement as stored before `last_affected` existed.
+        let old = r#"{"distro":{"ecosystem":"debian","release":"12"},"scheme":"deb","name":"openssl","name_kind":"source","arches":[],"state":"fixed","ranges":[{"introduced":null,"fixed":"3.0.11-1~deb12u2"}]}"#;
+        let ap: AffectedPackage = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            ap.state,
+            PackageState::Fixed {
+                ranges: vec![range(None, Some("3.0.11-1~deb12u2"), None)]
+            }
+        );
+        assert_eq!(serde_json::to_string(&ap).unwrap(), old);
+    }
+
+    #[test]
+    fn last_affected_round_trips() {
+        let ap = AffectedPackage {
+            distro: DistroRelease {
+                ecosystem: "debian".into(),
+                release: "12".into(),
+            },
+            scheme: PackageFormat::Deb,
+            name: "libfoo".into(),
+            name_kind: NameKind::Source,
+            arches: vec![],
+            state: PackageState::AffectedNoFix {
+                ranges: vec![range(Some("1.0-1"), None, Some("1.2-3"))],
+            },
+        };
+        let json = serde_json::to_string(&ap).unwrap();
+        assert!(
+            json.contains(
+                r#""ranges":[{"introduced":"1.0-1","fixed":null,"last_affected":"1.2-3"}]"#
+            ),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<AffectedPackage>(&json).unwrap(), ap);
+    }
 }

@@ -17,18 +17,34 @@ fn scheme_of(f: PackageFormat) -> Scheme {
     }
 }
 
-/// One parsed range: byte keys for comparison, the text of `fixed` for display.
+/// One parsed range: byte keys for comparison, the text of `fixed` or `last_affected`
+/// for display. At most one of `fixed` (exclusive) and `last_affected` (inclusive) is
+/// set ([`statement`] refuses a range with both).
 #[derive(Debug, Clone)]
 struct Range {
     introduced: Option<Vec<u8>>,
     fixed: Option<Vec<u8>>,
     fixed_text: Option<Arc<str>>,
+    last_affected: Option<(Vec<u8>, Arc<str>)>,
 }
 
 impl Range {
     fn contains(&self, v: &[u8]) -> bool {
         self.introduced.as_deref().is_none_or(|i| v >= i)
             && self.fixed.as_deref().is_none_or(|f| v < f)
+            && self
+                .last_affected
+                .as_ref()
+                .is_none_or(|(l, _)| v <= l.as_slice())
+    }
+
+    /// What a hit in this range is: vulnerable with the fixed version, or, for a range
+    /// that ends at its last affected version, no fix yet with that version.
+    fn hit(&self) -> (HitKind, Option<Arc<str>>) {
+        match &self.last_affected {
+            Some((_, text)) => (HitKind::NoFixYet, Some(text.clone())),
+            None => (HitKind::Vulnerable, self.fixed_text.clone()),
+        }
     }
 }
 
@@ -227,15 +243,17 @@ impl AdvisoryIndex {
                 }
                 let (kind, note) = match &st.state {
                     State::Fixed(ranges) => match ranges.iter().find(|r| r.contains(&key)) {
-                        Some(r) => (HitKind::Vulnerable, r.fixed_text.clone()),
+                        Some(r) => r.hit(),
                         None => continue,
                     },
-                    State::NoFix(ranges) => {
-                        if !ranges.is_empty() && !ranges.iter().any(|r| r.contains(&key)) {
-                            continue;
-                        }
-                        (HitKind::NoFixYet, None)
-                    }
+                    State::NoFix(ranges) if ranges.is_empty() => (HitKind::NoFixYet, None),
+                    State::NoFix(ranges) => match ranges.iter().find(|r| r.contains(&key)) {
+                        Some(r) => (
+                            HitKind::NoFixYet,
+                            r.last_affected.as_ref().map(|(_, text)| text.clone()),
+                        ),
+                        None => continue,
+                    },
                     State::WillNotFix(reason) => (HitKind::WillNotFix, reason.clone()),
                     State::NotAffected(just) => (HitKind::NotAffected, just.clone()),
                 };
@@ -287,11 +305,15 @@ impl AdvisoryIndex {
                     };
                     (FindingStatus::Vulnerable, fixed, ev)
                 }
-                HitKind::NoFixYet => (
-                    FindingStatus::NoFixYet,
-                    None,
-                    format!("{what} affected, no fix yet per {}, {distro}", adv.id),
-                ),
+                HitKind::NoFixYet => {
+                    let ev = match h.note.as_deref() {
+                        Some(last) => {
+                            format!("{what} <= last affected {last} per {}, {distro}", adv.id)
+                        }
+                        None => format!("{what} affected, no fix yet per {}, {distro}", adv.id),
+                    };
+                    (FindingStatus::NoFixYet, None, ev)
+                }
                 _ => {
                     let why = h
                         .note
@@ -363,8 +385,8 @@ pub struct Hit {
     /// Position of the advisory in the index.
     pub advisory: u32,
     pub kind: HitKind,
-    /// The fixed version (vulnerable), or the vendor's reason (will not fix, not
-    /// affected).
+    /// The fixed version (vulnerable), the last affected version (no fix yet, when the
+    /// range ends there), or the vendor's reason (will not fix, not affected).
     pub note: Option<Arc<str>>,
     /// Matched through the source package.
     pub via_source: bool,
@@ -391,10 +413,22 @@ fn statement(advisory: u32, ap: &AffectedPackage) -> Result<Statement, String> {
                             .map_err(|e| e.to_string()),
                     }
                 };
+                // Inclusive, so no "0"/"" shorthand: the version itself is the bound.
+                let last_affected = match r.last_affected.as_deref() {
+                    None => None,
+                    Some(_) if r.fixed.is_some() => {
+                        return Err("range has both fixed and last_affected".into())
+                    }
+                    Some(s) => {
+                        let p = parse(scheme, s).map_err(|e| format!("last_affected: {e}"))?;
+                        Some((p.sort_key(), Arc::from(s)))
+                    }
+                };
                 Ok(Range {
                     introduced: key(&r.introduced)?,
                     fixed: key(&r.fixed)?,
                     fixed_text: r.fixed.as_deref().filter(|f| !f.is_empty()).map(Arc::from),
+                    last_affected,
                 })
             })
             .collect()

@@ -58,6 +58,7 @@ pub fn advisories(
                     ranges: vec![VersionRange {
                         introduced: None,
                         fixed: Some(u.candidate.to_owned()),
+                        last_affected: None,
                     }],
                 },
             }],

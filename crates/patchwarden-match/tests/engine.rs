@@ -43,6 +43,7 @@ fn fixed(v: &str) -> PackageState {
         ranges: vec![VersionRange {
             introduced: None,
             fixed: Some(v.into()),
+            last_affected: None,
         }],
     }
 }
@@ -151,6 +152,7 @@ fn no_fix_will_not_fix_ranges_and_bad_versions() {
                     ranges: vec![VersionRange {
                         introduced: Some("2.0".into()),
                         fixed: Some("2.5".into()),
+                        last_affected: None,
                     }],
                 },
             )],
@@ -226,3 +228,6 @@ fn upsert_replaces_an_advisory_in_place() {
     assert_eq!(idx.match_package(&deb12(), PackageFormat::Deb, &p).len(), 1);
     assert_eq!(idx.advisory("DSA-2").map(|a| a.id.as_str()), Some("DSA-2"));
 }
+
+#[path = "engine/last_affected.rs"]
+mod last_affected;

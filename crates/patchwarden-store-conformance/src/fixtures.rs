@@ -141,6 +141,7 @@ pub fn advisory(id: &str, cves: &[&str], packages: &[&str], fixed: &str) -> Advi
                     ranges: vec![VersionRange {
                         introduced: None,
                         fixed: Some(fixed.into()),
+                        last_affected: None,
                     }],
                 },
             })
