@@ -1,6 +1,7 @@
 //! OSV JSON (<https://ossf.github.io/osv-schema/>): one record per file, or a JSON array
 //! of records. Only distribution ecosystems are kept (see [`crate::distro`]); ECOSYSTEM
-//! ranges become [`VersionRange`]s with `introduced: "0"` read as "from the beginning".
+//! ranges become [`VersionRange`]s with `introduced: "0"` read as "from the beginning",
+//! `fixed` as the exclusive end and `last_affected` as the inclusive end.
 
 use crate::common::{self, ids, is_cve, record_id, severity, severity_from_summary, title, token};
 use crate::cvss_score::{push_unique, score_vector};
@@ -285,49 +286,100 @@ fn cves_map(
     Ok(())
 }
 
-/// ECOSYSTEM ranges → package state.
+/// One range event: OSV allows exactly one of the four keys per event object.
+enum Event {
+    Introduced(String),
+    Fixed(String),
+    LastAffected(String),
+    Limit(String),
+}
+
+fn event(ev: &RawEvent) -> Result<Event, String> {
+    let set = [&ev.introduced, &ev.fixed, &ev.last_affected, &ev.limit]
+        .into_iter()
+        .filter(|v| v.is_some())
+        .count();
+    if set > 1 {
+        return Err(
+            "range event with more than one of introduced/fixed/last_affected/limit \
+             (OSV allows one per event)"
+                .into(),
+        );
+    }
+    Ok(if let Some(v) = &ev.introduced {
+        Event::Introduced(token("introduced version", v)?)
+    } else if let Some(v) = &ev.fixed {
+        Event::Fixed(token("fixed version", v)?)
+    } else if let Some(v) = &ev.last_affected {
+        Event::LastAffected(token("last_affected version", v)?)
+    } else if let Some(v) = &ev.limit {
+        Event::Limit(token("limit version", v)?)
+    } else {
+        return Err("range event without introduced/fixed/last_affected/limit".into());
+    })
+}
+
+/// ECOSYSTEM ranges → package state, as the OSV evaluation algorithm reads a linear
+/// version order: each `introduced` opens an interval that the next `fixed` (exclusive)
+/// or `last_affected` (inclusive) closes; an interval still open at the end has no
+/// upper bound. Events are read in the order given (OSV recommends sorted order).
+///
+/// A range may not mix `fixed` and `last_affected` (OSV forbids it). `limit` is refused
+/// unless it is `*` (OSV's "infinity", the implicit default): OSV says limit events
+/// "should not be used" for linear versions (they exist for GIT commit graphs), and
+/// capping a range at a limit would need version comparison, which this parser does
+/// not do. The refusal names the statement and the rest of the advisory imports.
 fn ranges(a: &RawAffected) -> Result<PackageState, String> {
     let mut out: Vec<VersionRange> = Vec::new();
     let mut saw_ecosystem = false;
     for r in a.ranges.iter().flatten().filter(|r| r.kind == "ECOSYSTEM") {
         saw_ecosystem = true;
+        let (mut saw_fixed, mut saw_last_affected) = (false, false);
         let mut open: Option<Option<String>> = None;
         for ev in &r.events {
-            if let Some(v) = &ev.introduced {
-                if let Some(intro) = open.take() {
+            match event(ev)? {
+                Event::Introduced(v) => {
+                    if let Some(intro) = open.take() {
+                        out.push(VersionRange {
+                            introduced: intro,
+                            ..VersionRange::default()
+                        });
+                    }
+                    open = Some((v != "0").then_some(v));
+                }
+                Event::Fixed(v) => {
+                    saw_fixed = true;
                     out.push(VersionRange {
-                        introduced: intro,
-                        fixed: None,
+                        introduced: open.take().flatten(),
+                        fixed: Some(v),
                         last_affected: None,
                     });
                 }
-                let v = token("introduced version", v)?;
-                open = Some((v != "0").then_some(v));
-            } else if let Some(v) = &ev.fixed {
-                let fixed = token("fixed version", v)?;
-                let intro = open.take().unwrap_or(None);
-                out.push(VersionRange {
-                    introduced: intro,
-                    fixed: Some(fixed),
-                    last_affected: None,
-                });
-            } else if ev.last_affected.is_some() {
-                return Err(
-                    "last_affected events are not supported (no inclusive upper bound \
-                            in VersionRange)"
-                        .into(),
-                );
-            } else if ev.limit.is_some() {
-                continue;
-            } else {
-                return Err("range event without introduced/fixed/last_affected/limit".into());
+                Event::LastAffected(v) => {
+                    saw_last_affected = true;
+                    out.push(VersionRange {
+                        introduced: open.take().flatten(),
+                        fixed: None,
+                        last_affected: Some(v),
+                    });
+                }
+                Event::Limit(v) if v.contains('*') => {}
+                Event::Limit(v) => {
+                    return Err(format!(
+                        "limit event {v:?} in an ECOSYSTEM range is not supported (OSV: \
+                         limit should not be used for linear versions; only \"*\" is accepted)"
+                    ));
+                }
             }
+        }
+        if saw_fixed && saw_last_affected {
+            let why = "range mixes fixed and last_affected events (OSV allows one or the other)";
+            return Err(why.into());
         }
         if let Some(intro) = open.take() {
             out.push(VersionRange {
                 introduced: intro,
-                fixed: None,
-                last_affected: None,
+                ..VersionRange::default()
             });
         }
     }
@@ -340,8 +392,13 @@ fn ranges(a: &RawAffected) -> Result<PackageState, String> {
     }
     if out.iter().any(|r| r.fixed.is_some()) {
         Ok(PackageState::Fixed { ranges: out })
+    } else if out
+        .iter()
+        .any(|r| r.introduced.is_none() && r.last_affected.is_none())
+    {
+        // One range covers every version: "empty = all".
+        Ok(PackageState::AffectedNoFix { ranges: Vec::new() })
     } else {
-        out.retain(|r| r.introduced.is_some());
         Ok(PackageState::AffectedNoFix { ranges: out })
     }
 }
@@ -358,6 +415,14 @@ fn references(list: Vec<RawRef>) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn range(intro: Option<&str>, fixed: Option<&str>, last: Option<&str>) -> VersionRange {
+        VersionRange {
+            introduced: intro.map(str::to_owned),
+            fixed: fixed.map(str::to_owned),
+            last_affected: last.map(str::to_owned),
+        }
+    }
+
     #[test]
     fn ranges_and_states() {
         let j = br#"{"id":"X-1","summary":"Low: x","affected":[
@@ -367,27 +432,22 @@ mod tests {
             {"package":{"ecosystem":"Debian:12","name":"b"},
              "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]},
             {"package":{"ecosystem":"Debian:12","name":"c"},
-             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"last_affected":"1"}]}]}
+             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"last_affected":"1"}]}]},
+            {"package":{"ecosystem":"Debian:12","name":"d"},
+             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]},
+                       {"type":"ECOSYSTEM","events":[{"introduced":"2.0"}]}]}
         ]}"#;
         let r = parse("t", j);
         assert_eq!(r.advisories.len(), 1);
-        assert_eq!(r.rejected.len(), 1, "{:?}", r.rejected);
+        assert!(r.rejected.is_empty(), "{:?}", r.rejected);
         let a = &r.advisories[0];
         assert_eq!(a.severity.as_ref().map(|s| s.raw.as_str()), Some("Low"));
         assert_eq!(
             a.affected[0].state,
             PackageState::Fixed {
                 ranges: vec![
-                    VersionRange {
-                        introduced: None,
-                        fixed: Some("1.2-1".into()),
-                        last_affected: None
-                    },
-                    VersionRange {
-                        introduced: Some("2.0".into()),
-                        fixed: None,
-                        last_affected: None
-                    },
+                    range(None, Some("1.2-1"), None),
+                    range(Some("2.0"), None, None)
                 ]
             }
         );
@@ -395,6 +455,159 @@ mod tests {
             a.affected[1].state,
             PackageState::AffectedNoFix { ranges: vec![] }
         );
+        assert_eq!(
+            a.affected[2].state,
+            PackageState::AffectedNoFix {
+                ranges: vec![range(None, None, Some("1"))]
+            }
+        );
+        // A range from the beginning with no end covers every version, whatever the
+        // other ranges say: "empty = all", not narrowed to the second range.
+        assert_eq!(
+            a.affected[3].state,
+            PackageState::AffectedNoFix { ranges: vec![] }
+        );
+    }
+
+    /// A record shaped like the osv.dev distribution exports (schema_version, upstream,
+    /// purl, versions list), with `last_affected` ends. The ids are made up.
+    const LAST_AFFECTED: &[u8] = br#"{
+      "schema_version": "1.6.0",
+      "id": "OSV-2024-1234",
+      "modified": "2024-11-21T09:05:53Z",
+      "published": "2024-04-04T15:15:38Z",
+      "upstream": ["CVE-2024-11111"],
+      "summary": "libfoo: heap overflow in the frame parser",
+      "details": "A crafted frame makes libfoo write past its buffer.",
+      "affected": [
+        {
+          "package": {"ecosystem": "Debian:12", "name": "libfoo",
+                      "purl": "pkg:deb/debian/libfoo?arch=source"},
+          "ranges": [{"type": "ECOSYSTEM",
+                      "events": [{"introduced": "0"}, {"last_affected": "1.2-3"}]}],
+          "versions": ["1.2-1", "1.2-2", "1.2-3"]
+        },
+        {
+          "package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "libfoo"},
+          "ranges": [{"type": "ECOSYSTEM",
+                      "events": [{"introduced": "1.0-1"}, {"last_affected": "1.2-2ubuntu0.1"}]}]
+        },
+        {
+          "package": {"ecosystem": "AlmaLinux:9", "name": "libfoo"},
+          "ranges": [
+            {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:2.0-1.el9"}]},
+            {"type": "ECOSYSTEM",
+             "events": [{"introduced": "1:3.0-1.el9"}, {"last_affected": "1:3.1-2.el9"}]}
+          ]
+        },
+        {
+          "package": {"ecosystem": "Alpine:v3.19", "name": "libfoo"},
+          "ranges": [{"type": "ECOSYSTEM",
+                      "events": [{"introduced": "0"}, {"last_affected": "1.2.3-r0"},
+                                 {"introduced": "2.0.0-r0"}]}]
+        },
+        {
+          "package": {"ecosystem": "Debian:11", "name": "libfoo"},
+          "ranges": [{"type": "ECOSYSTEM",
+                      "events": [{"introduced": "0"}, {"last_affected": "1.1-5"},
+                                 {"limit": "*"}]}]
+        },
+        {
+          "package": {"ecosystem": "PyPI", "name": "foo"},
+          "ranges": [{"type": "ECOSYSTEM",
+                      "events": [{"introduced": "0"}, {"last_affected": "1.2"}]}]
+        }
+      ]
+    }"#;
+
+    #[test]
+    fn last_affected_is_an_inclusive_end_without_a_fix() {
+        let r = parse("osv-2024-1234.json", LAST_AFFECTED);
+        assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+        assert_eq!(r.advisories.len(), 1);
+        let a = &r.advisories[0];
+        assert_eq!(a.id, "OSV-2024-1234");
+        assert_eq!(a.aliases, ["CVE-2024-11111"]);
+        let got: Vec<(String, &PackageState)> = a
+            .affected
+            .iter()
+            .map(|p| (format!("{} {}", p.distro, p.name), &p.state))
+            .collect();
+        let no_fix = |ranges| PackageState::AffectedNoFix { ranges };
+        assert_eq!(
+            got,
+            [
+                (
+                    "debian:12 libfoo".to_owned(),
+                    &no_fix(vec![range(None, None, Some("1.2-3"))])
+                ),
+                (
+                    "ubuntu:22.04 libfoo".to_owned(),
+                    &no_fix(vec![range(Some("1.0-1"), None, Some("1.2-2ubuntu0.1"))])
+                ),
+                (
+                    // Another range of the same package has a fix: the state is fixed,
+                    // and the last_affected range keeps its inclusive end.
+                    "almalinux:9 libfoo".to_owned(),
+                    &PackageState::Fixed {
+                        ranges: vec![
+                            range(None, Some("1:2.0-1.el9"), None),
+                            range(Some("1:3.0-1.el9"), None, Some("1:3.1-2.el9")),
+                        ]
+                    }
+                ),
+                (
+                    "alpine:3.19 libfoo".to_owned(),
+                    &no_fix(vec![
+                        range(None, None, Some("1.2.3-r0")),
+                        range(Some("2.0.0-r0"), None, None)
+                    ])
+                ),
+                (
+                    // `limit: "*"` is OSV's infinity, the implicit default.
+                    "debian:11 libfoo".to_owned(),
+                    &no_fix(vec![range(None, None, Some("1.1-5"))])
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_or_unsupported_events_reject_the_statement_only() {
+        let j = br#"{"id":"OSV-2024-9","affected":[
+            {"package":{"ecosystem":"Debian:12","name":"mixed"},
+             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0-1"},
+                                                      {"introduced":"2.0-1"},{"last_affected":"2.1-1"}]}]},
+            {"package":{"ecosystem":"Debian:12","name":"limited"},
+             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"limit":"2.0-1"}]}]},
+            {"package":{"ecosystem":"Debian:12","name":"two-keys"},
+             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0","last_affected":"1.0-1"}]}]},
+            {"package":{"ecosystem":"Debian:12","name":"empty"},
+             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"last_affected":" "}]}]},
+            {"package":{"ecosystem":"Debian:12","name":"good"},
+             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"last_affected":"1.0-1"}]}]}
+        ]}"#;
+        let r = parse("t", j);
+        let reasons: Vec<&str> = r.rejected.iter().map(|x| x.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(reasons[0].starts_with("affected[0] mixed: range mixes fixed and last_affected"));
+        assert!(reasons[1].starts_with(r#"affected[1] limited: limit event "2.0-1""#));
+        assert!(reasons[2].starts_with("affected[2] two-keys: range event with more than one"));
+        assert_eq!(
+            reasons[3],
+            "affected[3] empty: last_affected version is empty"
+        );
+        assert!(r
+            .rejected
+            .iter()
+            .all(|x| x.record.as_deref() == Some("OSV-2024-9")));
+        assert_eq!(r.advisories.len(), 1);
+        let names: Vec<&str> = r.advisories[0]
+            .affected
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["good"]);
     }
 
     #[test]
