@@ -49,31 +49,48 @@ fn scriptlet_failed(log: &str) -> bool {
     })
 }
 
-/// Package names in the transaction table dnf prints before asking.
+/// Package names in the transaction table dnf (4) prints before asking.
+///
+/// A row is one space and the package name, then the other columns. A value wider
+/// than its column ends the line, and the next column continues on the following line,
+/// indented to where it starts (`fmtColumns` in dnf's `cli/output.py`): so a line
+/// indented by more than one space continues the row above (a long name's arch and
+/// version, or a long version's repository), unless it is a `replacing` line naming an
+/// obsoleted package. Rows under `Skipping packages …` are not part of the transaction.
 pub fn transaction_names(text: &str) -> Vec<String> {
     let mut names = Vec::new();
     // The entries follow the second `====` rule (the first frames the header).
     let mut rules = 0;
+    let mut skipped = false;
     for line in text.lines() {
         if line.starts_with("====") {
             rules += 1;
             continue;
         }
-        let in_table = rules >= 2;
         if line.starts_with("Transaction Summary") {
             break;
         }
-        if !in_table || !line.starts_with(' ') {
+        if rules < 2 {
             continue;
         }
-        let mut words = line.split_whitespace();
-        let name = match words.next() {
-            Some("replacing") => words
+        let Some(row) = line.strip_prefix(' ') else {
+            // A section heading (`Upgrading:`), or the note below a skipped one.
+            if line.starts_with("Skipping packages") {
+                skipped = true;
+            } else if line.ends_with(':') && !line.starts_with('(') {
+                skipped = false;
+            }
+            continue;
+        };
+        let name = match row.trim_start().strip_prefix("replacing ") {
+            Some(rest) => rest
+                .split_whitespace()
                 .next()
                 .map(|nva| nva.rsplit_once('.').map_or(nva, |(n, _)| n)),
-            other => other,
+            None if row.starts_with(' ') => continue,
+            None => row.split_whitespace().next(),
         };
-        if let Some(n) = name {
+        if let Some(n) = name.filter(|_| !skipped) {
             names.push(n.to_owned());
         }
     }
@@ -286,5 +303,55 @@ mod tests {
         assert!(!scriptlet_failed(
             "Running scriptlet: pwt-2.0-1.noarch 1/2\n"
         ));
+    }
+
+    /// dnf 4's table as `fmtColumns` lays it out on 80 columns (the width dnf uses
+    /// when its output is not a terminal): long names, a long version and a long
+    /// repository id overflow their columns onto a second line.
+    const WRAPPED: &str = "\
+================================================================================
+ Package                      Arch   Version                Repository     Size
+================================================================================
+Installing:
+ kernel-core                  x86_64 5.14.0-427.13.1.el9_4  baseos         20 M
+     replacing  kernel-core-old.x86_64 5.14.0-70.13.1.el9_0
+Upgrading:
+ python3-azure-mgmt-containerservice
+                              noarch 26.0.0-1.el9           appstream     6.2 M
+ vim-enhanced                 x86_64 2:8.2.2637-20.el9_1.0.1.alma.1
+                                                            appstream     1.8 M
+ openssl-libs                 x86_64 1:3.0.7-27.el9         baseos-security-updates
+                                                                          2.2 M
+Installing dependencies:
+ libreoffice-langpack-pt-BR-extra
+                              x86_64 1:7.1.8.1-12.el9       appstream     9.9 M
+Installing weak dependencies:
+ a-weak-dep-with-a-rather-long-name-too
+                              noarch 1.0-1.el9              appstream      10 k
+Skipping packages with conflicts:
+(add '--best --allowerasing' to command line to force their upgrade):
+ tzdata                       noarch 2024a-1.el9            baseos        840 k
+
+Transaction Summary
+================================================================================
+Install  4 Packages
+Upgrade  3 Packages
+Skip     1 Package
+";
+
+    #[test]
+    fn wrapped_rows_name_one_package_each() {
+        assert_eq!(
+            transaction_names(WRAPPED),
+            [
+                "a-weak-dep-with-a-rather-long-name-too",
+                "kernel-core",
+                "kernel-core-old",
+                "libreoffice-langpack-pt-BR-extra",
+                "openssl-libs",
+                "python3-azure-mgmt-containerservice",
+                "vim-enhanced",
+            ]
+        );
     }
 }

@@ -93,6 +93,34 @@ fn dnf_upgrade_v1_to_v2_is_verified() {
     t.d.host_untouched();
 }
 
+/// Names too long for dnf's 80-column table wrap onto two lines: the plan still names
+/// exactly the packages of the transaction (not the arch or repository of the second
+/// line).
+#[test]
+fn dnf_plan_reads_wrapped_rows_of_long_names() {
+    let long = "pwtest-a-package-whose-name-is-far-too-long-for-the-name-column";
+    let dep = format!("{long}-dep");
+    let v2 = PkgSpec::new(long, "2.0-1").depends(&dep);
+    let more = [v2, PkgSpec::new(&dep, "1.0-1")];
+    let Some(t) = dnf(PkgSpec::new(long, "1.0-1"), &more, "") else {
+        return;
+    };
+    let r =
+        t.d.run(deploy_job("long", vec![install(long, "2.0-1")], true));
+    assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
+    let plan = &r.steps[0];
+    assert_eq!(plan.step, "plan");
+    assert_eq!(
+        plan.log_excerpt,
+        format!("the transaction changes: {long}, {dep}"),
+    );
+    assert_eq!(
+        t.root.installed_version(&dep).unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    t.d.host_untouched();
+}
+
 #[test]
 fn dnf_failing_post_is_rolled_back_from_the_backup_after_v1_left_the_repository() {
     let bad = PkgSpec::new("pwtest-bad", "2.0-1").failing_postinst();
