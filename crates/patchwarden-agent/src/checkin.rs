@@ -4,6 +4,7 @@
 
 use crate::client::{Client, ClientError, SKEW_WARNING_SECS};
 use crate::config::{check_server_url, AgentConfig};
+use crate::deploy::reboot::{packages_need_reboot, NeedsRestarting};
 use crate::deploy::PackageExecutor;
 use crate::health::HealthExecutor;
 use crate::jobs::{self, Executor, Opened};
@@ -341,11 +342,16 @@ pub fn collect(cfg: &AgentConfig) -> Result<CheckIn> {
         .with_context(|| format!("no host name under {}", root.display()))?;
     let hostname = Hostname::parse(&name)?;
     let kernel = inv.kernel.clone();
-    // Debian's flag file, or an installed kernel newer than the running one.
+    // Debian's flag file, an installed kernel newer than the running one, or
+    // `needs-restarting -r` on an rpm host.
     let reboot_required = root.join("run/reboot-required").exists()
-        || kernel
-            .as_deref()
-            .is_some_and(|running| crate::deploy::reboot::newer_kernel(&inv.packages, running));
+        || packages_need_reboot(
+            root,
+            inv.format,
+            &inv.packages,
+            kernel.as_deref(),
+            Some(&NeedsRestarting::system()),
+        );
     let report = InventoryReport::new(
         hostname,
         inv.os,

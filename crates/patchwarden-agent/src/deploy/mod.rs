@@ -26,7 +26,7 @@ use jiff::Timestamp;
 use manager::Manager;
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::{Job, JobReport, JobStatus, Operation, RebootPolicy, StepReport};
-use reboot::reboot_required;
+use reboot::{reboot_required, NeedsRestarting};
 use run::Outcome;
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,6 +47,8 @@ pub struct PackageExecutor {
     timeout: Duration,
     /// Set by a job whose policy asks for a reboot; run once its report is spooled.
     reboot_after: Option<String>,
+    /// Asked on rpm hosts whether the job made a reboot necessary.
+    needs_restarting: NeedsRestarting,
 }
 
 impl PackageExecutor {
@@ -60,6 +62,7 @@ impl PackageExecutor {
             manager: manager::select(&cfg.root, &cfg.package_manager),
             timeout: Duration::from_secs(cfg.package_manager.timeout_secs),
             reboot_after: None,
+            needs_restarting: NeedsRestarting::system(),
         }
     }
 
@@ -265,7 +268,7 @@ impl Executor for PackageExecutor {
                 break;
             }
         }
-        report.reboot_required = reboot_required(&self.root);
+        report.reboot_required = reboot_required(&self.root, Some(&self.needs_restarting));
         self.decide_reboot(job, &mut report);
         report
     }

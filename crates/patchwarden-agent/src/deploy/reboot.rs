@@ -1,22 +1,148 @@
 //! Whether a host needs a reboot: `run/reboot-required` under the root (Debian's
-//! packages create it), or an installed kernel newer than the running one.
+//! packages create it), an installed kernel newer than the running one, or — on an
+//! rpm host whose root is `/` — `needs-restarting -r` (yum-utils / dnf-utils) saying so.
 
 use super::manager::without_epoch;
-use patchwarden_domain::package::InstalledPackage;
+use super::run::run_piped;
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use std::cmp::Ordering;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
-/// `run/reboot-required` under the root, or a newer kernel installed than the one
-/// running (`proc/sys/kernel/osrelease` under the root).
-pub fn reboot_required(root: &Path) -> bool {
+/// The program asked on rpm hosts, looked up in `PATH`.
+const NEEDS_RESTARTING: &str = "needs-restarting";
+/// It reads the rpm database (a few seconds); past this it is killed and ignored.
+const NEEDS_RESTARTING_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bytes of each of its output streams kept (it prints a few lines).
+const NEEDS_RESTARTING_OUTPUT: usize = 64 * 1024;
+
+/// `run/reboot-required` under the root, or what the package database says
+/// ([`packages_need_reboot`], with `probe` on rpm hosts).
+pub fn reboot_required(root: &Path, probe: Option<&NeedsRestarting>) -> bool {
     if root.join("run/reboot-required").exists() {
         return true;
     }
     let Ok(inv) = patchwarden_inventory::collect_local(root) else {
         return false;
     };
-    inv.kernel
-        .is_some_and(|running| newer_kernel(&inv.packages, &running))
+    packages_need_reboot(
+        root,
+        inv.format,
+        &inv.packages,
+        inv.kernel.as_deref(),
+        probe,
+    )
+}
+
+/// The reboot signals that change only with the package database (or a reboot): an
+/// installed kernel newer than the `running` one, else, on an rpm host whose root is
+/// `/`, `needs-restarting -r`. An image mounted elsewhere is not asked: the tool
+/// compares the packages with the boot time of the machine it runs on.
+pub(crate) fn packages_need_reboot(
+    root: &Path,
+    format: PackageFormat,
+    packages: &[InstalledPackage],
+    running: Option<&str>,
+    probe: Option<&NeedsRestarting>,
+) -> bool {
+    if running.is_some_and(|k| newer_kernel(packages, k)) {
+        return true;
+    }
+    match probe {
+        Some(p) if format == PackageFormat::Rpm && root == Path::new("/") => {
+            p.reboot_needed().unwrap_or(false)
+        }
+        _ => false,
+    }
+}
+
+/// What `needs-restarting -r` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Not installed (no yum-utils / dnf-utils): nothing to ask.
+    Absent,
+    /// Exit 1 with its explanation on standard output: core packages changed since boot.
+    Reboot,
+    /// Exit 0.
+    NoReboot,
+    /// Any other exit, exit 1 with nothing on standard output (dnf's own errors exit
+    /// 1 too, with only standard error), a timeout, or a failure to start it.
+    Unknown(String),
+}
+
+/// `needs-restarting -r`, or another program answering the same way (tests).
+#[derive(Debug, Clone)]
+pub struct NeedsRestarting {
+    program: PathBuf,
+    timeout: Duration,
+}
+
+impl NeedsRestarting {
+    /// `needs-restarting` from `PATH`, killed after 60 s.
+    pub fn system() -> Self {
+        Self::at(NEEDS_RESTARTING, NEEDS_RESTARTING_TIMEOUT)
+    }
+
+    /// `program` (a path, or a name looked up in `PATH`) with its own timeout.
+    pub fn at(program: impl Into<PathBuf>, timeout: Duration) -> Self {
+        Self {
+            program: program.into(),
+            timeout,
+        }
+    }
+
+    fn installed(&self) -> bool {
+        match self.program.to_str() {
+            Some(name) if !name.contains('/') => crate::health::in_path(name),
+            _ => self.program.is_file(),
+        }
+    }
+
+    /// Runs `PROGRAM -r` and reads its exit status.
+    pub fn ask(&self) -> Answer {
+        if !self.installed() {
+            return Answer::Absent;
+        }
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("-r");
+        let out = match run_piped(cmd, self.timeout, NEEDS_RESTARTING_OUTPUT) {
+            Ok(out) => out,
+            Err(why) => return Answer::Unknown(why),
+        };
+        match out.status.code() {
+            Some(0) => Answer::NoReboot,
+            Some(1) if !out.stdout.trim().is_empty() => Answer::Reboot,
+            _ => {
+                let err: String = out
+                    .stderr
+                    .trim()
+                    .chars()
+                    .take(300)
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                Answer::Unknown(format!(
+                    "{} -r: {}{}{err}",
+                    self.program.display(),
+                    out.status,
+                    if err.is_empty() { "" } else { ": " }
+                ))
+            }
+        }
+    }
+
+    /// [`Self::ask`] as a yes/no; `None` when absent or unknown (logged as a warning).
+    pub fn reboot_needed(&self) -> Option<bool> {
+        match self.ask() {
+            Answer::Reboot => Some(true),
+            Answer::NoReboot => Some(false),
+            Answer::Absent => None,
+            Answer::Unknown(why) => {
+                crate::warn(&format!("reboot check ignored: {why}"));
+                None
+            }
+        }
+    }
 }
 
 /// Whether the newest installed kernel (`linux-image-<release>`, or rpm `kernel-core`
@@ -96,5 +222,148 @@ mod tests {
         assert!(!newer_kernel(&rpm, "5.14.0-427.13.1.el9_4.x86_64"));
         assert!(!newer_kernel(&[pkg("bash", "5.2", "amd64")], "6.1.0"));
         assert_eq!(natural_cmp("6.1.0-9", "6.1.0-10"), Ordering::Less);
+    }
+
+    /// A stand-in for `needs-restarting` in `dir`: this Debian test machine has no
+    /// yum-utils / dnf-utils, so a script answers with the exit status under test. It
+    /// fails unless called with `-r`, and records each call in `<name>.called`.
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        let called = dir.join(format!("{name}.called"));
+        let text = format!(
+            "#!/bin/sh\necho >> '{}'\n[ \"$1\" = -r ] || exit 9\n{body}\n",
+            called.display()
+        );
+        std::fs::write(&path, text).unwrap_or_else(|e| unreachable!("{e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        path
+    }
+
+    fn calls(dir: &Path, name: &str) -> usize {
+        std::fs::read_to_string(dir.join(format!("{name}.called"))).map_or(0, |t| t.lines().count())
+    }
+
+    /// `ask`, again when another test thread's fork still held the fresh script open
+    /// for writing (ETXTBSY: "Text file busy").
+    fn ask(p: &NeedsRestarting) -> Answer {
+        for _ in 0..20 {
+            match p.ask() {
+                Answer::Unknown(why) if why.contains("Text file busy") => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+        p.ask()
+    }
+
+    #[test]
+    fn needs_restarting_exit_statuses() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let d = dir.path();
+        let t = Duration::from_secs(10);
+        let reboot = script(
+            d,
+            "reboot",
+            "echo 'Core libraries or services have been updated since boot-up:'\n\
+             echo '  * kernel'\necho 'Reboot is required to fully utilize these updates.'\nexit 1",
+        );
+        let fine = script(
+            d,
+            "fine",
+            "echo 'No core libraries or services have been updated since boot-up.'\nexit 0",
+        );
+        let broken = script(d, "broken", "echo 'Error: rpmdb open failed' >&2\nexit 2");
+        let error_1 = script(d, "error_1", "echo 'Error: No such command' >&2\nexit 1");
+        let slow = script(d, "slow", "sleep 10\nexit 1");
+
+        assert_eq!(ask(&NeedsRestarting::at(&reboot, t)), Answer::Reboot);
+        assert_eq!(ask(&NeedsRestarting::at(&fine, t)), Answer::NoReboot);
+        let other = ask(&NeedsRestarting::at(&broken, t));
+        assert!(
+            matches!(&other, Answer::Unknown(w) if w.contains("exit status: 2") && w.contains("rpmdb open failed")),
+            "{other:?}"
+        );
+        // dnf's own failures exit 1 as well, with nothing on standard output.
+        let e1 = ask(&NeedsRestarting::at(&error_1, t));
+        assert!(
+            matches!(&e1, Answer::Unknown(w) if w.contains("No such command")),
+            "{e1:?}"
+        );
+        let started = std::time::Instant::now();
+        let late = ask(&NeedsRestarting::at(&slow, Duration::from_millis(300)));
+        assert!(
+            matches!(&late, Answer::Unknown(w) if w.contains("timed out")),
+            "{late:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(8));
+        assert_eq!(
+            NeedsRestarting::at(d.join("missing"), t).ask(),
+            Answer::Absent
+        );
+        assert_eq!(
+            NeedsRestarting::at("patchwarden-no-such-needs-restarting", t).ask(),
+            Answer::Absent
+        );
+        // `None` for an unknown answer: ignored (with a warning), not a reboot.
+        assert_eq!(NeedsRestarting::at(&broken, t).reboot_needed(), None);
+    }
+
+    #[test]
+    fn needs_restarting_is_asked_only_on_rpm_hosts_at_the_real_root() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let d = dir.path();
+        let probe = NeedsRestarting::at(
+            script(d, "nr", "echo 'Reboot is required.'\nexit 1"),
+            Duration::from_secs(10),
+        );
+        // Let any concurrent fork drop its copy of the script's write descriptor.
+        let _ = ask(&probe);
+        let before = calls(d, "nr");
+        let bash = [pkg("bash", "5.1.8-9.el9", "x86_64")];
+        let root = Path::new("/");
+        assert!(!packages_need_reboot(
+            root,
+            PackageFormat::Deb,
+            &bash,
+            None,
+            Some(&probe)
+        ));
+        assert!(!packages_need_reboot(
+            d,
+            PackageFormat::Rpm,
+            &bash,
+            None,
+            Some(&probe)
+        ));
+        assert!(!packages_need_reboot(
+            root,
+            PackageFormat::Rpm,
+            &bash,
+            None,
+            None
+        ));
+        assert_eq!(calls(d, "nr"), before, "asked on a dpkg host or an image");
+        assert!(packages_need_reboot(
+            root,
+            PackageFormat::Rpm,
+            &bash,
+            None,
+            Some(&probe)
+        ));
+        assert_eq!(calls(d, "nr"), before + 1);
+        // A newer kernel already answers: not asked.
+        let kernels = [pkg("kernel-core", "5.14.0-427.13.1.el9_4", "x86_64")];
+        let running = Some("5.14.0-70.13.1.el9_0.x86_64");
+        assert!(packages_need_reboot(
+            root,
+            PackageFormat::Rpm,
+            &kernels,
+            running,
+            Some(&probe)
+        ));
+        assert_eq!(calls(d, "nr"), before + 1);
     }
 }

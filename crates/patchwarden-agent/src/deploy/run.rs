@@ -116,6 +116,85 @@ fn run_inner(mut cmd: Command, timeout: Duration, log_path: &Path, keep: u64) ->
     (outcome, output)
 }
 
+/// How a command run by [`run_piped`] ended, and the start of its output.
+#[derive(Debug)]
+pub struct Piped {
+    pub status: std::process::ExitStatus,
+    /// Standard output, at most the cap given (the rest is read and dropped).
+    pub stdout: String,
+    /// Standard error, at most the cap given.
+    pub stderr: String,
+}
+
+/// Runs `cmd` with stdin closed and `LC_ALL=C` until it exits or `timeout` passes
+/// (then it is killed: `Err`), keeping at most `cap` bytes of each output stream. For
+/// short queries whose answer is their exit status; nothing is logged to disk.
+pub fn run_piped(mut cmd: Command, timeout: Duration, cap: usize) -> Result<Piped, String> {
+    let what = describe(&cmd);
+    cmd.env("LC_ALL", "C")
+        .env("LANGUAGE", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run {what}: {e}"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        std::thread::spawn(move || tx.send((true, read_capped(out, cap))));
+    }
+    if let Some(err) = child.stderr.take() {
+        std::thread::spawn(move || tx.send((false, read_capped(err, cap))));
+    }
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{what} timed out after {} s; killed",
+                    timeout.as_secs()
+                ));
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("waiting for {what}: {e}"));
+            }
+        }
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    // A grandchild holding a pipe open must not hang the agent: wait a little, go on.
+    for _ in 0..2 {
+        match rx.recv_timeout(Duration::from_secs(2)) {
+            Ok((true, text)) => stdout = text,
+            Ok((false, text)) => stderr = text,
+            Err(_) => break,
+        }
+    }
+    Ok(Piped {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// Reads all of `from`, keeping the first `cap` bytes (lossy UTF-8).
+fn read_capped(mut from: impl Read, cap: usize) -> String {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let room = cap.saturating_sub(kept.len()).min(n);
+        kept.extend_from_slice(&buf[..room]);
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
 /// The last [`TAIL_BYTES`] of `s`, cut on a character boundary.
 fn last(s: &str) -> &str {
     let mut start = s.len().saturating_sub(TAIL_BYTES as usize);
@@ -165,5 +244,20 @@ mod tests {
         assert!(!o.ok && o.log.contains("cannot run"), "{o:?}");
         let all = std::fs::read_to_string(&log).unwrap_or_default();
         assert!(all.starts_with("out\nerr\nsecond\n"), "{all}");
+    }
+
+    #[test]
+    fn piped_runs_keep_the_status_and_at_most_the_cap() {
+        let t = Duration::from_secs(5);
+        let p = run_piped(cmd(&["sh", "-c", "echo out; echo err >&2; exit 4"]), t, 100);
+        let p = p.unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((p.status.code(), p.stdout.as_str()), (Some(4), "out\n"));
+        assert_eq!(p.stderr, "err\n");
+        let p = run_piped(cmd(&["head", "-c", "100000", "/dev/zero"]), t, 1000);
+        assert_eq!(p.map(|p| p.stdout.len()).ok(), Some(1000));
+        let e = run_piped(cmd(&["sleep", "5"]), Duration::from_millis(100), 100);
+        assert!(e.as_ref().is_err_and(|e| e.contains("timed out")), "{e:?}");
+        let e = run_piped(cmd(&["/nonexistent/x"]), t, 100);
+        assert!(e.as_ref().is_err_and(|e| e.contains("cannot run")), "{e:?}");
     }
 }
