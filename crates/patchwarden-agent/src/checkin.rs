@@ -11,6 +11,7 @@ use crate::jobs::{self, Executor, Opened};
 use crate::pending::PendingTracker;
 use crate::spool::Spool;
 use crate::state::{sha256_hex, Enrollment, SeenJobs, StateDir};
+use crate::watch::{self, Cached};
 use crate::{info, warn};
 use anyhow::{anyhow, bail, Context, Result};
 use jiff::Timestamp;
@@ -19,7 +20,8 @@ use patchwarden_wire::agent::CheckIn;
 use patchwarden_wire::sign::SecretKey;
 use patchwarden_wire::InventoryReport;
 use rand::Rng;
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Exchanges in one cycle at most (a reply with jobs is followed at once by a
 /// check-in carrying their reports).
@@ -57,6 +59,9 @@ pub struct Agent {
     seen: SeenJobs,
     executor: Option<Box<dyn Executor>>,
     pending: PendingTracker,
+    /// The inventory, read again only when the package database changed.
+    inventory: Cached<Inventory>,
+    needs_restarting: NeedsRestarting,
 }
 
 impl std::fmt::Debug for Agent {
@@ -112,6 +117,7 @@ impl Agent {
         jobs::recover_interrupted(&mut spool, Timestamp::now(), &executor)?;
         let seen = state.seen_jobs()?;
         let pending = PendingTracker::new(state.sent_pending()?);
+        let inventory = Cached::new(&cfg.root, watch::MAX_AGE);
         Ok(Self {
             cfg,
             state,
@@ -122,14 +128,20 @@ impl Agent {
             seen,
             executor: Some(Box::new(executor)),
             pending,
+            inventory,
+            needs_restarting: NeedsRestarting::system(),
         })
     }
 
-    /// This host's facts now, or the last unsent ones when the package database
-    /// cannot be read.
-    fn facts(&self) -> Result<CheckIn> {
-        match collect(&self.cfg) {
-            Ok(facts) => Ok(facts),
+    /// This host's facts now (the inventory read again only when the package database
+    /// changed), or the last unsent ones when the package database cannot be read.
+    fn facts(&mut self) -> Result<CheckIn> {
+        let (cfg, probe) = (&self.cfg, &self.needs_restarting);
+        match self
+            .inventory
+            .get(Instant::now(), || read_inventory(cfg, Some(probe)))
+        {
+            Ok(inv) => Ok(facts_of(inv, &cfg.root)),
             Err(e) => match self.spool.load_facts()? {
                 Some(old) => {
                     warn(&format!(
@@ -257,6 +269,8 @@ impl Agent {
             };
             let marker = jobs::begin(&job, &mut self.seen, &mut self.spool, now)
                 .map_err(CycleError::Retry)?;
+            // It may change packages however the database files look afterwards.
+            self.inventory.invalidate();
             info(&format!("running job {}", job.id));
             let mut executor = self
                 .executor
@@ -328,8 +342,17 @@ pub fn backoff(failures: u32) -> u64 {
     rand::thread_rng().gen_range(base / 2..=base)
 }
 
-/// The facts of this host: inventory (with its hash) and reboot signals.
-pub fn collect(cfg: &AgentConfig) -> Result<CheckIn> {
+/// What the package database says, kept by [`Cached`] until a database file changes.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub report: InventoryReport,
+    /// An installed kernel newer than the running one, or `needs-restarting -r`.
+    reboot_for_packages: bool,
+}
+
+/// Reads the inventory under the configured root (its warnings are logged) and the
+/// reboot signals that depend on it; `probe` is asked on rpm hosts.
+pub fn read_inventory(cfg: &AgentConfig, probe: Option<&NeedsRestarting>) -> Result<Inventory> {
     let root = &cfg.root;
     let inv = patchwarden_inventory::collect_local(root)
         .with_context(|| format!("reading the inventory under {}", root.display()))?;
@@ -341,17 +364,13 @@ pub fn collect(cfg: &AgentConfig) -> Result<CheckIn> {
         .clone()
         .with_context(|| format!("no host name under {}", root.display()))?;
     let hostname = Hostname::parse(&name)?;
-    let kernel = inv.kernel.clone();
-    // Debian's flag file, an installed kernel newer than the running one, or
-    // `needs-restarting -r` on an rpm host.
-    let reboot_required = root.join("run/reboot-required").exists()
-        || packages_need_reboot(
-            root,
-            inv.format,
-            &inv.packages,
-            kernel.as_deref(),
-            Some(&NeedsRestarting::system()),
-        );
+    let reboot_for_packages = packages_need_reboot(
+        root,
+        inv.format,
+        &inv.packages,
+        inv.kernel.as_deref(),
+        probe,
+    );
     let report = InventoryReport::new(
         hostname,
         inv.os,
@@ -360,17 +379,28 @@ pub fn collect(cfg: &AgentConfig) -> Result<CheckIn> {
         inv.packages,
         Timestamp::now(),
     );
-    Ok(CheckIn {
+    Ok(Inventory {
+        report,
+        reboot_for_packages,
+    })
+}
+
+/// The facts of a check-in: the inventory (with its hash), and the signals read every
+/// time: Debian's `run/reboot-required` flag file and the processes still mapping
+/// replaced libraries.
+pub fn facts_of(inv: &Inventory, root: &Path) -> CheckIn {
+    let report = inv.report.clone();
+    CheckIn {
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         sent_at: report.collected_at,
         inventory_hash: report.inventory_hash.clone(),
+        kernel_running: report.kernel.clone(),
+        reboot_required: inv.reboot_for_packages || root.join("run/reboot-required").exists(),
         inventory: Some(report),
         pending_updates: None,
-        kernel_running: kernel,
-        reboot_required,
         restart_needed: crate::facts::restart_needed(root),
         reports: Vec::new(),
-    })
+    }
 }
 
 /// SIGTERM or SIGINT.

@@ -1,6 +1,6 @@
 //! The command line: `inventory`, `enroll`, `checkin`, `run`, `config`.
 
-use crate::checkin::{collect, Agent, CycleError};
+use crate::checkin::{read_inventory, Agent, CycleError};
 use crate::client::{Client, ClientError};
 use crate::config::{check_server_url, AgentConfig, DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML};
 use crate::inventory::{self, InventoryArgs};
@@ -178,10 +178,7 @@ async fn enroll(cfg: &AgentConfig, args: EnrollArgs) -> Result<()> {
         None => None,
     };
     let client = Client::new(url.clone(), ca_pem.as_deref())?;
-    let facts = collect(cfg)?;
-    let inventory = facts
-        .inventory
-        .context("the inventory is missing from the collected facts")?;
+    let inventory = read_inventory(cfg, None)?.report;
     let hostname = match args.hostname {
         Some(h) => Hostname::parse(&h)?,
         None => inventory.hostname,

@@ -20,6 +20,7 @@ mod jobs;
 mod pending;
 mod spool;
 mod state;
+mod watch;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 //! replies, clock skew and revocation.
 
 use crate::fake::Fake;
-use crate::host::{assert_ok, stderr, wait_output, Host};
+use crate::host::{assert_ok, stderr, wait_output, wait_until, Host};
 use axum::http::StatusCode;
 
 #[test]
@@ -264,4 +264,55 @@ fn processes_mapping_replaced_libraries_are_reported() {
     assert_ok(&host.run(&["checkin"]));
     let got = fake.received();
     assert_eq!(got[0].checkin.restart_needed, ["sshd[812]"]);
+}
+
+#[test]
+fn the_run_loop_reads_the_inventory_again_only_when_the_package_database_changed() {
+    let fake = Fake::start();
+    fake.with(|b| b.next_checkin_secs = 1);
+    let host = Host::new("");
+    // A stanza without a Package field: every read of the database warns once.
+    let status = host.root.join("var/lib/dpkg/status");
+    let mut text = std::fs::read_to_string(&status).unwrap();
+    text.push_str("\nStatus: install ok installed\nVersion: 1.0\n");
+    std::fs::write(&status, &text).unwrap();
+    host.enroll(&fake.url());
+    let child = host.spawn(&["run"]);
+    wait_until(30, "three check-ins", || fake.received().len() >= 3);
+
+    // dpkg's way of writing: a new file renamed over the status file.
+    let first_version = text.lines().find(|l| l.starts_with("Version: ")).unwrap();
+    let new = host.root.join("var/lib/dpkg/status-new");
+    std::fs::write(&new, text.replacen(first_version, "Version: 99.0-1", 1)).unwrap();
+    std::fs::rename(&new, &status).unwrap();
+    let changed = fake.received().len();
+    wait_until(30, "the changed inventory and two check-ins more", || {
+        let got = fake.received();
+        let sent = got[changed..]
+            .iter()
+            .position(|r| r.checkin.inventory.is_some());
+        sent.is_some_and(|i| got.len() >= changed + i + 3)
+    });
+
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = wait_output(child, 30);
+    assert_ok(&out);
+    let got = fake.received();
+    let err = stderr(&out);
+    let reads = err.matches("stanza without a Package field").count();
+    assert_eq!(
+        reads,
+        2,
+        "{} check-ins, the inventory read twice (start, change):\n{err}",
+        got.len()
+    );
+    let hashes: Vec<&str> = got
+        .iter()
+        .map(|r| r.checkin.inventory_hash.as_str())
+        .collect();
+    assert_ne!(hashes.first(), hashes.last());
 }
