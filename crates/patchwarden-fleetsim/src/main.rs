@@ -1,35 +1,39 @@
 //! `pw-fleetsim`: many simulated agents against a real Patchwarden server.
 //!
-//! Each simulated agent enrols with a (reusable) enrolment token, then the simulator
-//! measures two phases with `--concurrency` requests in flight:
-//! 1. full inventory reports (every agent sends its whole inventory once), and
-//! 2. unchanged check-ins (small signed heartbeats) for `--seconds`.
+//! The fleet mixes Debian 12 and AlmaLinux 9 hosts (`--mix`) with realistic
+//! inventories, some hosts behind on security updates (see `hosts`). Each simulated
+//! agent enrols with a (reusable) enrolment token, then the simulator measures three
+//! phases with `--concurrency` requests in flight:
+//! 1. full inventory reports (every agent sends its whole inventory once),
+//! 2. unchanged check-ins (small signed heartbeats) for `--seconds`, and
+//! 3. changed inventory reports: after a nightly patch run (1 to 5 packages upgraded)
+//!    every agent that reported in phase 1 sends its whole inventory again.
 //!
-//! Requests go only to the server given (use 127.0.0.1); loops are bounded in count
-//! and time.
+//! Requests go only to the server given (use 127.0.0.1); every phase is bounded in
+//! count (one report per agent; at most 1,000 heartbeats per agent) and in time.
 
 #![forbid(unsafe_code)]
 
+mod agent;
 mod hosts;
+mod phase;
 
+use agent::{checkin, Agent};
 use anyhow::{bail, Context};
 use clap::Parser;
-use patchwarden_domain::asset::{Hostname, OsFamily, OsInfo};
-use patchwarden_domain::package::PackageFormat;
-use patchwarden_wire::agent::{CheckIn, CheckInReply, EnrollRequest, EnrollResponse};
-use patchwarden_wire::sign::{
-    request_message, SecretKey, HEADER_AGENT_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-};
-use patchwarden_wire::InventoryReport;
-use std::io::Write;
-use std::path::PathBuf;
+use hosts::{alma::Alma, debian::Debian, Mix, Shape};
+use patchwarden_domain::asset::Hostname;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "pw-fleetsim",
-    about = "Simulate a fleet of Patchwarden agents against a server"
+    about = "Simulate a fleet of Patchwarden agents against a server",
+    after_help = "Relative paths are read from the current directory or, when not \
+                  found there, from the repository pw-fleetsim was built in; the \
+                  defaults are right when run from the repository root."
 )]
 struct Args {
     /// Server base URL, e.g. http://127.0.0.1:8080
@@ -40,9 +44,13 @@ struct Args {
     token: String,
     #[arg(long, default_value_t = 100)]
     agents: usize,
+    /// Share of each OS family in the fleet (weights), e.g. debian=70,alma=30.
+    #[arg(long, default_value = "debian=70,alma=30")]
+    mix: Mix,
+    /// Packages per host (about).
     #[arg(long, default_value_t = 1500)]
     packages: usize,
-    /// Share of security-updated packages left at the older release version.
+    /// Share of security-updated packages left at an older version.
     #[arg(long, default_value_t = 0.3)]
     behind: f64,
     #[arg(long, default_value_t = 16)]
@@ -50,172 +58,91 @@ struct Args {
     /// Length of the unchanged check-in phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Time limit of each inventory-report phase (no report starts after it).
+    #[arg(long, default_value_t = 600)]
+    report_seconds: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Folder with the Debian 12 package lists.
     #[arg(long, default_value = "../shared/fixtures/inventories/debian12")]
     lists: PathBuf,
+    /// Folder with the real RHEL-family `rpm -qa` lists.
+    #[arg(long, default_value = "../shared/fixtures/inventories/rpm-qa")]
+    rpm_lists: PathBuf,
+    /// Folder with the AlmaLinux 9 OSV advisories.
+    #[arg(
+        long,
+        default_value = "../shared/fixtures/advisories/osv-almalinux/advisories/almalinux9"
+    )]
+    alma_feed: PathBuf,
 }
 
-struct Agent {
-    id: i64,
-    key: SecretKey,
-    report: InventoryReport,
-}
-
-fn gzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes)?;
-    Ok(e.finish()?)
-}
-
-async fn checkin(
-    http: &reqwest::Client,
-    server: &str,
-    agent: &Agent,
-    full: bool,
-) -> anyhow::Result<CheckInReply> {
-    let body = CheckIn {
-        agent_version: "fleetsim".into(),
-        sent_at: jiff::Timestamp::now(),
-        inventory_hash: agent.report.inventory_hash.clone(),
-        inventory: full.then(|| agent.report.clone()),
-        pending_updates: None,
-        kernel_running: None,
-        reboot_required: false,
-        restart_needed: Vec::new(),
-        reports: Vec::new(),
-    };
-    let bytes = gzip(&serde_json::to_vec(&body)?)?;
-    let path = "/api/v1/agent/checkin";
-    let ts = jiff::Timestamp::now().as_second();
-    let sig = agent.key.sign(&request_message("POST", path, ts, &bytes));
-    let resp = http
-        .post(format!("{server}{path}"))
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .header(HEADER_AGENT_ID, agent.id.to_string())
-        .header(HEADER_TIMESTAMP, ts.to_string())
-        .header(HEADER_SIGNATURE, sig)
-        .body(bytes)
-        .send()
-        .await?;
-    let status = resp.status();
-    if !status.is_success() {
-        bail!(
-            "check-in answered {status}: {}",
-            resp.text().await.unwrap_or_default()
-        );
+/// `path` as given when it exists (or is absolute), else relative to the repository
+/// root this binary was built from (`/work/main` → `../shared` is `/work/shared`).
+fn fixture(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
     }
-    Ok(resp.json().await?)
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let there = repo.join(path);
+    if there.exists() {
+        there
+    } else {
+        path.to_path_buf()
+    }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
+/// Whether phase `name` may go on: the server must not ask again for an inventory it
+/// was just sent.
+fn accepted(reply: &patchwarden_wire::agent::CheckInReply, name: &str) -> anyhow::Result<()> {
+    if reply.send_inventory {
+        bail!("{name}: the server still asks for the inventory after a full report");
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// Runs `work(agent index)` for every index in `jobs` with `concurrency` in flight;
-/// returns the wall time and each request's latency.
-async fn phase<F, Fut>(
-    jobs: Vec<usize>,
-    concurrency: usize,
-    deadline: Option<Instant>,
-    work: F,
-) -> anyhow::Result<(Duration, Vec<Duration>)>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
-{
-    let work = Arc::new(work);
-    let queue = Arc::new(std::sync::Mutex::new(jobs.into_iter()));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency.max(1) {
-        let (work, queue) = (work.clone(), queue.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    break;
-                }
-                let next = queue
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("poisoned"))?
-                    .next();
-                let Some(i) = next else { break };
-                let t = Instant::now();
-                work(i).await?;
-                lat.push(t.elapsed());
-            }
-            anyhow::Ok(lat)
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    all.sort_unstable();
-    Ok((started.elapsed(), all))
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let server = a.server.trim_end_matches('/').to_owned();
-    let catalogue = hosts::Catalogue::load(&a.lists)?;
-    let fleet = catalogue.fleet(a.agents, a.packages, a.behind, a.seed);
+    let loading = Instant::now();
+    let debian = match a.mix.debian {
+        0 => None,
+        _ => Some(Debian::load(&fixture(&a.lists)).context("the Debian 12 lists (--lists)")?),
+    };
+    let alma = match a.mix.alma {
+        0 => None,
+        _ => Some(
+            Alma::load(&fixture(&a.rpm_lists), &fixture(&a.alma_feed))
+                .context("the AlmaLinux 9 data (--rpm-lists, --alma-feed)")?,
+        ),
+    };
+    let shape = Shape {
+        packages: a.packages,
+        behind: a.behind,
+        seed: a.seed,
+    };
+    let fleet = hosts::fleet(a.mix, a.agents, debian.as_ref(), alma.as_ref(), shape)?;
+    drop((debian, alma));
+    let is_alma: Vec<bool> = (0..fleet.len()).map(|i| a.mix.is_alma(i)).collect();
+    let n_alma = is_alma.iter().filter(|x| **x).count();
+    eprintln!(
+        "{} hosts ({} Debian 12, {} AlmaLinux 9) generated in {:.1} s",
+        fleet.len(),
+        fleet.len() - n_alma,
+        n_alma,
+        loading.elapsed().as_secs_f64()
+    );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency)
+        .timeout(Duration::from_secs(120))
         .build()?;
-    let os = OsInfo {
-        family: OsFamily::Linux,
-        distribution: "debian".into(),
-        release: "12".into(),
-        arch: "amd64".into(),
-    };
     eprintln!("enrolling {} agents ...", fleet.len());
     let mut agents = Vec::with_capacity(fleet.len());
-    for (i, packages) in fleet.into_iter().enumerate() {
-        let key = SecretKey::generate();
+    for (i, host) in fleet.into_iter().enumerate() {
         let hostname =
             Hostname::parse(&format!("sim-{}-{i}", a.seed)).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let req = EnrollRequest {
-            token: a.token.clone(),
-            hostname: hostname.clone(),
-            os: os.clone(),
-            public_key: key.public_b64(),
-            agent_version: "fleetsim".into(),
-        };
-        let resp = http
-            .post(format!("{server}/api/v1/agent/enroll"))
-            .json(&req)
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            bail!(
-                "enrolment answered {}: {}",
-                resp.status(),
-                resp.text().await.unwrap_or_default()
-            );
-        }
-        let e: EnrollResponse = resp.json().await.context("enrolment reply")?;
-        let report = InventoryReport::new(
-            hostname,
-            os.clone(),
-            None,
-            PackageFormat::Deb,
-            packages,
-            jiff::Timestamp::now(),
-        );
-        agents.push(Agent {
-            id: e.agent_id,
-            key,
-            report,
-        });
+        agents.push(Agent::enroll(&http, &server, &a.token, hostname, host).await?);
     }
     let agents = Arc::new(agents);
     let sizes: Vec<usize> = agents.iter().map(|x| x.report.packages.len()).collect();
@@ -224,48 +151,69 @@ async fn main() -> anyhow::Result<()> {
         sizes.iter().min().unwrap_or(&0),
         sizes.iter().max().unwrap_or(&0)
     );
-
-    let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
-    let (wall, lat) = phase((0..agents.len()).collect(), a.concurrency, None, move |i| {
-        let (h, s, ag) = (h.clone(), s.clone(), ag.clone());
-        async move {
-            let r = checkin(&h, &s, &ag[i], true).await?;
-            if r.send_inventory {
-                bail!("server still asks for the inventory after a full report");
-            }
-            Ok(())
+    // Per family: `  Debian 12: N (p50 …, p99 …); AlmaLinux 9: N (…)`, and whether
+    // the time limit cut the phase short.
+    let details = |o: &phase::Outcome, name: &str| {
+        let parts: Vec<String> = [("Debian 12", false), ("AlmaLinux 9", true)]
+            .into_iter()
+            .map(|(family, alma)| (family, o.latencies(|i| is_alma[i] == alma)))
+            .filter(|(_, lat)| !lat.is_empty())
+            .map(|(family, lat)| format!("{family}: {} ({})", lat.len(), phase::spread(&lat)))
+            .collect();
+        if !parts.is_empty() {
+            println!("  {}", parts.join("; "));
         }
-    })
+        if o.left > 0 {
+            eprintln!(
+                "warning: {name}: --report-seconds ended the phase; {} agents did not report",
+                o.left
+            );
+        }
+    };
+
+    let name = "full inventory reports";
+    let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
+    let deadline = Instant::now() + Duration::from_secs(a.report_seconds);
+    let first = phase::run(
+        (0..agents.len()).collect(),
+        a.concurrency,
+        deadline,
+        move |i| {
+            let (h, s, ag) = (h.clone(), s.clone(), ag.clone());
+            async move { accepted(&checkin(&h, &s, &ag[i], &ag[i].report, true).await?, name) }
+        },
+    )
     .await?;
-    println!(
-        "full inventory reports: {} in {:.2} s = {:.0}/s (p50 {:?}, p99 {:?})",
-        lat.len(),
-        wall.as_secs_f64(),
-        lat.len() as f64 / wall.as_secs_f64(),
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99)
-    );
+    println!("{}", first.summary(name));
+    details(&first, name);
 
     let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
     let n = agents.len();
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     // Bounded: at most 1,000 rounds over the fleet, and the deadline.
     let jobs: Vec<usize> = (0..n.saturating_mul(1000)).map(|k| k % n.max(1)).collect();
-    let (wall, lat) = phase(jobs, a.concurrency, Some(deadline), move |i| {
+    let unchanged = phase::run(jobs, a.concurrency, deadline, move |i| {
         let (h, s, ag) = (h.clone(), s.clone(), ag.clone());
         async move {
-            checkin(&h, &s, &ag[i], false).await?;
+            checkin(&h, &s, &ag[i], &ag[i].report, false).await?;
             Ok(())
         }
     })
     .await?;
-    println!(
-        "unchanged check-ins: {} in {:.2} s = {:.0}/s (p50 {:?}, p99 {:?})",
-        lat.len(),
-        wall.as_secs_f64(),
-        lat.len() as f64 / wall.as_secs_f64(),
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99)
-    );
+    println!("{}", unchanged.summary("unchanged check-ins"));
+
+    // Only hosts the server already knows: those whose first report went through.
+    let name = "changed inventory reports";
+    let mut known: Vec<usize> = first.done().collect();
+    known.sort_unstable();
+    let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
+    let deadline = Instant::now() + Duration::from_secs(a.report_seconds);
+    let changed = phase::run(known, a.concurrency, deadline, move |i| {
+        let (h, s, ag) = (h.clone(), s.clone(), ag.clone());
+        async move { accepted(&checkin(&h, &s, &ag[i], &ag[i].patched, true).await?, name) }
+    })
+    .await?;
+    println!("{}", changed.summary(name));
+    details(&changed, name);
     Ok(())
 }
