@@ -269,3 +269,101 @@ pub(crate) async fn delete_asset_cascades(s: SharedStore) {
         .unwrap();
     assert_eq!(counts(&c), (2, 0, 0, 0));
 }
+
+/// Many reports at once (the SQLite backend writes them with group commit): identical
+/// inventories of different hosts, distinct ones, a report for an asset that does not
+/// exist in the middle of them, and a duplicate-package report. Each caller gets its
+/// own answer, the failing ones change nothing, and every stored inventory reads back.
+pub(crate) async fn concurrent_reports(s: SharedStore) {
+    let base: Vec<InstalledPackage> = (0..300)
+        .map(|i| pkg(&format!("lib{i:03}"), "amd64", &format!("1.{i}-1")))
+        .collect();
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        ids.push(asset(&s, &format!("node-{i:02}.example.org")).await);
+    }
+    let inventory_of = |i: usize| -> Vec<InstalledPackage> {
+        let mut v = base.clone();
+        if i % 2 == 1 {
+            // Odd hosts: one package upgraded, one extra, distinct per host.
+            v[i].version = format!("2.{i}-1");
+            v.push(pkg(&format!("extra-{i}"), "all", "1"));
+        }
+        v
+    };
+    let missing = AssetId::new(ids.last().unwrap().get() + 1000);
+    let mut dup = base.clone();
+    dup.push(base[0].clone());
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let (store, id, inv) = (s.clone(), *id, inventory_of(i));
+        tasks.push(tokio::spawn(async move {
+            store
+                .replace_inventory(&ctx(t(10)), id, PackageFormat::Deb, &inv)
+                .await
+        }));
+        if i == 7 {
+            let (store, base) = (s.clone(), base.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .replace_inventory(&ctx(t(10)), missing, PackageFormat::Deb, &base)
+                    .await
+            }));
+        }
+        if i == 15 {
+            let (store, dup, first) = (s.clone(), dup.clone(), ids[0]);
+            tasks.push(tokio::spawn(async move {
+                store
+                    .replace_inventory(&ctx(t(10)), first, PackageFormat::Deb, &dup)
+                    .await
+            }));
+        }
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let not_found = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::NotFound { .. })))
+        .count();
+    let invalid = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::Invalid(_))))
+        .count();
+    assert_eq!((not_found, invalid), (1, 1), "{results:?}");
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let want = inventory_of(i);
+        assert_eq!(
+            s.get_inventory(*id).await.unwrap(),
+            sorted(want.clone()),
+            "host {i}"
+        );
+        let a = s.get_asset(*id).await.unwrap();
+        assert_eq!(
+            a.inventory_hash.as_deref(),
+            Some(inventory_hash(PackageFormat::Deb, &want).as_str())
+        );
+        assert_eq!(a.package_count as usize, want.len());
+    }
+    // A host moving to the image another host already has reads back that image.
+    let c = s
+        .replace_inventory(&ctx(t(20)), ids[1], PackageFormat::Deb, &base)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (0, 1, 1, 299));
+    assert_eq!(s.get_inventory(ids[1]).await.unwrap(), sorted(base.clone()));
+    assert_eq!(
+        s.get_inventory(ids[3]).await.unwrap(),
+        sorted(inventory_of(3)),
+        "another host's inventory is untouched"
+    );
+    // One audit event per stored report, none for the refused ones.
+    let events = all_events(&s).await;
+    let inventory_events = events
+        .iter()
+        .filter(|e| e.action == "asset.inventory")
+        .count();
+    assert_eq!(inventory_events, ids.len() + 1);
+}

@@ -61,6 +61,7 @@ cases!(
     inventory::multi_version_kernels,
     inventory::large_inventory,
     inventory::delete_asset_cascades,
+    inventory::concurrent_reports,
     users::users_crud_and_credentials,
     users::sessions,
     tokens::tokens,

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use patchwarden_domain::audit::BrokenLink;
+use patchwarden_domain::ids::AssetId;
+use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
 use patchwarden_store::Store;
 use patchwarden_store_conformance::fixtures::{ctx, new_asset, t};
 use patchwarden_store_conformance::{run_all, verify_chain, SharedStore};
@@ -264,4 +266,171 @@ async fn postgres_connect_and_unavailable_names_the_redacted_url() {
     let redacted = patchwarden_store_postgres::redact_url(&in_schema);
     assert!(msg.contains(&redacted), "{msg}");
     schemas.drop_all().await;
+}
+
+// ---- Migration of stored inventories (0006: content-addressed sets) ------------------
+
+/// Two hosts with the same packages and one with others, as rows of the pre-0006
+/// `inventory` table.
+fn legacy_inventories() -> Vec<(&'static str, Vec<InstalledPackage>)> {
+    let p = |name: &str, version: &str, source: Option<(&str, &str)>| InstalledPackage {
+        name: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        source_name: source.map(|s| s.0.to_owned()),
+        source_version: source.map(|s| s.1.to_owned()),
+    };
+    let image = vec![
+        p("bash", "5.2.15-2+b2", None),
+        p("libc6", "2.36-9+deb12u4", Some(("glibc", "2.36-9+deb12u4"))),
+        p("openssl", "3.0.11-1~deb12u2", None),
+    ];
+    let mut other = image.clone();
+    other[2] = p("openssl", "3.0.13-1~deb12u1", None);
+    other.push(p("curl", "7.88.1-10+deb12u5", None));
+    vec![
+        ("a.example.org", image.clone()),
+        ("b.example.org", image),
+        ("c.example.org", other),
+    ]
+}
+
+/// Statements that store [`legacy_inventories`] the way migrations 1–5 did.
+fn legacy_statements() -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, (host, pkgs)) in legacy_inventories().into_iter().enumerate() {
+        let id = i + 1;
+        let hash = inventory_hash(PackageFormat::Deb, &pkgs);
+        out.push(format!(
+            "INSERT INTO assets (hostname, kind, os_family, os_distribution, os_release, \
+             os_arch, environment, criticality, package_format, package_count, \
+             inventory_hash, created_at, updated_at) VALUES ('{host}', 'server', 'linux', \
+             'debian', '12', 'x86_64', 'production', 'standard', 'deb', {}, '{hash}', 1, 1)",
+            pkgs.len()
+        ));
+        for p in pkgs {
+            let q = |s: &Option<String>| s.as_ref().map_or("NULL".to_owned(), |s| format!("'{s}'"));
+            out.push(format!(
+                "INSERT INTO inventory (asset_id, name, arch, version, source_name, \
+                 source_version) VALUES ({id}, '{}', '{}', '{}', {}, {})",
+                p.name,
+                p.arch,
+                p.version,
+                q(&p.source_name),
+                q(&p.source_version)
+            ));
+        }
+    }
+    out
+}
+
+/// After the migration every asset reads back its inventory, identical inventories
+/// share one set, and the next report is a diff against the migrated one.
+async fn check_migrated(store: &SharedStore, sets: i64) {
+    assert_eq!(sets, 2, "two distinct inventories, stored once each");
+    for (i, (_, mut pkgs)) in legacy_inventories().into_iter().enumerate() {
+        pkgs.sort_by(|a, b| a.name.cmp(&b.name));
+        let id = AssetId::new(i as i64 + 1);
+        assert_eq!(store.get_inventory(id).await.unwrap(), pkgs, "asset {id}");
+    }
+    let (_, mut next) = legacy_inventories().remove(2);
+    let c = store
+        .replace_inventory(&ctx(t(100)), AssetId::new(3), PackageFormat::Deb, &next)
+        .await
+        .unwrap();
+    assert!(c.is_unchanged(), "{c:?}");
+    next.pop();
+    let c = store
+        .replace_inventory(&ctx(t(101)), AssetId::new(3), PackageFormat::Deb, &next)
+        .await
+        .unwrap();
+    assert_eq!((c.added, c.removed, c.changed, c.unchanged), (0, 1, 0, 3));
+}
+
+fn migrations_before_6(dir: &str) -> sqlx::migrate::Migrator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut m = futures_lite_block(sqlx::migrate::Migrator::new(path)).unwrap();
+    m.migrations = m
+        .migrations
+        .iter()
+        .filter(|m| m.version < 6)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    m
+}
+
+fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_moves_inventories_into_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    migrations_before_6("../patchwarden-store-sqlite/migrations")
+        .run(&mut conn)
+        .await
+        .unwrap();
+    for sql in legacy_statements() {
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let store: SharedStore = Arc::new(SqliteStore::open(path.to_str().unwrap()).await.unwrap());
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    let (sets,): (i64,) = sqlx::query_as("SELECT count(*) FROM inventory_sets")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    check_migrated(&store, sets).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_moves_inventories_into_sets() {
+    let Some(url) = postgres_url("postgres_migration_moves_inventories_into_sets") else {
+        return;
+    };
+    // A fresh schema made (and fully migrated) the usual way names the place; it is
+    // emptied and rebuilt with migrations 1–5 only.
+    let schemas = PgSchemas::new(url.clone());
+    let schema = schemas.store().await.test_schema().unwrap().to_owned();
+    let outcome = tokio::spawn(postgres_migration(url, schema)).await;
+    schemas.drop_all().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn postgres_migration(url: String, schema: String) {
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for sql in [
+        format!("DROP SCHEMA {schema} CASCADE"),
+        format!("CREATE SCHEMA {schema}"),
+    ] {
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let in_schema = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    // A pool (not a bare connection) keeps this future Send for tokio::spawn.
+    let pool = sqlx::PgPool::connect(&in_schema).await.unwrap();
+    migrations_before_6("../patchwarden-store-postgres/migrations")
+        .run(&pool)
+        .await
+        .unwrap();
+    for sql in legacy_statements() {
+        sqlx::query(&sql).execute(&pool).await.unwrap();
+    }
+    let store: SharedStore = Arc::new(PostgresStore::connect(&in_schema, 2).await.unwrap());
+    let (sets,): (i64,) = sqlx::query_as("SELECT count(*) FROM inventory_sets")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    check_migrated(&store, sets).await;
+    store.close().await;
 }

@@ -177,18 +177,3 @@ pub(crate) async fn list(conn: &mut PgConnection, f: &FindingFilter) -> Result<V
     let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
     rows.iter().map(from_row).collect()
 }
-
-pub(crate) async fn assets_with_packages(
-    conn: &mut PgConnection,
-    names: &[String],
-) -> Result<Vec<AssetId>> {
-    let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT asset_id FROM inventory WHERE name = ANY($1) \
-         UNION SELECT asset_id FROM inventory WHERE source_name = ANY($1) ORDER BY 1",
-    )
-    .bind(names)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    Ok(rows.into_iter().map(|(id,)| AssetId::new(id)).collect())
-}

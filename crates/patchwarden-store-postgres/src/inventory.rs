@@ -1,72 +1,125 @@
-//! Package inventories: only the rows that changed are written, in batches.
+//! Package inventories, content-addressed (`patchwarden_store::inventory_sets`): a
+//! report writes the package tuples never seen before, the set if its content is new,
+//! and the asset's pointer.
 
 use crate::error::db_err;
 use crate::{assets, audit};
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
-use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
 use patchwarden_store::audit_drafts as drafts;
 use patchwarden_store::inventory_diff::{check_no_duplicates, plan_inventory};
+use patchwarden_store::inventory_sets::{
+    contains_any, decode_ids, encode_ids, package_from_row, sort_inventory, stored_source, Interner,
+};
 use patchwarden_store::{AuditCtx, InventoryChange, Result, StoreError};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use std::collections::{BTreeSet, HashSet};
 
-/// Rows per multi-row statement: 6 binds each stays well under PostgreSQL's 65,535.
+/// Rows per multi-row statement: 5 binds each stays well under PostgreSQL's 65,535.
 const BATCH: usize = 1000;
 
-/// (name, version, arch, source_name, source_version)
-type PackageRow = (String, String, String, Option<String>, Option<String>);
+/// (id, name, arch, version, source_name, source_version)
+type PackageRow = (i64, String, String, String, String, String);
 
-pub(crate) async fn get(conn: &mut PgConnection, id: AssetId) -> Result<Vec<InstalledPackage>> {
-    let rows: Vec<PackageRow> = sqlx::query_as(
-        "SELECT name, version, arch, source_name, source_version FROM inventory \
-         WHERE asset_id = $1 ORDER BY name, arch, version",
-    )
-    .bind(id.get())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(name, version, arch, source_name, source_version)| InstalledPackage {
-                name,
-                version,
-                arch,
-                source_name,
-                source_version,
-            },
-        )
-        .collect())
+fn from_row((id, name, arch, version, sn, sv): PackageRow) -> (i64, InstalledPackage) {
+    (id, package_from_row(name, arch, version, sn, sv))
 }
 
-pub(crate) async fn replace(
-    pool: &PgPool,
-    ctx: &AuditCtx,
-    id: AssetId,
-    format: PackageFormat,
-    packages: &[InstalledPackage],
-) -> Result<InventoryChange> {
-    check_no_duplicates(packages)?;
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    assets::lock(&mut tx, id).await?;
-    let asset = assets::load(&mut tx, id).await?;
-    let old = get(&mut tx, id).await?;
-    let plan = plan_inventory(format, &old, packages)?;
-    let at = to_micros(ctx.at);
-    if asset.inventory_hash.as_deref() == Some(plan.change.hash.as_str()) {
-        sqlx::query("UPDATE assets SET last_seen_at = $1 WHERE id = $2")
-            .bind(at)
-            .bind(id.get())
-            .execute(&mut *tx)
+/// Rows read or written inside a transaction: cached only once it committed (an id of
+/// a rolled-back row could be handed out again for another tuple).
+type Pending = Vec<(i64, InstalledPackage)>;
+
+/// The packages of one set, sorted, and the rows read from the database for the cache.
+async fn set_packages(
+    conn: &mut PgConnection,
+    interner: &Interner,
+    hash: &str,
+) -> Result<(Vec<InstalledPackage>, Pending)> {
+    let text: Option<(String,)> =
+        sqlx::query_as("SELECT package_ids FROM inventory_sets WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        return Ok(plan.change);
+    let Some((text,)) = text else {
+        return Err(StoreError::corrupt(format!(
+            "inventory set {hash} is missing"
+        )));
+    };
+    let ids = decode_ids(&text)?;
+    let (mut found, missing) = interner.packages_of(&ids);
+    let mut pending = Vec::new();
+    for chunk in missing.chunks(BATCH) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "SELECT id, name, arch, version, source_name, source_version FROM packages WHERE id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        let rows: Vec<PackageRow> = q
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        if rows.len() != chunk.len() {
+            return Err(StoreError::corrupt(format!(
+                "inventory set {hash} names packages that do not exist"
+            )));
+        }
+        let rows: Vec<_> = rows.into_iter().map(from_row).collect();
+        found.extend(rows.iter().map(|(_, p)| p.clone()));
+        pending.extend(rows);
     }
-    for chunk in plan.delete.chunks(BATCH) {
-        let mut q = QueryBuilder::<Postgres>::new("DELETE FROM inventory WHERE asset_id = ");
-        q.push_bind(id.get())
-            .push(" AND (name, arch, version) IN (VALUES ");
+    sort_inventory(&mut found);
+    Ok((found, pending))
+}
+
+pub(crate) async fn get(
+    conn: &mut PgConnection,
+    interner: &Interner,
+    id: AssetId,
+) -> Result<Vec<InstalledPackage>> {
+    let asset = assets::load(&mut *conn, id).await?;
+    // A read connection sees committed rows only.
+    match asset.inventory_hash {
+        Some(hash) => {
+            let (packages, read) = set_packages(conn, interner, &hash).await?;
+            interner.remember(read);
+            Ok(packages)
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The ids of `packages`, inserting the tuples `packages` does not hold yet. Returns
+/// the ids and the rows to cache once the transaction commits.
+async fn intern(
+    conn: &mut PgConnection,
+    interner: &Interner,
+    packages: &[InstalledPackage],
+) -> Result<(Vec<i64>, Pending)> {
+    let (mut ids, missing) = interner.ids_of(packages);
+    let mut fresh = Vec::with_capacity(missing.len());
+    for chunk in missing.chunks(BATCH) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO packages (name, arch, version, source_name, source_version) ",
+        );
+        q.push_values(chunk, |mut b, p| {
+            b.push_bind(p.name.as_str())
+                .push_bind(p.arch.as_str())
+                .push_bind(p.version.as_str())
+                .push_bind(stored_source(p.source_name.as_deref()))
+                .push_bind(stored_source(p.source_version.as_deref()));
+        });
+        q.push(" ON CONFLICT DO NOTHING");
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+        let mut q = QueryBuilder::<Postgres>::new(
+            "SELECT id, name, arch, version, source_name, source_version FROM packages \
+             WHERE (name, arch, version, source_name, source_version) IN (VALUES ",
+        );
         let mut sep = q.separated(", ");
         for p in chunk {
             sep.push("(")
@@ -75,40 +128,170 @@ pub(crate) async fn replace(
                 .push_bind_unseparated(p.arch.as_str())
                 .push_unseparated(", ")
                 .push_bind_unseparated(p.version.as_str())
+                .push_unseparated(", ")
+                .push_bind_unseparated(stored_source(p.source_name.as_deref()))
+                .push_unseparated(", ")
+                .push_bind_unseparated(stored_source(p.source_version.as_deref()))
                 .push_unseparated(")");
         }
         q.push(")");
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+        let rows: Vec<PackageRow> = q
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        if rows.len() != chunk.len() {
+            return Err(StoreError::Invalid(
+                "a package could not be interned".to_owned(),
+            ));
+        }
+        for row in rows {
+            let (id, p) = from_row(row);
+            ids.push(id);
+            fresh.push((id, p));
+        }
     }
-    for chunk in plan.insert.chunks(BATCH) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO inventory (asset_id, name, arch, version, source_name, source_version) ",
-        );
-        q.push_values(chunk, |mut b, p| {
-            b.push_bind(id.get())
-                .push_bind(p.name.as_str())
-                .push_bind(p.arch.as_str())
-                .push_bind(p.version.as_str())
-                .push_bind(p.source_name.as_deref())
-                .push_bind(p.source_version.as_deref());
-        });
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+    Ok((ids, fresh))
+}
+
+/// Replaces an asset's inventory in one transaction (PostgreSQL groups concurrent
+/// commits itself); the asset row is locked first so reports of one asset serialise.
+pub(crate) async fn replace(
+    pool: &PgPool,
+    interner: &Interner,
+    ctx: &AuditCtx,
+    id: AssetId,
+    format: PackageFormat,
+    packages: &[InstalledPackage],
+) -> Result<InventoryChange> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    assets::lock(&mut tx, id).await?;
+    let (change, pending) = replace_in(&mut tx, interner, ctx, id, format, packages).await?;
+    tx.commit().await.map_err(db_err)?;
+    interner.remember(pending);
+    Ok(change)
+}
+
+async fn replace_in(
+    conn: &mut PgConnection,
+    interner: &Interner,
+    ctx: &AuditCtx,
+    id: AssetId,
+    format: PackageFormat,
+    packages: &[InstalledPackage],
+) -> Result<(InventoryChange, Pending)> {
+    check_no_duplicates(packages)?;
+    let hash = inventory_hash(format, packages);
+    let asset = assets::load(&mut *conn, id).await?;
+    let at = to_micros(ctx.at);
+    if asset.inventory_hash.as_deref() == Some(hash.as_str()) {
+        sqlx::query("UPDATE assets SET last_seen_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id.get())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        let change = InventoryChange {
+            unchanged: u32::try_from(packages.len()).unwrap_or(u32::MAX),
+            hash,
+            ..InventoryChange::default()
+        };
+        return Ok((change, Vec::new()));
     }
+    let (old, mut pending) = match asset.inventory_hash.as_deref() {
+        Some(h) => set_packages(&mut *conn, interner, h).await?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let change = plan_inventory(format, &old, packages)?.change;
+    let (mut ids, fresh) = intern(&mut *conn, interner, packages).await?;
+    pending.extend(fresh);
     let count = i64::try_from(packages.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&hash)
+    .bind(format.as_str())
+    .bind(count)
+    .bind(encode_ids(&mut ids))
+    .bind(at)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     sqlx::query(
         "UPDATE assets SET package_format = $1, package_count = $2, inventory_hash = $3, \
          last_seen_at = $4 WHERE id = $5",
     )
     .bind(format.as_str())
     .bind(count)
-    .bind(&plan.change.hash)
+    .bind(&hash)
     .bind(at)
     .bind(id.get())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    let draft = drafts::inventory_replace(ctx, id, asset.inventory_hash.as_deref(), &plan.change);
-    audit::append(&mut tx, draft, ctx.at).await?;
-    tx.commit().await.map_err(db_err)?;
-    Ok(plan.change)
+    let draft = drafts::inventory_replace(ctx, id, asset.inventory_hash.as_deref(), &change);
+    audit::append(&mut *conn, draft, ctx.at).await?;
+    Ok((change, pending))
+}
+
+/// Assets whose inventory has a package (binary or source) of one of `names`: the
+/// matching package ids come from the index on `packages`, then each distinct set in
+/// use is read once.
+pub(crate) async fn assets_with_packages(
+    conn: &mut PgConnection,
+    names: &[String],
+) -> Result<Vec<AssetId>> {
+    let mut wanted = HashSet::new();
+    for chunk in names.chunks(BATCH) {
+        let mut q = QueryBuilder::<Postgres>::new("SELECT id FROM packages WHERE name IN (");
+        let mut sep = q.separated(", ");
+        for n in chunk {
+            sep.push_bind(n.as_str());
+        }
+        q.push(") UNION SELECT id FROM packages WHERE source_name IN (");
+        let mut sep = q.separated(", ");
+        for n in chunk {
+            sep.push_bind(n.as_str());
+        }
+        q.push(")");
+        let rows: Vec<(i64,)> = q
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        wanted.extend(rows.into_iter().map(|(id,)| id));
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sets: Vec<(String, String)> = sqlx::query_as(
+        "SELECT hash, package_ids FROM inventory_sets \
+         WHERE hash IN (SELECT inventory_hash FROM assets WHERE inventory_hash IS NOT NULL)",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let hit: Vec<String> = sets
+        .into_iter()
+        .filter(|(_, ids)| contains_any(ids, &wanted))
+        .map(|(hash, _)| hash)
+        .collect();
+    let mut ids = BTreeSet::new();
+    for chunk in hit.chunks(BATCH) {
+        let mut q =
+            QueryBuilder::<Postgres>::new("SELECT id FROM assets WHERE inventory_hash IN (");
+        let mut sep = q.separated(", ");
+        for h in chunk {
+            sep.push_bind(h.as_str());
+        }
+        q.push(")");
+        let rows: Vec<(i64,)> = q
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        ids.extend(rows.into_iter().map(|(id,)| id));
+    }
+    Ok(ids.into_iter().map(AssetId::new).collect())
 }

@@ -28,10 +28,12 @@ mod users;
 pub use redact::redact_url;
 
 use error::db_err;
+use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a caller waits for a pooled connection before the store reports
@@ -50,6 +52,8 @@ pub struct PostgresStore {
     redacted_url: String,
     /// Set when the store lives in a schema made by `connect_in_fresh_schema`.
     schema: Option<String>,
+    /// Committed `packages` rows (`patchwarden_store::inventory_sets`).
+    packages: Arc<Interner>,
 }
 
 fn parse_options(url: &str) -> Result<PgConnectOptions> {
@@ -133,6 +137,7 @@ impl PostgresStore {
             pool,
             redacted_url: redact_url(url),
             schema,
+            packages: Arc::new(Interner::default()),
         })
     }
 

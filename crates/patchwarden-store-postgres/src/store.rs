@@ -79,13 +79,11 @@ impl Store for PostgresStore {
         format: PackageFormat,
         packages: &[InstalledPackage],
     ) -> Result<InventoryChange> {
-        self.named(inventory::replace(&self.pool, ctx, id, format, packages).await)
+        self.named(inventory::replace(&self.pool, &self.packages, ctx, id, format, packages).await)
     }
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {
-        let mut conn = self.reader().await?;
-        self.named(assets::load(&mut conn, id).await)?;
-        self.named(inventory::get(&mut conn, id).await)
+        self.named(inventory::get(&mut *self.reader().await?, &self.packages, id).await)
     }
 
     async fn create_user(&self, ctx: &AuditCtx, new: &NewUser) -> Result<User> {
@@ -242,7 +240,7 @@ impl Store for PostgresStore {
     }
 
     async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {
-        self.named(findings::assets_with_packages(&mut *self.reader().await?, names).await)
+        self.named(inventory::assets_with_packages(&mut *self.reader().await?, names).await)
     }
 
     async fn record_scan_import(

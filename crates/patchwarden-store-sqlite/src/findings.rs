@@ -1,5 +1,5 @@
 //! Findings: each sync opens, keeps and closes an asset's findings in one transaction
-//! with multi-row statements; the inventory lookup for incremental matching.
+//! with multi-row statements.
 
 use crate::audit;
 use crate::error::db_err;
@@ -14,12 +14,10 @@ use patchwarden_store::{
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// Rows per multi-row statement (at most 16 binds each).
 const ROWS: usize = 500;
-/// Names per `IN (...)` list (bound twice).
-const NAMES: usize = 400;
 
 const COLS: &str = "id, asset_id, package, arch, advisory_id, installed, fixed, status, source, \
     cves, distro, evidence, suppressed, level, first_seen_at, deadline_at, closed_at";
@@ -47,32 +45,47 @@ fn from_row(row: &SqliteRow) -> Result<StoredFinding> {
     .into_stored()
 }
 
-pub(crate) async fn sync(
-    pool: &SqlitePool,
-    ctx: &AuditCtx,
-    asset: AssetId,
-    findings: &[NewFinding],
-) -> Result<FindingsChange> {
-    let wanted = dedup_findings(findings);
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+/// The asset's open findings (`NotFound` when the asset does not exist).
+async fn open_findings(conn: &mut SqliteConnection, asset: AssetId) -> Result<Vec<StoredFinding>> {
     sqlx::query("SELECT 1 FROM assets WHERE id = $1")
         .bind(asset.get())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?
         .ok_or(StoreError::NotFound { entity: "asset" })?;
     let sql = format!("SELECT {COLS} FROM findings WHERE asset_id = $1 AND closed_at IS NULL");
     let rows = sqlx::query(&sql)
         .bind(asset.get())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await
         .map_err(db_err)?;
-    let open = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    rows.iter().map(from_row).collect()
+}
+
+/// What a sync would write.
+struct SyncPlan<'a> {
+    change: FindingsChange,
+    closing: Vec<i64>,
+    updates: Vec<(i64, &'a NewFinding, i64)>,
+    inserts: Vec<(&'a NewFinding, i64)>,
+}
+
+impl SyncPlan<'_> {
+    fn writes_nothing(&self) -> bool {
+        self.closing.is_empty() && self.updates.is_empty() && self.inserts.is_empty()
+    }
+}
+
+fn plan<'a>(
+    ctx: &AuditCtx,
+    open: &[StoredFinding],
+    wanted: &[&'a NewFinding],
+) -> Result<SyncPlan<'a>> {
     let mut by_key: HashMap<FindingKey<'_>, &StoredFinding> =
         open.iter().map(|f| (finding_key(&f.finding), f)).collect();
     let mut change = FindingsChange::default();
     let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for nf in wanted {
+    for &nf in wanted {
         if let Some(old) = by_key.remove(&finding_key(&nf.finding)) {
             change.kept += 1;
             let due = deadline_micros(old.first_seen_at, nf.allowed)?;
@@ -90,6 +103,38 @@ pub(crate) async fn sync(
     let mut closing: Vec<i64> = by_key.values().map(|f| f.id).collect();
     closing.sort_unstable();
     change.closed = u32::try_from(closing.len()).map_err(StoreError::corrupt)?;
+    Ok(SyncPlan {
+        change,
+        closing,
+        updates,
+        inserts,
+    })
+}
+
+/// Opens, keeps and closes the asset's findings. The plan is made first on a reader:
+/// when it writes nothing (the common case of a re-match that changes nothing), the
+/// single writer is not taken at all.
+pub(crate) async fn sync(
+    write: &SqlitePool,
+    read: &mut SqliteConnection,
+    ctx: &AuditCtx,
+    asset: AssetId,
+    findings: &[NewFinding],
+) -> Result<FindingsChange> {
+    let wanted = dedup_findings(findings);
+    let open = open_findings(read, asset).await?;
+    let dry = plan(ctx, &open, &wanted)?;
+    if dry.writes_nothing() {
+        return Ok(dry.change);
+    }
+    let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    let open = open_findings(&mut tx, asset).await?;
+    let SyncPlan {
+        change,
+        closing,
+        updates,
+        inserts,
+    } = plan(ctx, &open, &wanted)?;
     let at = to_micros(ctx.at);
     for chunk in closing.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE findings SET closed_at = ");
@@ -187,31 +232,4 @@ pub(crate) async fn list(
     q.push(" ORDER BY id LIMIT ").push_bind(i64::from(f.limit));
     let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
     rows.iter().map(from_row).collect()
-}
-
-pub(crate) async fn assets_with_packages(
-    conn: &mut SqliteConnection,
-    names: &[String],
-) -> Result<Vec<AssetId>> {
-    let mut ids = BTreeSet::new();
-    for chunk in names.chunks(NAMES) {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT asset_id FROM inventory WHERE name IN (");
-        let mut sep = q.separated(", ");
-        for n in chunk {
-            sep.push_bind(n.as_str());
-        }
-        q.push(") UNION SELECT asset_id FROM inventory WHERE source_name IN (");
-        let mut sep = q.separated(", ");
-        for n in chunk {
-            sep.push_bind(n.as_str());
-        }
-        q.push(")");
-        let rows: Vec<(i64,)> = q
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err)?;
-        ids.extend(rows.into_iter().map(|(id,)| id));
-    }
-    Ok(ids.into_iter().map(AssetId::new).collect())
 }

@@ -15,6 +15,7 @@ mod audit;
 mod enrichment;
 mod error;
 mod findings;
+mod group_commit;
 mod inventory;
 mod jobs;
 mod rows;
@@ -24,6 +25,7 @@ mod tokens;
 mod users;
 
 use error::db_err;
+use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::{Result, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -31,6 +33,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Sqlite;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a connection waits for a lock held by another connection or process.
@@ -46,6 +49,10 @@ pub struct SqliteStore {
     /// `query_only` connections for reads.
     read: SqlitePool,
     path: PathBuf,
+    /// Committed `packages` rows (`patchwarden_store::inventory_sets`).
+    packages: Arc<Interner>,
+    /// Inventory reports, written with group commit.
+    inventory_writer: group_commit::InventoryWriter,
 }
 
 /// The file path of `sqlite://path`, `sqlite:path` or a plain path (any `?options`
@@ -104,7 +111,16 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         tracing::info!(path = %path.display(), "sqlite store open");
-        Ok(SqliteStore { write, read, path })
+        let packages = Arc::new(Interner::default());
+        let inventory_writer =
+            group_commit::InventoryWriter::start(write.clone(), packages.clone());
+        Ok(SqliteStore {
+            write,
+            read,
+            path,
+            packages,
+            inventory_writer,
+        })
     }
 
     /// The database file.

@@ -75,13 +75,13 @@ impl Store for SqliteStore {
         format: PackageFormat,
         packages: &[InstalledPackage],
     ) -> Result<InventoryChange> {
-        inventory::replace(&self.write, ctx, id, format, packages).await
+        self.inventory_writer
+            .replace(ctx, id, format, packages)
+            .await
     }
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {
-        let mut conn = self.reader().await?;
-        assets::load(&mut conn, id).await?;
-        inventory::get(&mut conn, id).await
+        inventory::get(&mut *self.reader().await?, &self.packages, id).await
     }
 
     async fn create_user(&self, ctx: &AuditCtx, new: &NewUser) -> Result<User> {
@@ -235,7 +235,7 @@ impl Store for SqliteStore {
         asset: AssetId,
         items: &[NewFinding],
     ) -> Result<FindingsChange> {
-        findings::sync(&self.write, ctx, asset, items).await
+        findings::sync(&self.write, &mut *self.reader().await?, ctx, asset, items).await
     }
 
     async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {
@@ -243,7 +243,7 @@ impl Store for SqliteStore {
     }
 
     async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {
-        findings::assets_with_packages(&mut *self.reader().await?, names).await
+        inventory::assets_with_packages(&mut *self.reader().await?, names).await
     }
 
     async fn record_scan_import(

@@ -14,6 +14,7 @@ pub mod audit_drafts;
 mod error;
 pub mod finding_rows;
 pub mod inventory_diff;
+pub mod inventory_sets;
 mod model;
 mod scans;
 mod vuln;

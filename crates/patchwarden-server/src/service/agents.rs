@@ -3,7 +3,7 @@
 //! the agent's signature (`api::agents::AgentSigned`) when these run.
 
 use crate::error::{ApiError, ApiResult};
-use crate::service::matching::rematch_asset;
+use crate::service::matching::rematch_asset_with;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use patchwarden_domain::asset::{clean_text, AssetKind, Criticality, Environment, OsInfo};
@@ -157,8 +157,9 @@ pub async fn checkin(
             .map(|p| clean_text("restart_needed", p, 128))
             .collect::<Result<_, _>>()?,
     };
-    // Last-seen is informative: a heartbeat that changes nothing else within a minute of
-    // the last recorded contact writes nothing (every write is an fsynced commit).
+    // Last-seen is informative: a check-in that changes nothing else within a minute of
+    // the last recorded contact writes nothing here (every write is an fsynced commit;
+    // an inventory report records the asset's last-seen with the inventory).
     let recent = agent
         .last_seen_at
         .is_some_and(|t| ctx.at.duration_since(t).as_secs() < CONTACT_RECORD_SECS);
@@ -166,12 +167,13 @@ pub async fn checkin(
         && contact.kernel_running == agent.kernel_running
         && contact.reboot_required == agent.reboot_required
         && contact.restart_needed == agent.restart_needed;
-    if !(recent && same) || c.inventory.is_some() {
+    if !(recent && same) {
         state
             .store
             .record_agent_contact(agent.id, ctx.at, &contact)
             .await?;
     }
+    let mut stored_hash = None;
     if let Some(inv) = &c.inventory {
         inv.check()?;
         if inv.inventory_hash != c.inventory_hash {
@@ -181,19 +183,22 @@ pub async fn checkin(
             )
             .into());
         }
-        let asset = state.store.get_asset(asset_id).await?;
+        let mut asset = state.store.get_asset(asset_id).await?;
         if asset.os != inv.os {
             let patch = AssetPatch {
                 os: Some(inv.os.clone()),
                 ..AssetPatch::default()
             };
-            state.store.update_asset(&ctx, asset_id, &patch).await?;
+            asset = state.store.update_asset(&ctx, asset_id, &patch).await?;
         }
-        state
+        let stored = state
             .store
             .replace_inventory(&ctx, asset_id, inv.format, &inv.packages)
             .await?;
-        rematch_asset(state, &ctx, asset_id).await?;
+        asset.package_format = Some(inv.format);
+        asset.inventory_hash = Some(stored.hash);
+        rematch_asset_with(state, &ctx, &asset, &inv.packages).await?;
+        stored_hash = asset.inventory_hash;
     }
     if let Some(pending) = &c.pending_updates {
         security_signal(state, &ctx, asset_id, pending).await?;
@@ -224,7 +229,10 @@ pub async fn checkin(
         acknowledged.extend(rec.stored);
         acknowledged.extend(rec.unknown);
     }
-    let stored_hash = state.store.get_asset(asset_id).await?.inventory_hash;
+    let stored_hash = match stored_hash {
+        Some(h) => Some(h),
+        None => state.store.get_asset(asset_id).await?.inventory_hash,
+    };
     let jobs = state
         .store
         .deliver_jobs(agent.id, ctx.at)

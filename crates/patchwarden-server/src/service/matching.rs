@@ -7,10 +7,11 @@ use crate::state::AppState;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
+use patchwarden_domain::package::InstalledPackage;
 use patchwarden_match::fleet::{evaluate, PackageTable};
 use patchwarden_match::level::{Facts, LevelPolicy};
 use patchwarden_match::{distro_key, AdvisoryIndex};
-use patchwarden_store::{AdvisoryFilter, AuditCtx, FindingsChange, NewFinding, Store};
+use patchwarden_store::{AdvisoryFilter, Asset, AuditCtx, FindingsChange, NewFinding, Store};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
@@ -141,10 +142,22 @@ async fn load(store: &dyn Store, policy: &LevelPolicy) -> Result<Loaded, ApiErro
 /// findings (VEX not-affected) are left out: they are not open work.
 pub async fn findings_for(state: &AppState, asset: AssetId) -> Result<Vec<NewFinding>, ApiError> {
     let a = state.store.get_asset(asset).await?;
+    if a.package_format.is_none() || distro_key(&a.os).is_none() {
+        return Ok(Vec::new());
+    }
+    let packages = state.store.get_inventory(asset).await?;
+    findings_of(state, &a, &packages).await
+}
+
+/// [`findings_for`] with the asset and its inventory already in hand.
+pub async fn findings_of(
+    state: &AppState,
+    a: &Asset,
+    packages: &[InstalledPackage],
+) -> Result<Vec<NewFinding>, ApiError> {
     let (Some(format), Some(distro)) = (a.package_format, distro_key(&a.os)) else {
         return Ok(Vec::new());
     };
-    let packages = state.store.get_inventory(asset).await?;
     let loaded = state
         .engine
         .read(state.store.as_ref(), &state.config.levels)
@@ -195,6 +208,17 @@ pub async fn rematch_asset(
 ) -> Result<FindingsChange, ApiError> {
     let findings = findings_for(state, asset).await?;
     Ok(state.store.sync_findings(ctx, asset, &findings).await?)
+}
+
+/// [`rematch_asset`] with the asset and the inventory just stored for it in hand.
+pub async fn rematch_asset_with(
+    state: &AppState,
+    ctx: &AuditCtx,
+    a: &Asset,
+    packages: &[InstalledPackage],
+) -> Result<FindingsChange, ApiError> {
+    let findings = findings_of(state, a, packages).await?;
+    Ok(state.store.sync_findings(ctx, a.id, &findings).await?)
 }
 
 /// After advisories changed: re-match the assets that have a package they name.

@@ -1,0 +1,218 @@
+//! Content-addressed inventories, shared by both backends.
+//!
+//! Every distinct package tuple (name, arch, version, source name, source version) is
+//! stored once in `packages` and never changes afterwards; an inventory is the
+//! ascending list of its package ids, stored once per distinct content in
+//! `inventory_sets` under the canonical inventory hash
+//! ([`patchwarden_domain::package::inventory_hash`]), and an asset points at its current
+//! set by that hash. A report of an inventory the store already holds (the same host
+//! again, or another host of the same image) writes no package data at all, and a new
+//! one writes one row plus the tuples never seen before.
+//!
+//! Because package rows are immutable once committed, their ids can be cached in memory
+//! ([`Interner`]) by every replica without invalidation; a backend adds entries only
+//! after the transaction that inserted them committed.
+
+use crate::StoreError;
+use patchwarden_domain::package::InstalledPackage;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+/// The normalised form a package takes in `packages`: absent source fields are stored
+/// as empty strings (validated packages never have empty ones), so that the unique
+/// constraint sees them as equal.
+pub fn stored_source(s: Option<&str>) -> &str {
+    s.unwrap_or("")
+}
+
+/// A `packages` row back as the domain type.
+pub fn package_from_row(
+    name: String,
+    arch: String,
+    version: String,
+    source_name: String,
+    source_version: String,
+) -> InstalledPackage {
+    let opt = |s: String| (!s.is_empty()).then_some(s);
+    InstalledPackage {
+        name,
+        version,
+        arch,
+        source_name: opt(source_name),
+        source_version: opt(source_version),
+    }
+}
+
+fn normalised(p: &InstalledPackage) -> InstalledPackage {
+    let opt = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    InstalledPackage {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        arch: p.arch.clone(),
+        source_name: opt(&p.source_name),
+        source_version: opt(&p.source_version),
+    }
+}
+
+/// The `package_ids` column: ascending, distinct ids joined by commas (the form SQL's
+/// `group_concat`/`string_agg` produce, so a migration can build it).
+pub fn encode_ids(ids: &mut Vec<i64>) -> String {
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = String::with_capacity(ids.len() * 6);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out
+}
+
+/// Parses a `package_ids` column (any order; the result is ascending and distinct).
+pub fn decode_ids(text: &str) -> Result<Vec<i64>, StoreError> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids = text
+        .split(',')
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| StoreError::corrupt(format!("inventory set entry {s:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Whether a `package_ids` column names any of `wanted`, without allocating.
+pub fn contains_any(text: &str, wanted: &HashSet<i64>) -> bool {
+    !text.is_empty()
+        && text
+            .split(',')
+            .any(|s| s.parse::<i64>().is_ok_and(|id| wanted.contains(&id)))
+}
+
+#[derive(Debug, Default)]
+struct Maps {
+    by_package: HashMap<InstalledPackage, i64>,
+    by_id: HashMap<i64, InstalledPackage>,
+}
+
+/// In-memory cache of committed `packages` rows in both directions.
+#[derive(Debug, Default)]
+pub struct Interner {
+    maps: Mutex<Maps>,
+}
+
+impl Interner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Maps> {
+        // The maps hold no invariant a panicking holder could break half-way.
+        self.maps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The id of each package when known; the packages that are not, normalised.
+    pub fn ids_of(&self, packages: &[InstalledPackage]) -> (Vec<i64>, Vec<InstalledPackage>) {
+        let maps = self.lock();
+        let mut ids = Vec::with_capacity(packages.len());
+        let mut missing = Vec::new();
+        for p in packages {
+            // Validated packages have no empty source fields: look them up as they are.
+            match maps.by_package.get(p) {
+                Some(id) => ids.push(*id),
+                None => {
+                    let n = normalised(p);
+                    match maps.by_package.get(&n) {
+                        Some(id) => ids.push(*id),
+                        None => missing.push(n),
+                    }
+                }
+            }
+        }
+        (ids, missing)
+    }
+
+    /// The packages of `ids` that are known, and the ids that are not.
+    pub fn packages_of(&self, ids: &[i64]) -> (Vec<InstalledPackage>, Vec<i64>) {
+        let maps = self.lock();
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match maps.by_id.get(id) {
+                Some(p) => found.push(p.clone()),
+                None => missing.push(*id),
+            }
+        }
+        (found, missing)
+    }
+
+    /// Records committed rows.
+    pub fn remember(&self, rows: impl IntoIterator<Item = (i64, InstalledPackage)>) {
+        let mut maps = self.lock();
+        for (id, p) in rows {
+            maps.by_package.insert(p.clone(), id);
+            maps.by_id.insert(id, p);
+        }
+    }
+}
+
+/// Sorts an inventory the way `get_inventory` returns it: by name, arch, version.
+pub fn sort_inventory(packages: &mut [InstalledPackage]) {
+    packages.sort_unstable_by(|a, b| {
+        (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, src: Option<&str>) -> InstalledPackage {
+        InstalledPackage {
+            name: name.into(),
+            version: "1.0-1".into(),
+            arch: "amd64".into(),
+            source_name: src.map(str::to_owned),
+            source_version: None,
+        }
+    }
+
+    #[test]
+    fn ids_round_trip_sorted_and_distinct() {
+        let mut ids = vec![30, 2, 2, 11];
+        let text = encode_ids(&mut ids);
+        assert_eq!(text, "2,11,30");
+        assert_eq!(decode_ids(&text).unwrap(), [2, 11, 30]);
+        assert_eq!(decode_ids("30,2").unwrap(), [2, 30]);
+        assert!(decode_ids("").unwrap().is_empty());
+        assert!(matches!(decode_ids("1,x"), Err(StoreError::Corrupt(_))));
+        assert!(contains_any("2,11,30", &HashSet::from([11])));
+        assert!(!contains_any("2,11,30", &HashSet::from([1, 3, 110])));
+        assert!(!contains_any("", &HashSet::from([0])));
+    }
+
+    #[test]
+    fn interner_normalises_empty_sources() {
+        let i = Interner::default();
+        i.remember([(7, pkg("a", None))]);
+        let (ids, missing) = i.ids_of(&[pkg("a", Some("")), pkg("b", None)]);
+        assert_eq!(ids, [7]);
+        assert_eq!(missing, [pkg("b", None)]);
+        let (found, missing) = i.packages_of(&[7, 8]);
+        assert_eq!(found, [pkg("a", None)]);
+        assert_eq!(missing, [8]);
+        assert_eq!(
+            package_from_row(
+                "a".into(),
+                "amd64".into(),
+                "1.0-1".into(),
+                String::new(),
+                String::new()
+            ),
+            pkg("a", None)
+        );
+    }
+}
