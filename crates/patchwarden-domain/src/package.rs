@@ -80,9 +80,10 @@ pub fn inventory_hash(format: PackageFormat, packages: &[InstalledPackage]) -> S
     use sha2::{Digest, Sha256};
     let mut sorted: Vec<&InstalledPackage> = packages.iter().collect();
     sorted.sort_by(|a, b| (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version)));
-    let mut h = Sha256::new();
-    h.update(format.as_str().as_bytes());
-    h.update(b"\n");
+    // One buffer, hashed once: per-field `update` calls cost more than the copying.
+    let mut text = Vec::with_capacity(16 + packages.len() * 64);
+    text.extend_from_slice(format.as_str().as_bytes());
+    text.push(b'\n');
     for p in sorted {
         for (i, f) in [
             p.name.as_str(),
@@ -95,13 +96,14 @@ pub fn inventory_hash(format: PackageFormat, packages: &[InstalledPackage]) -> S
         .enumerate()
         {
             if i > 0 {
-                h.update(b"\t");
+                text.push(b'\t');
             }
-            h.update(f.as_bytes());
+            text.extend_from_slice(f.as_bytes());
         }
-        h.update(b"\n");
+        text.push(b'\n');
     }
-    hex::encode(h.finalize())
+    let h = Sha256::digest(&text);
+    hex::encode(h)
 }
 
 #[cfg(test)]

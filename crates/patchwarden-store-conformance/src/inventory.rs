@@ -366,4 +366,41 @@ pub(crate) async fn concurrent_reports(s: SharedStore) {
         .filter(|e| e.action == "asset.inventory")
         .count();
     assert_eq!(inventory_events, ids.len() + 1);
+
+    // Reports of one asset racing each other (each prepared against whatever inventory
+    // the asset had when it started): every answer counts against the inventory it
+    // really replaced, and the asset ends with the last one written.
+    let a = base.clone();
+    let mut b = base.clone();
+    b[0].version = "9.9-9".into();
+    b.pop();
+    let (ab, ba) = (count_changes_of(&a, &b), count_changes_of(&b, &a));
+    let host = ids[2];
+    let mut racing = Vec::new();
+    for i in 0..16 {
+        let (store, inv) = (s.clone(), if i % 2 == 0 { b.clone() } else { a.clone() });
+        racing.push(tokio::spawn(async move {
+            store
+                .replace_inventory(&ctx(t(30 + i)), host, PackageFormat::Deb, &inv)
+                .await
+                .unwrap()
+        }));
+    }
+    for r in racing {
+        let c = r.await.unwrap();
+        let got = counts(&c);
+        assert!(
+            c.is_unchanged() || got == ab || got == ba,
+            "{got:?} is neither unchanged nor {ab:?} / {ba:?}"
+        );
+    }
+    let last = s.get_asset(host).await.unwrap().inventory_hash.unwrap();
+    let now = s.get_inventory(host).await.unwrap();
+    assert_eq!(inventory_hash(PackageFormat::Deb, &now), last);
+}
+
+fn count_changes_of(old: &[InstalledPackage], new: &[InstalledPackage]) -> (u32, u32, u32, u32) {
+    let plan =
+        patchwarden_store::inventory_diff::plan_inventory(PackageFormat::Deb, old, new).unwrap();
+    counts(&plan.change)
 }

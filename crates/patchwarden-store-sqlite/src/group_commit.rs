@@ -9,9 +9,8 @@
 //! report is durable exactly as with one transaction per report.
 
 use crate::error::db_err;
-use crate::inventory::{self, Pending};
+use crate::inventory::{self, Pending, Prepared};
 use patchwarden_domain::ids::AssetId;
-use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::{AuditCtx, InventoryChange, Result, StoreError};
 use sqlx::SqlitePool;
@@ -24,8 +23,7 @@ const MAX_BATCH: usize = 64;
 struct Request {
     ctx: AuditCtx,
     id: AssetId,
-    format: PackageFormat,
-    packages: Vec<InstalledPackage>,
+    prepared: Prepared,
     reply: oneshot::Sender<Result<InventoryChange>>,
 }
 
@@ -49,12 +47,12 @@ impl InventoryWriter {
         Self { queue }
     }
 
+    /// Writes a report prepared by [`inventory::prepare`].
     pub(crate) async fn replace(
         &self,
         ctx: &AuditCtx,
         id: AssetId,
-        format: PackageFormat,
-        packages: &[InstalledPackage],
+        prepared: Prepared,
     ) -> Result<InventoryChange> {
         let (reply, answer) = oneshot::channel();
         let gone = || StoreError::Unavailable("the store is closed".to_owned());
@@ -62,8 +60,7 @@ impl InventoryWriter {
             .send(Request {
                 ctx: ctx.clone(),
                 id,
-                format,
-                packages: packages.to_vec(),
+                prepared,
                 reply,
             })
             .await
@@ -114,7 +111,7 @@ async fn write_all(
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        let res = inventory::replace(&mut tx, interner, &r.ctx, r.id, r.format, &r.packages).await;
+        let res = inventory::apply(&mut tx, interner, &r.ctx, r.id, &r.prepared).await;
         if res.is_err() {
             sqlx::query("ROLLBACK TO report")
                 .execute(&mut *tx)

@@ -8,7 +8,7 @@ use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
 use patchwarden_store::audit_drafts as drafts;
-use patchwarden_store::inventory_diff::{check_no_duplicates, plan_inventory};
+use patchwarden_store::inventory_diff::{check_no_duplicates, count_changes};
 use patchwarden_store::inventory_sets::{
     contains_any, decode_ids, encode_ids, package_from_row, sort_inventory, stored_source, Interner,
 };
@@ -94,14 +94,14 @@ pub(crate) async fn get(
     }
 }
 
-/// The ids of `packages`, inserting the tuples `packages` does not hold yet. Returns
-/// the ids and the rows to cache once the transaction commits.
+/// The ids of `missing` (tuples the cache did not know), inserting the ones `packages`
+/// does not hold yet. Returns the ids and the rows to cache once the transaction
+/// commits.
 async fn intern(
     conn: &mut SqliteConnection,
-    interner: &Interner,
-    packages: &[InstalledPackage],
+    missing: &[InstalledPackage],
 ) -> Result<(Vec<i64>, Pending)> {
-    let (mut ids, missing) = interner.ids_of(packages);
+    let mut ids = Vec::with_capacity(missing.len());
     let mut fresh = Vec::with_capacity(missing.len());
     for chunk in missing.chunks(BATCH) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -154,18 +154,78 @@ async fn intern(
     Ok((ids, fresh))
 }
 
-pub(crate) async fn replace(
+/// The part of a report worked out before the writer is taken (in the caller's task,
+/// on a reader): validation, the hash, the change counts against the inventory the
+/// asset has now, and the ids of the packages already interned.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    format: PackageFormat,
+    count: i64,
+    /// The asset's inventory hash when the counts were made.
+    based_on: Option<String>,
+    change: InventoryChange,
+    known: Vec<i64>,
+    missing: Vec<InstalledPackage>,
+}
+
+pub(crate) async fn prepare(
+    conn: &mut SqliteConnection,
+    interner: &Interner,
+    id: AssetId,
+    format: PackageFormat,
+    packages: &[InstalledPackage],
+) -> Result<(Prepared, Pending)> {
+    check_no_duplicates(packages)?;
+    let hash = inventory_hash(format, packages);
+    let count = i64::try_from(packages.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let asset = assets::load(&mut *conn, id).await?;
+    if asset.inventory_hash.as_deref() == Some(hash.as_str()) {
+        let change = InventoryChange {
+            unchanged: u32::try_from(packages.len()).unwrap_or(u32::MAX),
+            hash,
+            ..InventoryChange::default()
+        };
+        let prepared = Prepared {
+            format,
+            count,
+            based_on: asset.inventory_hash,
+            change,
+            known: Vec::new(),
+            missing: Vec::new(),
+        };
+        return Ok((prepared, Vec::new()));
+    }
+    let (old, read) = match asset.inventory_hash.as_deref() {
+        Some(h) => set_packages(&mut *conn, interner, h).await?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let change = InventoryChange {
+        hash,
+        ..count_changes(&old, packages)
+    };
+    let (known, missing) = interner.ids_of(packages);
+    let prepared = Prepared {
+        format,
+        count,
+        based_on: asset.inventory_hash,
+        change,
+        known,
+        missing,
+    };
+    Ok((prepared, read))
+}
+
+/// Writes a prepared report inside the caller's write transaction.
+pub(crate) async fn apply(
     conn: &mut SqliteConnection,
     interner: &Interner,
     ctx: &AuditCtx,
     id: AssetId,
-    format: PackageFormat,
-    packages: &[InstalledPackage],
+    p: &Prepared,
 ) -> Result<(InventoryChange, Pending)> {
-    check_no_duplicates(packages)?;
-    let hash = inventory_hash(format, packages);
     let asset = assets::load(&mut *conn, id).await?;
     let at = to_micros(ctx.at);
+    let hash = &p.change.hash;
     if asset.inventory_hash.as_deref() == Some(hash.as_str()) {
         sqlx::query("UPDATE assets SET last_seen_at = $1 WHERE id = $2")
             .bind(at)
@@ -174,27 +234,52 @@ pub(crate) async fn replace(
             .await
             .map_err(db_err)?;
         let change = InventoryChange {
-            unchanged: u32::try_from(packages.len()).unwrap_or(u32::MAX),
-            hash,
+            unchanged: u32::try_from(p.count).unwrap_or(u32::MAX),
+            hash: hash.clone(),
             ..InventoryChange::default()
         };
         return Ok((change, Vec::new()));
     }
-    let (old, mut pending) = match asset.inventory_hash.as_deref() {
-        Some(h) => set_packages(&mut *conn, interner, h).await?,
-        None => (Vec::new(), Vec::new()),
+    let mut pending = Vec::new();
+    let change = if asset.inventory_hash == p.based_on {
+        p.change.clone()
+    } else {
+        // Another report of this asset landed in between: count against that one.
+        let (old, read) = match asset.inventory_hash.as_deref() {
+            Some(h) => set_packages(&mut *conn, interner, h).await?,
+            None => (Vec::new(), Vec::new()),
+        };
+        pending.extend(read);
+        let new = if p.known.is_empty() && p.missing.is_empty() && p.count > 0 {
+            // Prepared as unchanged: the set under this hash exists (sets are never
+            // deleted) and is the new inventory.
+            let (new, read) = set_packages(&mut *conn, interner, hash).await?;
+            pending.extend(read);
+            new
+        } else {
+            let (mut new, unknown) = interner.packages_of(&p.known);
+            if !unknown.is_empty() {
+                return Err(StoreError::corrupt("an interned package left the cache"));
+            }
+            new.extend(p.missing.iter().cloned());
+            new
+        };
+        InventoryChange {
+            hash: hash.clone(),
+            ..count_changes(&old, &new)
+        }
     };
-    let change = plan_inventory(format, &old, packages)?.change;
-    let (mut ids, fresh) = intern(&mut *conn, interner, packages).await?;
+    let (fresh_ids, fresh) = intern(&mut *conn, &p.missing).await?;
     pending.extend(fresh);
-    let count = i64::try_from(packages.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut ids = p.known.clone();
+    ids.extend(fresh_ids);
     sqlx::query(
         "INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
     )
-    .bind(&hash)
-    .bind(format.as_str())
-    .bind(count)
+    .bind(hash)
+    .bind(p.format.as_str())
+    .bind(p.count)
     .bind(encode_ids(&mut ids))
     .bind(at)
     .execute(&mut *conn)
@@ -204,9 +289,9 @@ pub(crate) async fn replace(
         "UPDATE assets SET package_format = $1, package_count = $2, inventory_hash = $3, \
          last_seen_at = $4 WHERE id = $5",
     )
-    .bind(format.as_str())
-    .bind(count)
-    .bind(&hash)
+    .bind(p.format.as_str())
+    .bind(p.count)
+    .bind(hash)
     .bind(at)
     .bind(id.get())
     .execute(&mut *conn)

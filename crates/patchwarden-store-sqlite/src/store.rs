@@ -75,9 +75,18 @@ impl Store for SqliteStore {
         format: PackageFormat,
         packages: &[InstalledPackage],
     ) -> Result<InventoryChange> {
-        self.inventory_writer
-            .replace(ctx, id, format, packages)
-            .await
+        // Everything but the writes happens here, in parallel with other reports; the
+        // writer task only applies the result (group commit).
+        let (prepared, read) = inventory::prepare(
+            &mut *self.reader().await?,
+            &self.packages,
+            id,
+            format,
+            packages,
+        )
+        .await?;
+        self.packages.remember(read);
+        self.inventory_writer.replace(ctx, id, prepared).await
     }
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {

@@ -102,6 +102,66 @@ pub fn plan_inventory<'a>(
     })
 }
 
+fn sorted_refs(v: &[InstalledPackage]) -> Vec<&InstalledPackage> {
+    let mut r: Vec<&InstalledPackage> = v.iter().collect();
+    r.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    r
+}
+
+/// The counts of [`plan_inventory`] (without the hash) by one merge of the two
+/// inventories sorted by (name, arch, version), for callers that need only the counts.
+/// Both must be free of duplicate (name, arch, version) keys.
+pub fn count_changes(old: &[InstalledPackage], new: &[InstalledPackage]) -> InventoryChange {
+    let (old, new) = (sorted_refs(old), sorted_refs(new));
+    let mut change = InventoryChange::default();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        // One (name, arch) group from each side.
+        let group = match (old.get(i), new.get(j)) {
+            (Some(o), Some(n)) => (&o.name, &o.arch).min((&n.name, &n.arch)),
+            (Some(o), None) => (&o.name, &o.arch),
+            (None, Some(n)) => (&n.name, &n.arch),
+            (None, None) => break,
+        };
+        let in_group = |p: &&&InstalledPackage| (&p.name, &p.arch) == group;
+        let oe = i + old[i..].iter().take_while(in_group).count();
+        let ne = j + new[j..].iter().take_while(in_group).count();
+        let (mut only_old, mut only_new) = (0u32, 0u32);
+        let (mut a, mut b) = (i, j);
+        while a < oe || b < ne {
+            match (old[a..oe].first(), new[b..ne].first()) {
+                (Some(o), Some(n)) if o.version == n.version => {
+                    if o == n {
+                        change.unchanged += 1;
+                    } else {
+                        change.changed += 1;
+                    }
+                    a += 1;
+                    b += 1;
+                }
+                (Some(o), Some(n)) if o.version < n.version => {
+                    only_old += 1;
+                    a += 1;
+                }
+                (Some(_), None) => {
+                    only_old += 1;
+                    a += 1;
+                }
+                _ => {
+                    only_new += 1;
+                    b += 1;
+                }
+            }
+        }
+        let paired = only_old.min(only_new);
+        change.changed += paired;
+        change.added += only_new - paired;
+        change.removed += only_old - paired;
+        (i, j) = (oe, ne);
+    }
+    change
+}
+
 /// The counts and hash of the change from `old` to `new`. Duplicates in `new` are
 /// counted once; use [`plan_inventory`] to reject them.
 pub fn diff_inventory(
@@ -222,5 +282,59 @@ mod tests {
         assert!(c.is_unchanged());
         assert_eq!(c.unchanged, 2);
         assert_eq!(c.hash, inventory_hash(PackageFormat::Apk, &old));
+    }
+
+    #[test]
+    fn count_changes_agrees_with_plan_inventory() {
+        // Deterministic pseudo-random inventories over a small name/version space, so
+        // groups with several versions (kernels), upgrades, removals and source
+        // changes all occur.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..2000 {
+            let mut side = |len: u64| {
+                let mut v: Vec<InstalledPackage> = (0..next(len))
+                    .map(|_| {
+                        let mut pkg = p(
+                            &format!("n{}", next(6)),
+                            ["amd64", "all"][next(2) as usize],
+                            &format!("1.{}", next(4)),
+                        );
+                        if next(4) == 0 {
+                            pkg.source_name = Some(format!("s{}", next(2)));
+                        }
+                        pkg
+                    })
+                    .collect();
+                v.sort_by(|a, b| key(a).cmp(&key(b)));
+                v.dedup_by(|a, b| key(a) == key(b));
+                v
+            };
+            let (old, new) = (side(12), side(12));
+            let planned = plan_inventory(PackageFormat::Deb, &old, &new)
+                .unwrap()
+                .change;
+            let counted = count_changes(&old, &new);
+            assert_eq!(
+                (
+                    counted.added,
+                    counted.removed,
+                    counted.changed,
+                    counted.unchanged
+                ),
+                (
+                    planned.added,
+                    planned.removed,
+                    planned.changed,
+                    planned.unchanged
+                ),
+                "{old:?} -> {new:?}"
+            );
+        }
     }
 }
