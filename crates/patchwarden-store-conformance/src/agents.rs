@@ -4,6 +4,7 @@
 
 use crate::fixtures::{all_events, count_events, ctx, last_event, new_asset, t, t0};
 use crate::SharedStore;
+use patchwarden_domain::package::PackageFormat;
 use patchwarden_store::{
     AgentContact, NewAgent, NewEnrollmentToken, NewJob, NewJobReport, NewServerKey, StoreError,
 };
@@ -282,6 +283,17 @@ pub(crate) async fn server_key_and_jobs(s: SharedStore) {
         ids.push(e.agent.id);
     }
     let (me, other) = (ids[0], ids[1]);
+    // What a check-in reads with the agent: no job yet, no inventory yet.
+    let a = s.get_agent(me).await.unwrap();
+    assert!(!a.unfinished_jobs);
+    assert_eq!(a.asset_inventory_hash, None);
+    let inv = [crate::fixtures::pkg("bash", "amd64", "5.2.15-2+b2")];
+    let stored = s
+        .replace_inventory(&ctx(t(2)), a.asset_id, PackageFormat::Deb, &inv)
+        .await
+        .unwrap();
+    let a = s.get_agent(me).await.unwrap();
+    assert_eq!(a.asset_inventory_hash, Some(stored.hash));
     let j1 = s
         .create_job(&ctx(t(10)), &job("j1", me, 10, 1000))
         .await
@@ -292,6 +304,8 @@ pub(crate) async fn server_key_and_jobs(s: SharedStore) {
     );
     assert_eq!(j1.signature, "sig-j1");
     assert_eq!(last_event(&s).await.action, "job.create");
+    assert!(s.get_agent(me).await.unwrap().unfinished_jobs);
+    assert!(!s.get_agent(other).await.unwrap().unfinished_jobs);
     s.create_job(&ctx(t(11)), &job("j2", me, 11, 100))
         .await
         .unwrap();

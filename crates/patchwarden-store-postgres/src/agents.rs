@@ -20,7 +20,9 @@ const TOKEN_COLS: &str = "id, name, prefix, reusable, created_at, expires_at, re
 /// Use with `FROM agents g JOIN assets a ON a.id = g.asset_id`.
 const AGENT_COLS: &str = "g.id, g.asset_id, a.hostname, g.public_key, g.agent_version, \
     g.enrollment_token_id, g.enrolled_at, g.last_seen_at, g.revoked_at, g.kernel_running, \
-    g.reboot_required, g.restart_needed";
+    g.reboot_required, g.restart_needed, a.inventory_hash AS asset_inventory_hash, \
+    EXISTS (SELECT 1 FROM agent_jobs j WHERE j.agent_id = g.id AND j.finished_at IS NULL) \
+    AS unfinished_jobs";
 
 fn get<'r, T>(row: &'r PgRow, col: &str) -> Result<T>
 where
@@ -62,6 +64,8 @@ fn agent_row(row: &PgRow) -> Result<Agent> {
         reboot_required: get(row, "reboot_required")?,
         restart_needed: serde_json::from_str(&get::<String>(row, "restart_needed")?)
             .map_err(|e| StoreError::corrupt(format!("agents.restart_needed: {e}")))?,
+        asset_inventory_hash: get(row, "asset_inventory_hash")?,
+        unfinished_jobs: get(row, "unfinished_jobs")?,
     })
 }
 

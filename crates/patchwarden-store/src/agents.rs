@@ -77,6 +77,14 @@ pub struct Agent {
     /// Processes still mapping shared libraries that were replaced on disk
     /// (`name[pid]`): they need a restart to use the patched code.
     pub restart_needed: Vec<String>,
+    /// The inventory hash of its asset when read, so that a check-in can answer
+    /// "send your inventory" without reading the asset again (not part of the API).
+    #[serde(skip)]
+    pub asset_inventory_hash: Option<String>,
+    /// Whether a job of this agent was unfinished when read; when not, a check-in
+    /// skips job delivery (not part of the API).
+    #[serde(skip)]
+    pub unfinished_jobs: bool,
 }
 
 /// What an agent said about itself in a check-in (recorded without an audit event,

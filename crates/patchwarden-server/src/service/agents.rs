@@ -229,20 +229,23 @@ pub async fn checkin(
         acknowledged.extend(rec.stored);
         acknowledged.extend(rec.unknown);
     }
-    let stored_hash = match stored_hash {
-        Some(h) => Some(h),
-        None => state.store.get_asset(asset_id).await?.inventory_hash,
+    // The agent record was read with its asset's inventory hash and whether any of its
+    // jobs is unfinished, so an unchanged check-in needs no further read.
+    let stored_hash = stored_hash.or_else(|| agent.asset_inventory_hash.clone());
+    let jobs = if agent.unfinished_jobs {
+        state
+            .store
+            .deliver_jobs(agent.id, ctx.at)
+            .await?
+            .into_iter()
+            .map(|j| SignedJob {
+                job: j.job_json,
+                signature: j.signature,
+            })
+            .collect()
+    } else {
+        Vec::new()
     };
-    let jobs = state
-        .store
-        .deliver_jobs(agent.id, ctx.at)
-        .await?
-        .into_iter()
-        .map(|j| SignedJob {
-            job: j.job_json,
-            signature: j.signature,
-        })
-        .collect();
     Ok(CheckInReply {
         send_inventory: stored_hash.as_deref() != Some(c.inventory_hash.as_str()),
         jobs,
