@@ -9,7 +9,7 @@ use patchwarden_version::{parse, Scheme};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-fn scheme_of(f: PackageFormat) -> Scheme {
+pub(crate) fn scheme_of(f: PackageFormat) -> Scheme {
     match f {
         PackageFormat::Deb => Scheme::Deb,
         PackageFormat::Rpm => Scheme::Rpm,

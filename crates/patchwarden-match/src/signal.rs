@@ -67,6 +67,42 @@ pub fn advisories(
         .collect()
 }
 
+/// Drops the package manager's findings that a feed already explains: when a feed's
+/// finding for the same package and architecture is fixed at or below the security
+/// candidate, that update is the fix the feed describes (with its CVEs, scores and
+/// level), and a second finding for it would be counted twice. Signal findings that no
+/// feed explains stay: they are what makes an offline host's screen honest.
+pub fn drop_explained(
+    findings: &mut Vec<patchwarden_domain::finding::Finding>,
+    format: PackageFormat,
+) {
+    use std::cmp::Ordering;
+    let scheme = crate::index::scheme_of(format);
+    let explained = |signal: &patchwarden_domain::finding::Finding| {
+        let Some(candidate) = signal.fixed.as_deref() else {
+            return false;
+        };
+        findings.iter().any(|f| {
+            f.source != SOURCE
+                && f.package == signal.package
+                && f.arch == signal.arch
+                && f.fixed.as_deref().is_some_and(|fixed| {
+                    patchwarden_version::compare_str(scheme, fixed, candidate)
+                        .is_ok_and(|o| o != Ordering::Greater)
+                })
+        })
+    };
+    let drop: Vec<bool> = findings
+        .iter()
+        .map(|f| f.source == SOURCE && explained(f))
+        .collect();
+    let mut i = 0;
+    findings.retain(|_| {
+        i += 1;
+        !drop[i - 1]
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +139,57 @@ mod tests {
             f[0].evidence,
             "installed 3.0.17-1~deb12u2 < fixed 3.0.17-1~deb12u3 per PM:Debian-Security:12/stable-security:libssl3:3.0.17-1~deb12u3, debian:12"
         );
+    }
+
+    #[test]
+    fn feed_findings_explain_the_signal() {
+        use patchwarden_domain::finding::{Finding, FindingStatus};
+        let f = |source: &str, advisory: &str, fixed: Option<&str>| Finding {
+            package: "openssl".into(),
+            arch: "amd64".into(),
+            installed: "3.0.11-1~deb12u1".into(),
+            fixed: fixed.map(str::to_owned),
+            status: FindingStatus::Vulnerable,
+            advisory: advisory.into(),
+            source: source.into(),
+            cves: Vec::new(),
+            distro: "debian:12".into(),
+            evidence: String::new(),
+            suppressed: None,
+        };
+        let signal = f(
+            SOURCE,
+            "PM:sec:openssl:3.0.11-1~deb12u2",
+            Some("3.0.11-1~deb12u2"),
+        );
+        // A feed fix at the candidate, or below it, explains the signal.
+        for fixed in ["3.0.11-1~deb12u2", "3.0.11-1~deb12u1+b1"] {
+            let mut v = vec![signal.clone(), f("osv", "DSA-1", Some(fixed))];
+            drop_explained(&mut v, PackageFormat::Deb);
+            assert_eq!(v.len(), 1, "{fixed}");
+            assert_eq!(v[0].advisory, "DSA-1");
+        }
+        // A fix above the candidate, a finding without a fix, another package or
+        // another architecture does not.
+        let mut other_arch = f("osv", "DSA-4", Some("3.0.11-1~deb12u2"));
+        other_arch.arch = "i386".into();
+        let mut other_pkg = f("osv", "DSA-5", Some("3.0.11-1~deb12u2"));
+        other_pkg.package = "libssl3".into();
+        let mut v = vec![
+            signal.clone(),
+            f("osv", "DSA-2", Some("3.0.13-1~deb12u1")),
+            f("osv", "DSA-3", None),
+            other_arch,
+            other_pkg,
+        ];
+        drop_explained(&mut v, PackageFormat::Deb);
+        assert_eq!(v.len(), 5);
+        assert_eq!(v[0].advisory, signal.advisory);
+        // Epochs count (rpm): 1:1.0 is above 2.0, so it does not explain a 2.0 signal.
+        let mut rpm_signal = signal.clone();
+        rpm_signal.fixed = Some("2.0-1.el9".into());
+        let mut v = vec![rpm_signal, f("osv", "ALSA-1", Some("1:1.0-1.el9"))];
+        drop_explained(&mut v, PackageFormat::Rpm);
+        assert_eq!(v.len(), 2);
     }
 }
