@@ -279,7 +279,7 @@ pub fn schemas() -> Map<String, Value> {
                 "first_seen_at",
                 "deadline_at",
             ],
-            json!({ "id": i, "asset_id": i, "package": s, "arch": s, "installed": s, "fixed": nullable(s.clone()), "status": { "type": "string", "enum": ["vulnerable", "no_fix_yet", "will_not_fix"] }, "advisory": s, "source": s, "cves": { "type": "array", "items": s }, "distro": s, "evidence": { "type": "string", "description": "why, in one line: installed < fixed per advisory, release" }, "suppressed": nullable(s.clone()), "level": enum_of(Level::ALL), "first_seen_at": ts(), "deadline_at": ts(), "closed_at": nullable(ts()) }),
+            json!({ "id": i, "asset_id": i, "package": s, "arch": s, "installed": s, "fixed": nullable(s.clone()), "status": { "type": "string", "enum": ["vulnerable", "no_fix_yet", "will_not_fix"] }, "advisory": s, "source": s, "cves": { "type": "array", "items": s }, "distro": s, "evidence": { "type": "string", "description": "why, in one line: installed < fixed per advisory, release" }, "suppressed": { "oneOf": [s, { "type": "null" }], "description": "why the finding does not apply (a VEX not-affected statement, with its justification); a suppressed finding is not open work and its deadline does not run" }, "level": enum_of(Level::ALL), "first_seen_at": { "type": "string", "format": "date-time", "description": "registration, or the end of the last suppression: the deadline clock starts here" }, "deadline_at": ts(), "closed_at": nullable(ts()) }),
         ),
     );
     put(
@@ -314,8 +314,8 @@ pub fn schemas() -> Map<String, Value> {
     put(
         "FindingsChange",
         obj(
-            &["opened", "kept", "closed"],
-            json!({ "opened": i, "kept": i, "closed": i }),
+            &["opened", "kept", "closed", "suppressed", "unsuppressed"],
+            json!({ "opened": i, "kept": i, "closed": i, "suppressed": { "type": "integer", "format": "int64", "description": "opened suppressed, or newly suppressed by a VEX not-affected statement" }, "unsuppressed": { "type": "integer", "format": "int64", "description": "no longer suppressed: open work again, deadline clock restarted" } }),
         ),
     );
     put(

@@ -1,5 +1,6 @@
-//! Findings: open, keep, close, reopen as a new row; deadlines; filters; cascade on
-//! asset delete; the inventory lookup for incremental matching.
+//! Findings: open, keep, close, reopen as a new row; deadlines; suppression by VEX
+//! (stored, listed only when asked, toggled in place, never open work); filters; cascade
+//! on asset delete; the inventory lookup for incremental matching.
 
 use crate::fixtures::{count_events, ctx, finding, last_event, new_asset, pkg, t, t0};
 use crate::SharedStore;
@@ -22,6 +23,7 @@ fn change(opened: u32, kept: u32, closed: u32) -> FindingsChange {
         opened,
         kept,
         closed,
+        ..FindingsChange::default()
     }
 }
 
@@ -35,6 +37,11 @@ async fn of(s: &SharedStore, asset: AssetId, include_closed: bool) -> Vec<Stored
 }
 
 pub(crate) async fn lifecycle(s: SharedStore) {
+    open_keep_close(s.clone()).await;
+    suppression(&s).await;
+}
+
+async fn open_keep_close(s: SharedStore) {
     let id = asset(&s, "alma-01.example.org").await;
     let ssl = finding(
         "openssl",
@@ -81,14 +88,13 @@ pub(crate) async fn lifecycle(s: SharedStore) {
     assert_eq!(f_bash.deadline_at, t(100 + 7 * 24 * 3600));
 
     // Kept: first seen stays; installed, evidence, level and the deadline follow.
-    let mut ssl2 = finding(
+    let ssl2 = finding(
         "openssl",
         "ALSA-2024:0001",
         "1:3.0.7-25.el9",
         Level::High,
         48,
     );
-    ssl2.finding.suppressed = Some("VEX: vulnerable code not present".into());
     let bash2 = NewFinding {
         level: Level::Critical,
         allowed: SignedDuration::from_hours(12),
@@ -120,7 +126,7 @@ pub(crate) async fn lifecycle(s: SharedStore) {
 
     // bash is fixed: it closes with its remediation time.
     let r = s
-        .sync_findings(&ctx(t(300)), id, &[ssl2.clone()])
+        .sync_findings(&ctx(t(300)), id, std::slice::from_ref(&ssl2))
         .await
         .unwrap();
     assert_eq!(r, change(0, 1, 1));
@@ -187,6 +193,265 @@ pub(crate) async fn lifecycle(s: SharedStore) {
     assert!(
         matches!(missing, Err(StoreError::NotFound { .. })),
         "{missing:?}"
+    );
+}
+
+/// Suppressed findings (a VEX not-affected statement) are stored with their reason and
+/// listed only when asked; a suppression starts and ends in place on the same row and is
+/// audited; the deadline clock restarts when a suppression ends.
+async fn suppression(s: &SharedStore) {
+    let id = asset(s, "alma-02.example.org").await;
+    let other = asset(s, "alma-03.example.org").await;
+    let why = "VEX-1 says not affected: vulnerable_code_not_present";
+    let ssl = finding(
+        "openssl",
+        "ALSA-2024:0001",
+        "1:3.0.7-24.el9",
+        Level::High,
+        48,
+    );
+    let curl = finding("curl", "ALSA-2024:0003", "7.76.1-26.el9", Level::High, 48);
+    let mut curl_na = curl.clone();
+    curl_na.finding.suppressed = Some(why.into());
+    let events = count_events(s, "finding.sync").await;
+    let r = s
+        .sync_findings(&ctx(t(1_000)), id, &[ssl.clone(), curl_na.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        FindingsChange {
+            suppressed: 1,
+            ..change(2, 0, 0)
+        }
+    );
+    let ev = last_event(s).await;
+    assert!(
+        ev.after.as_deref().unwrap().contains(r#""suppressed":1"#),
+        "{:?}",
+        ev.after
+    );
+    // An unsuppressed copy elsewhere: the filter is per row, not per advisory.
+    s.sync_findings(&ctx(t(1_000)), other, std::slice::from_ref(&curl))
+        .await
+        .unwrap();
+
+    let list = |f: FindingFilter| {
+        let s = s.clone();
+        async move {
+            s.list_findings(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| (x.asset_id, x.finding.package, x.finding.suppressed))
+                .collect::<Vec<_>>()
+        }
+    };
+    let mine = || FindingFilter {
+        asset: Some(id),
+        ..FindingFilter::default()
+    };
+    let with_suppressed = || FindingFilter {
+        include_suppressed: true,
+        ..mine()
+    };
+    // Left out by default, whatever else the filter says.
+    assert_eq!(list(mine()).await, [(id, "openssl".into(), None)]);
+    for f in [
+        FindingFilter::default(),
+        FindingFilter {
+            level: Some(Level::High),
+            ..FindingFilter::default()
+        },
+        FindingFilter {
+            advisory: Some("ALSA-2024:0003".into()),
+            ..FindingFilter::default()
+        },
+        FindingFilter {
+            cve: Some(curl.finding.cves[0].clone()),
+            ..FindingFilter::default()
+        },
+        FindingFilter {
+            include_closed: true,
+            ..FindingFilter::default()
+        },
+    ] {
+        assert!(
+            !list(f.clone())
+                .await
+                .iter()
+                .any(|(a, p, _)| *a == id && p == "curl"),
+            "{f:?}"
+        );
+    }
+    assert_eq!(
+        list(FindingFilter {
+            advisory: Some("ALSA-2024:0003".into()),
+            ..FindingFilter::default()
+        })
+        .await,
+        [(other, "curl".into(), None)]
+    );
+    // Listed with the reason when asked.
+    assert_eq!(
+        list(with_suppressed()).await,
+        [
+            (id, "openssl".into(), None),
+            (id, "curl".into(), Some(why.to_owned()))
+        ]
+    );
+    assert_eq!(
+        list(FindingFilter {
+            level: Some(Level::High),
+            cve: Some(curl.finding.cves[0].clone()),
+            include_suppressed: true,
+            ..FindingFilter::default()
+        })
+        .await,
+        [
+            (id, "curl".into(), Some(why.to_owned())),
+            (other, "curl".into(), None)
+        ]
+    );
+    let all = s.list_findings(&with_suppressed()).await.unwrap();
+    let row = all[1].clone();
+    assert!(row.is_open() && !row.is_open_work());
+    assert!(all[0].is_open_work());
+    assert_eq!(
+        (row.finding.clone(), row.first_seen_at, row.deadline_at),
+        (curl_na.finding.clone(), t(1_000), t(1_000 + 48 * 3600))
+    );
+
+    // The same sync again writes nothing and audits nothing.
+    assert_eq!(
+        s.sync_findings(&ctx(t(2_000)), id, &[ssl.clone(), curl_na.clone()])
+            .await
+            .unwrap(),
+        change(0, 2, 0)
+    );
+    assert_eq!(count_events(s, "finding.sync").await, events + 2);
+
+    // Long after its deadline the VEX statement stops applying: the same row becomes
+    // open work, and its deadline clock starts now, not at registration.
+    let later = 1_000 + 30 * 24 * 3600;
+    assert_eq!(
+        s.sync_findings(&ctx(t(later)), id, &[ssl.clone(), curl.clone()])
+            .await
+            .unwrap(),
+        FindingsChange {
+            unsuppressed: 1,
+            ..change(0, 2, 0)
+        }
+    );
+    assert_eq!(count_events(s, "finding.sync").await, events + 3);
+    assert!(last_event(s)
+        .await
+        .after
+        .unwrap()
+        .contains(r#""unsuppressed":1"#));
+    let open = s.list_findings(&mine()).await.unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(
+        (
+            open[1].id,
+            open[1].finding.suppressed.clone(),
+            open[1].first_seen_at,
+            open[1].deadline_at
+        ),
+        (row.id, None, t(later), t(later + 48 * 3600))
+    );
+
+    // It applies again: the same row is suppressed again, its first-seen time kept.
+    assert_eq!(
+        s.sync_findings(&ctx(t(later + 100)), id, &[ssl.clone(), curl_na.clone()])
+            .await
+            .unwrap(),
+        FindingsChange {
+            suppressed: 1,
+            ..change(0, 2, 0)
+        }
+    );
+    assert_eq!(list(mine()).await, [(id, "openssl".into(), None)]);
+    let all = s.list_findings(&with_suppressed()).await.unwrap();
+    assert_eq!(
+        (
+            all[1].id,
+            all[1].finding.suppressed.as_deref(),
+            all[1].first_seen_at
+        ),
+        (row.id, Some(why), t(later))
+    );
+
+    // A new reason or level updates the row in place; nothing to audit.
+    let mut curl_na2 = curl_na.clone();
+    curl_na2.finding.suppressed = Some("VEX-2 says not affected: component_not_present".into());
+    curl_na2.level = Level::Critical;
+    curl_na2.allowed = SignedDuration::from_hours(12);
+    assert_eq!(
+        s.sync_findings(&ctx(t(later + 200)), id, &[ssl.clone(), curl_na2.clone()])
+            .await
+            .unwrap(),
+        change(0, 2, 0)
+    );
+    assert_eq!(count_events(s, "finding.sync").await, events + 4);
+    let all = s.list_findings(&with_suppressed()).await.unwrap();
+    assert_eq!(
+        (
+            all[1].id,
+            all[1].finding.clone(),
+            all[1].level,
+            all[1].deadline_at
+        ),
+        (
+            row.id,
+            curl_na2.finding.clone(),
+            Level::Critical,
+            t(later + 12 * 3600)
+        )
+    );
+    assert!(list(FindingFilter {
+        level: Some(Level::Critical),
+        ..FindingFilter::default()
+    })
+    .await
+    .is_empty());
+
+    // The package goes away: the suppressed row closes like any other, reason kept.
+    assert_eq!(
+        s.sync_findings(&ctx(t(later + 300)), id, std::slice::from_ref(&ssl))
+            .await
+            .unwrap(),
+        change(0, 1, 1)
+    );
+    let closed = s
+        .list_findings(&FindingFilter {
+            include_closed: true,
+            ..with_suppressed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            closed[1].id,
+            closed[1].closed_at,
+            closed[1].finding.suppressed.clone()
+        ),
+        (
+            row.id,
+            Some(t(later + 300)),
+            curl_na2.finding.suppressed.clone()
+        )
+    );
+    assert_eq!(
+        s.list_findings(&FindingFilter {
+            include_closed: true,
+            ..mine()
+        })
+        .await
+        .unwrap()
+        .len(),
+        1,
+        "closed but suppressed: still left out unless asked"
     );
 }
 

@@ -6,15 +6,12 @@ use crate::error::db_err;
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::audit_drafts as drafts;
-use patchwarden_store::finding_rows::{
-    deadline_micros, dedup_findings, finding_key, FindingColumns, FindingKey,
-};
+use patchwarden_store::finding_rows::{dedup_findings, plan_sync, FindingColumns, SyncPlan};
 use patchwarden_store::{
-    AuditCtx, FindingFilter, FindingsChange, NewFinding, Result, StoreError, StoredFinding,
+    AuditCtx, FindingFilter, FindingsChange, NewFinding, Result, StoredFinding,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
-use std::collections::HashMap;
 
 /// Rows per multi-row statement (at most 16 binds each; PostgreSQL allows 65,535).
 const ROWS: usize = 500;
@@ -55,6 +52,7 @@ pub(crate) async fn sync(
     let mut tx = pool.begin().await.map_err(db_err)?;
     // The asset row lock serialises syncs of one asset across replicas.
     crate::assets::lock(&mut tx, asset).await?;
+    // Every open row, suppressed ones included: a suppression toggles in place.
     let sql = format!("SELECT {COLS} FROM findings WHERE asset_id = $1 AND closed_at IS NULL");
     let rows = sqlx::query(&sql)
         .bind(asset.get())
@@ -62,28 +60,12 @@ pub(crate) async fn sync(
         .await
         .map_err(db_err)?;
     let open = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let mut by_key: HashMap<FindingKey<'_>, &StoredFinding> =
-        open.iter().map(|f| (finding_key(&f.finding), f)).collect();
-    let mut change = FindingsChange::default();
-    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for nf in wanted {
-        if let Some(old) = by_key.remove(&finding_key(&nf.finding)) {
-            change.kept += 1;
-            let due = deadline_micros(old.first_seen_at, nf.allowed)?;
-            let same = old.finding == nf.finding
-                && old.level == nf.level
-                && to_micros(old.deadline_at) == due;
-            if !same {
-                updates.push((old.id, nf, due));
-            }
-        } else {
-            change.opened += 1;
-            inserts.push((nf, deadline_micros(ctx.at, nf.allowed)?));
-        }
-    }
-    let mut closing: Vec<i64> = by_key.values().map(|f| f.id).collect();
-    closing.sort_unstable();
-    change.closed = u32::try_from(closing.len()).map_err(StoreError::corrupt)?;
+    let SyncPlan {
+        change,
+        closing,
+        updates,
+        inserts,
+    } = plan_sync(ctx.at, &open, &wanted)?;
     let at = to_micros(ctx.at);
     if !closing.is_empty() {
         sqlx::query("UPDATE findings SET closed_at = $1 WHERE id = ANY($2)")
@@ -98,11 +80,11 @@ pub(crate) async fn sync(
             "UPDATE findings AS f SET installed = v.installed, fixed = v.fixed, \
              status = v.status, source = v.source, cves = v.cves, distro = v.distro, \
              evidence = v.evidence, suppressed = v.suppressed, level = v.level, \
-             deadline_at = v.deadline_at FROM (",
+             first_seen_at = v.first_seen_at, deadline_at = v.deadline_at FROM (",
         );
-        q.push_values(chunk, |mut b, (id, nf, due)| {
-            let f = &nf.finding;
-            b.push_bind(*id)
+        q.push_values(chunk, |mut b, u| {
+            let (nf, f) = (u.new, &u.new.finding);
+            b.push_bind(u.id)
                 .push_bind(f.installed.as_str())
                 .push_bind(f.fixed.as_deref())
                 .push_bind(f.status.as_str())
@@ -112,11 +94,12 @@ pub(crate) async fn sync(
                 .push_bind(f.evidence.as_str())
                 .push_bind(f.suppressed.as_deref())
                 .push_bind(nf.level.as_str())
-                .push_bind(*due);
+                .push_bind(u.first_seen_at)
+                .push_bind(u.deadline_at);
         });
         q.push(
             ") AS v (id, installed, fixed, status, source, cves, distro, evidence, \
-             suppressed, level, deadline_at) WHERE f.id = v.id",
+             suppressed, level, first_seen_at, deadline_at) WHERE f.id = v.id",
         );
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
@@ -146,7 +129,7 @@ pub(crate) async fn sync(
         });
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
-    if change.opened > 0 || change.closed > 0 {
+    if change.is_notable() {
         audit::append(&mut tx, drafts::finding_sync(ctx, asset, &change), ctx.at).await?;
     }
     tx.commit().await.map_err(db_err)?;
@@ -158,6 +141,9 @@ pub(crate) async fn list(conn: &mut PgConnection, f: &FindingFilter) -> Result<V
     q.push_bind(f.after.unwrap_or(0));
     if !f.include_closed {
         q.push(" AND closed_at IS NULL");
+    }
+    if !f.include_suppressed {
+        q.push(" AND suppressed IS NULL");
     }
     if let Some(a) = f.asset {
         q.push(" AND asset_id = ").push_bind(a.get());

@@ -6,15 +6,12 @@ use crate::error::db_err;
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::audit_drafts as drafts;
-use patchwarden_store::finding_rows::{
-    deadline_micros, dedup_findings, finding_key, FindingColumns, FindingKey,
-};
+use patchwarden_store::finding_rows::{dedup_findings, plan_sync, FindingColumns, SyncPlan};
 use patchwarden_store::{
     AuditCtx, FindingFilter, FindingsChange, NewFinding, Result, StoreError, StoredFinding,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
-use std::collections::HashMap;
 
 /// Rows per multi-row statement (at most 16 binds each).
 const ROWS: usize = 500;
@@ -45,7 +42,8 @@ fn from_row(row: &SqliteRow) -> Result<StoredFinding> {
     .into_stored()
 }
 
-/// The asset's open findings (`NotFound` when the asset does not exist).
+/// The asset's open findings, suppressed ones included (`NotFound` when the asset
+/// does not exist).
 async fn open_findings(conn: &mut SqliteConnection, asset: AssetId) -> Result<Vec<StoredFinding>> {
     sqlx::query("SELECT 1 FROM assets WHERE id = $1")
         .bind(asset.get())
@@ -62,55 +60,6 @@ async fn open_findings(conn: &mut SqliteConnection, asset: AssetId) -> Result<Ve
     rows.iter().map(from_row).collect()
 }
 
-/// What a sync would write.
-struct SyncPlan<'a> {
-    change: FindingsChange,
-    closing: Vec<i64>,
-    updates: Vec<(i64, &'a NewFinding, i64)>,
-    inserts: Vec<(&'a NewFinding, i64)>,
-}
-
-impl SyncPlan<'_> {
-    fn writes_nothing(&self) -> bool {
-        self.closing.is_empty() && self.updates.is_empty() && self.inserts.is_empty()
-    }
-}
-
-fn plan<'a>(
-    ctx: &AuditCtx,
-    open: &[StoredFinding],
-    wanted: &[&'a NewFinding],
-) -> Result<SyncPlan<'a>> {
-    let mut by_key: HashMap<FindingKey<'_>, &StoredFinding> =
-        open.iter().map(|f| (finding_key(&f.finding), f)).collect();
-    let mut change = FindingsChange::default();
-    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for &nf in wanted {
-        if let Some(old) = by_key.remove(&finding_key(&nf.finding)) {
-            change.kept += 1;
-            let due = deadline_micros(old.first_seen_at, nf.allowed)?;
-            let same = old.finding == nf.finding
-                && old.level == nf.level
-                && to_micros(old.deadline_at) == due;
-            if !same {
-                updates.push((old.id, nf, due));
-            }
-        } else {
-            change.opened += 1;
-            inserts.push((nf, deadline_micros(ctx.at, nf.allowed)?));
-        }
-    }
-    let mut closing: Vec<i64> = by_key.values().map(|f| f.id).collect();
-    closing.sort_unstable();
-    change.closed = u32::try_from(closing.len()).map_err(StoreError::corrupt)?;
-    Ok(SyncPlan {
-        change,
-        closing,
-        updates,
-        inserts,
-    })
-}
-
 /// Opens, keeps and closes the asset's findings. The plan is made first on a reader:
 /// when it writes nothing (the common case of a re-match that changes nothing), the
 /// single writer is not taken at all.
@@ -123,7 +72,7 @@ pub(crate) async fn sync(
 ) -> Result<FindingsChange> {
     let wanted = dedup_findings(findings);
     let open = open_findings(read, asset).await?;
-    let dry = plan(ctx, &open, &wanted)?;
+    let dry = plan_sync(ctx.at, &open, &wanted)?;
     if dry.writes_nothing() {
         return Ok(dry.change);
     }
@@ -134,7 +83,7 @@ pub(crate) async fn sync(
         closing,
         updates,
         inserts,
-    } = plan(ctx, &open, &wanted)?;
+    } = plan_sync(ctx.at, &open, &wanted)?;
     let at = to_micros(ctx.at);
     for chunk in closing.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE findings SET closed_at = ");
@@ -149,11 +98,11 @@ pub(crate) async fn sync(
     for chunk in updates.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "WITH v (id, installed, fixed, status, source, cves, distro, evidence, suppressed, \
-             level, deadline_at) AS (",
+             level, first_seen_at, deadline_at) AS (",
         );
-        q.push_values(chunk, |mut b, (id, nf, due)| {
-            let f = &nf.finding;
-            b.push_bind(*id)
+        q.push_values(chunk, |mut b, u| {
+            let (nf, f) = (u.new, &u.new.finding);
+            b.push_bind(u.id)
                 .push_bind(f.installed.as_str())
                 .push_bind(f.fixed.as_deref())
                 .push_bind(f.status.as_str())
@@ -163,13 +112,15 @@ pub(crate) async fn sync(
                 .push_bind(f.evidence.as_str())
                 .push_bind(f.suppressed.as_deref())
                 .push_bind(nf.level.as_str())
-                .push_bind(*due);
+                .push_bind(u.first_seen_at)
+                .push_bind(u.deadline_at);
         });
         q.push(
             ") UPDATE findings SET installed = v.installed, fixed = v.fixed, \
              status = v.status, source = v.source, cves = v.cves, distro = v.distro, \
              evidence = v.evidence, suppressed = v.suppressed, level = v.level, \
-             deadline_at = v.deadline_at FROM v WHERE findings.id = v.id",
+             first_seen_at = v.first_seen_at, deadline_at = v.deadline_at \
+             FROM v WHERE findings.id = v.id",
         );
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
@@ -199,7 +150,7 @@ pub(crate) async fn sync(
         });
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
-    if change.opened > 0 || change.closed > 0 {
+    if change.is_notable() {
         audit::append(&mut tx, drafts::finding_sync(ctx, asset, &change), ctx.at).await?;
     }
     tx.commit().await.map_err(db_err)?;
@@ -214,6 +165,9 @@ pub(crate) async fn list(
     q.push_bind(f.after.unwrap_or(0));
     if !f.include_closed {
         q.push(" AND closed_at IS NULL");
+    }
+    if !f.include_suppressed {
+        q.push(" AND suppressed IS NULL");
     }
     if let Some(a) = f.asset {
         q.push(" AND asset_id = ").push_bind(a.get());

@@ -1,8 +1,8 @@
 //! The backend-independent half of storing findings: the identity key, "last wins"
-//! de-duplication, deadlines, and turning stored columns back into domain types. Both
-//! backends call these; only the SQL differs between them.
+//! de-duplication, deadlines, the plan of a sync, and turning stored columns back into
+//! domain types. Both backends call these; only the SQL differs between them.
 
-use crate::{NewFinding, Result, StoreError, StoredFinding};
+use crate::{FindingsChange, NewFinding, Result, StoreError, StoredFinding};
 use jiff::{SignedDuration, Timestamp};
 use patchwarden_domain::clock::{from_micros, to_micros};
 use patchwarden_domain::finding::{Finding, FindingStatus};
@@ -36,6 +36,95 @@ pub fn dedup_findings(findings: &[NewFinding]) -> Vec<&NewFinding> {
         .filter(|(i, f)| last.get(&finding_key(&f.finding)) == Some(i))
         .map(|(_, f)| f)
         .collect()
+}
+
+/// A kept row whose columns change.
+#[derive(Debug, Clone)]
+pub struct RowUpdate<'a> {
+    pub id: i64,
+    pub new: &'a NewFinding,
+    /// Storage microseconds.
+    pub first_seen_at: i64,
+    /// Storage microseconds.
+    pub deadline_at: i64,
+}
+
+/// What a sync of one asset's findings writes.
+#[derive(Debug, Clone)]
+pub struct SyncPlan<'a> {
+    pub change: FindingsChange,
+    /// Ids of the rows to close, ascending.
+    pub closing: Vec<i64>,
+    pub updates: Vec<RowUpdate<'a>>,
+    /// New rows (first seen at the sync's instant) with their deadline in storage
+    /// microseconds.
+    pub inserts: Vec<(&'a NewFinding, i64)>,
+}
+
+impl SyncPlan<'_> {
+    pub fn writes_nothing(&self) -> bool {
+        self.closing.is_empty() && self.updates.is_empty() && self.inserts.is_empty()
+    }
+}
+
+/// Plans a sync at `at` from the asset's open rows (suppressed ones included) and the
+/// wanted findings ([`dedup_findings`]). A wanted finding with an open row keeps it and
+/// its first-seen time, updated in place (suppression included); a suppression that
+/// ends restarts the deadline clock at `at`, so time spent suppressed never makes a
+/// finding overdue. Open rows nobody wants close; wanted findings without a row open.
+pub fn plan_sync<'a>(
+    at: Timestamp,
+    open: &[StoredFinding],
+    wanted: &[&'a NewFinding],
+) -> Result<SyncPlan<'a>> {
+    let mut by_key: HashMap<FindingKey<'_>, &StoredFinding> =
+        open.iter().map(|f| (finding_key(&f.finding), f)).collect();
+    let mut change = FindingsChange::default();
+    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+    for &nf in wanted {
+        let now_suppressed = nf.finding.suppressed.is_some();
+        let Some(old) = by_key.remove(&finding_key(&nf.finding)) else {
+            change.opened += 1;
+            change.suppressed += u32::from(now_suppressed);
+            inserts.push((nf, deadline_micros(at, nf.allowed)?));
+            continue;
+        };
+        change.kept += 1;
+        let was_suppressed = old.finding.suppressed.is_some();
+        let first_seen = match (was_suppressed, now_suppressed) {
+            (true, false) => {
+                change.unsuppressed += 1;
+                at
+            }
+            (false, true) => {
+                change.suppressed += 1;
+                old.first_seen_at
+            }
+            _ => old.first_seen_at,
+        };
+        let due = deadline_micros(first_seen, nf.allowed)?;
+        let same = old.finding == nf.finding
+            && old.level == nf.level
+            && old.first_seen_at == first_seen
+            && to_micros(old.deadline_at) == due;
+        if !same {
+            updates.push(RowUpdate {
+                id: old.id,
+                new: nf,
+                first_seen_at: to_micros(first_seen),
+                deadline_at: due,
+            });
+        }
+    }
+    let mut closing: Vec<i64> = by_key.values().map(|f| f.id).collect();
+    closing.sort_unstable();
+    change.closed = u32::try_from(closing.len()).map_err(StoreError::corrupt)?;
+    Ok(SyncPlan {
+        change,
+        closing,
+        updates,
+        inserts,
+    })
 }
 
 /// A `findings` row as the database returns it.

@@ -67,17 +67,27 @@ pub struct StoredFinding {
     #[serde(flatten)]
     pub finding: Finding,
     pub level: Level,
-    /// When the advisory was first registered against this asset: the deadline clock
-    /// starts here.
+    /// When the advisory was registered against this asset, or when a suppression of
+    /// the finding last ended: the deadline clock starts here, so time spent suppressed
+    /// never counts against the deadline.
     pub first_seen_at: Timestamp,
+    /// `first_seen_at` + the time allowed for the level. It does not apply while the
+    /// finding is suppressed.
     pub deadline_at: Timestamp,
     /// When the installed version reached the fix (or the package went away).
     pub closed_at: Option<Timestamp>,
 }
 
 impl StoredFinding {
+    /// Not closed. A suppressed finding is open but is not work: see
+    /// [`StoredFinding::is_open_work`].
     pub fn is_open(&self) -> bool {
         self.closed_at.is_none()
+    }
+
+    /// Open and not suppressed: something to fix, with a deadline that runs.
+    pub fn is_open_work(&self) -> bool {
+        self.is_open() && self.finding.suppressed.is_none()
     }
 
     /// Time from registration to remediation, once closed.
@@ -90,13 +100,39 @@ impl StoredFinding {
     }
 }
 
-/// Result of [`crate::Store::sync_findings`].
+/// Result of [`crate::Store::sync_findings`]. `opened`, `kept` and `closed` count rows,
+/// suppressed or not; `suppressed` and `unsuppressed` count the rows whose suppression
+/// started or ended in this sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingsChange {
     pub opened: u32,
-    /// Still open, possibly with a new installed version, level or evidence.
+    /// Still open, possibly with a new installed version, level, evidence or
+    /// suppression.
     pub kept: u32,
     pub closed: u32,
+    /// Opened suppressed, or kept and suppressed now but not before.
+    #[serde(default)]
+    pub suppressed: u32,
+    /// Kept and no longer suppressed: open work again, its deadline clock restarted.
+    #[serde(default)]
+    pub unsuppressed: u32,
+}
+
+impl FindingsChange {
+    /// Adds another sync's counts to these.
+    pub fn add(&mut self, other: &FindingsChange) {
+        self.opened += other.opened;
+        self.kept += other.kept;
+        self.closed += other.closed;
+        self.suppressed += other.suppressed;
+        self.unsuppressed += other.unsuppressed;
+    }
+
+    /// Whether the sync opened, closed, suppressed or unsuppressed anything: what the
+    /// audit log records.
+    pub fn is_notable(&self) -> bool {
+        self.opened > 0 || self.closed > 0 || self.suppressed > 0 || self.unsuppressed > 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +140,9 @@ pub struct FindingFilter {
     pub asset: Option<AssetId>,
     /// Only open (default) or also closed findings.
     pub include_closed: bool,
+    /// Also findings suppressed by a VEX not-affected statement. They are never open
+    /// work, so every count of open findings leaves them out (the default).
+    pub include_suppressed: bool,
     pub level: Option<Level>,
     pub advisory: Option<String>,
     pub cve: Option<String>,
@@ -117,6 +156,7 @@ impl Default for FindingFilter {
         Self {
             asset: None,
             include_closed: false,
+            include_suppressed: false,
             level: None,
             advisory: None,
             cve: None,

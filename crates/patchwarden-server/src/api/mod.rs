@@ -130,6 +130,11 @@ pub fn routes() -> (Router<AppState>, Vec<Op>) {
         ("advisory", "only this advisory id"),
         ("cve", "only findings naming this CVE"),
         ("include_closed", "also closed (remediated) findings"),
+        (
+            "include_suppressed",
+            "also findings a VEX not-affected statement suppresses, with the reason in \
+             `suppressed` (never open work)",
+        ),
         ("after", "only ids greater than this"),
         ("limit", "page size, 1-1000 (default 100)"),
     ];

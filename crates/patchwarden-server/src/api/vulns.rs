@@ -21,6 +21,9 @@ pub struct FindingQuery {
     cve: Option<String>,
     #[serde(default)]
     include_closed: bool,
+    /// Also findings a VEX not-affected statement suppresses, each with its reason.
+    #[serde(default)]
+    include_suppressed: bool,
     after: Option<i64>,
     limit: Option<u32>,
 }
@@ -36,6 +39,7 @@ pub async fn findings(
         .list_findings(&FindingFilter {
             asset: q.asset,
             include_closed: q.include_closed,
+            include_suppressed: q.include_suppressed,
             level: q.level,
             advisory: q.advisory,
             cve: q.cve,

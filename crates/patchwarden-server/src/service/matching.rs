@@ -139,7 +139,8 @@ async fn load(store: &dyn Store, policy: &LevelPolicy) -> Result<Loaded, ApiErro
 }
 
 /// The asset's current findings as the engine sees them, with levels. Suppressed
-/// findings (VEX not-affected) are left out: they are not open work.
+/// findings (VEX not-affected) are kept with their reason, so they are stored and can be
+/// shown; the store never counts them as open work.
 pub async fn findings_for(state: &AppState, asset: AssetId) -> Result<Vec<NewFinding>, ApiError> {
     let a = state.store.get_asset(asset).await?;
     if a.package_format.is_none() || distro_key(&a.os).is_none() {
@@ -173,14 +174,13 @@ pub async fn findings_of(
     Ok(new_findings(&loaded, found))
 }
 
-/// Levels and deadlines for an asset's findings. Suppressed findings are left out; when
-/// two installed versions of one package (kernels) are hit by one advisory, the first
+/// Levels and deadlines for an asset's findings, suppressed ones included; when two
+/// installed versions of one package (kernels) are hit by one advisory, the first
 /// (lowest stored) one is reported.
 fn new_findings(loaded: &Loaded, found: Vec<Finding>) -> Vec<NewFinding> {
     let mut seen = HashSet::new();
     found
         .into_iter()
-        .filter(|f| f.suppressed.is_none())
         .filter(|f| seen.insert((f.package.clone(), f.arch.clone(), f.advisory.clone())))
         .map(|f| with_level(loaded, f))
         .collect()
@@ -240,10 +240,7 @@ pub async fn rematch_for_advisories(
     };
     let mut total = FindingsChange::default();
     for a in &assets {
-        let c = rematch_asset(state, ctx, *a).await?;
-        total.opened += c.opened;
-        total.kept += c.kept;
-        total.closed += c.closed;
+        total.add(&rematch_asset(state, ctx, *a).await?);
     }
     Ok((assets.len(), total))
 }
@@ -383,10 +380,7 @@ pub async fn rematch_all(
     };
     let mut total = FindingsChange::default();
     for (id, findings) in &planned {
-        let c = state.store.sync_findings(ctx, *id, findings).await?;
-        total.opened += c.opened;
-        total.kept += c.kept;
-        total.closed += c.closed;
+        total.add(&state.store.sync_findings(ctx, *id, findings).await?);
     }
     Ok((hosts.len(), total))
 }

@@ -16,5 +16,6 @@ mod quickstart;
 mod role_matrix;
 mod scan;
 mod scans;
+mod suppressed_findings;
 mod tls;
 mod vercmp;
