@@ -71,7 +71,8 @@ pub fn advisories(
 /// finding for the same package and architecture is fixed at or below the security
 /// candidate, that update is the fix the feed describes (with its CVEs, scores and
 /// level), and a second finding for it would be counted twice. Signal findings that no
-/// feed explains stay: they are what makes an offline host's screen honest.
+/// feed explains stay: they are what makes an offline host's screen honest. A feed
+/// finding suppressed by a not-affected statement explains nothing.
 pub fn drop_explained(
     findings: &mut Vec<patchwarden_domain::finding::Finding>,
     format: PackageFormat,
@@ -84,6 +85,7 @@ pub fn drop_explained(
         };
         findings.iter().any(|f| {
             f.source != SOURCE
+                && f.suppressed.is_none()
                 && f.package == signal.package
                 && f.arch == signal.arch
                 && f.fixed.as_deref().is_some_and(|fixed| {

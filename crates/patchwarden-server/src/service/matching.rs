@@ -7,7 +7,7 @@ use crate::state::AppState;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
-use patchwarden_domain::package::InstalledPackage;
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_match::fleet::{evaluate, PackageTable};
 use patchwarden_match::level::{Facts, LevelPolicy};
 use patchwarden_match::{distro_key, AdvisoryIndex};
@@ -171,13 +171,19 @@ pub async fn findings_of(
         idx.hits(&distro, format, p, &mut hits);
         found.extend(idx.findings(&distro, p, &hits));
     }
-    Ok(new_findings(&loaded, found))
+    Ok(new_findings(&loaded, format, found))
 }
 
 /// Levels and deadlines for an asset's findings, suppressed ones included; when two
 /// installed versions of one package (kernels) are hit by one advisory, the first
-/// (lowest stored) one is reported.
-fn new_findings(loaded: &Loaded, found: Vec<Finding>) -> Vec<NewFinding> {
+/// (lowest stored) one is reported. A package-manager security finding that a feed's
+/// fix explains is left out (`signal::drop_explained`): it would count one update twice.
+fn new_findings(
+    loaded: &Loaded,
+    format: PackageFormat,
+    mut found: Vec<Finding>,
+) -> Vec<NewFinding> {
+    patchwarden_match::signal::drop_explained(&mut found, format);
     let mut seen = HashSet::new();
     found
         .into_iter()
@@ -338,7 +344,7 @@ pub async fn rematch_all(
     ctx: &AuditCtx,
 ) -> Result<(usize, FindingsChange), ApiError> {
     let mut table = PackageTable::new();
-    let mut hosts: Vec<(AssetId, Vec<u32>)> = Vec::new();
+    let mut hosts: Vec<(AssetId, PackageFormat, Vec<u32>)> = Vec::new();
     let mut after = None;
     loop {
         let page = state
@@ -352,14 +358,13 @@ pub async fn rematch_all(
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for a in &page {
-            let entries = match (a.package_format, distro_key(&a.os)) {
-                (Some(format), Some(distro)) => {
-                    let packages = state.store.get_inventory(a.id).await?;
-                    table.intern_host(&distro, format, &packages)
-                }
-                _ => Vec::new(),
-            };
-            hosts.push((a.id, entries));
+            if let (Some(format), Some(distro)) = (a.package_format, distro_key(&a.os)) {
+                let packages = state.store.get_inventory(a.id).await?;
+                let entries = table.intern_host(&distro, format, &packages);
+                hosts.push((a.id, format, entries));
+            } else {
+                hosts.push((a.id, PackageFormat::Deb, Vec::new()));
+            }
         }
     }
     // Each unique package tuple is evaluated once, for the whole fleet, under one read
@@ -372,9 +377,9 @@ pub async fn rematch_all(
         let results = evaluate(&loaded.index, &table);
         hosts
             .iter()
-            .map(|(id, entries)| {
+            .map(|(id, format, entries)| {
                 let found = results.findings_for_host(&loaded.index, &table, entries);
-                (*id, new_findings(&loaded, found))
+                (*id, new_findings(&loaded, *format, found))
             })
             .collect()
     };

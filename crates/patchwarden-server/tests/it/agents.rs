@@ -346,6 +346,40 @@ async fn gzip_bodies_inventories_and_findings() {
         .get(&format!("/api/v1/findings?asset={}", a.asset))
         .await;
     assert_eq!(open(&f), 1, "{}", f.text);
+    assert_eq!(
+        f.json["findings"][0]["source"], "package-manager",
+        "{}",
+        f.text
+    );
+    // A feed advisory that explains the same update replaces the package manager's
+    // finding instead of counting the update twice.
+    let osv = json!({
+        "id": "DSA-TEST-5532", "modified": "2023-10-20T00:00:00Z", "aliases": ["CVE-2023-5363"],
+        "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.11-1~deb12u2"}]}]}]
+    });
+    let resp = admin
+        .http
+        .post(format!(
+            "{}/api/v1/advisories/import?name=dsa.json",
+            admin.base
+        ))
+        .bearer_auth(admin.token.as_ref().unwrap())
+        .body(osv.to_string())
+        .send()
+        .await
+        .unwrap();
+    let imported = Client::finish(resp).await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    let f = admin
+        .get(&format!("/api/v1/findings?asset={}", a.asset))
+        .await;
+    assert_eq!(open(&f), 1, "{}", f.text);
+    assert_eq!(
+        f.json["findings"][0]["advisory"], "DSA-TEST-5532",
+        "{}",
+        f.text
+    );
     // Upgraded: the re-match closes the finding.
     let new = inventory(
         "web-01",
