@@ -90,6 +90,9 @@ pub fn build_rpm(inputs: &Inputs, out_dir: &Path) -> Result<PathBuf> {
         "__os_install_post %{nil}".to_owned(),
         "debug_package %{nil}".to_owned(),
         "_build_id_links none".to_owned(),
+        // rpmbuild opens the rpm database (Debian's rpm keeps it in /root/.rpmdb and
+        // creates it on first use): a private one keeps the build off the host's.
+        format!("_dbpath {}/rpmdb", plain_abs_path(&top)?),
     ];
     let mut cmd = Command::new("rpmbuild");
     cmd.args(["-bb", "--quiet", "--target", inputs.arch.rpm]);

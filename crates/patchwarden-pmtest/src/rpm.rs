@@ -114,7 +114,11 @@ pub fn build_rpm(out_dir: &Path, spec: &PkgSpec) -> Result<PathBuf> {
         .arg("--define")
         .arg("_build_id_links none")
         .arg("--define")
-        .arg("__os_install_post %{nil}");
+        .arg("__os_install_post %{nil}")
+        // rpmbuild opens the rpm database (Debian's rpm keeps it in /root/.rpmdb and
+        // creates it on first use): a private one keeps the build off the host's.
+        .arg("--define")
+        .arg(format!("_dbpath {topdir}/rpmdb"));
     if evra.arch != "noarch" {
         cmd.arg("--target").arg(&evra.arch);
     }

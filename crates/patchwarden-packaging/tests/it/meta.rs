@@ -96,7 +96,18 @@ fn rpm_metadata_files_config_and_lua_scriptlets() -> TestResult {
         rpm.file_name().and_then(|n| n.to_str()),
         Some(format!("patchwarden-agent-{VERSION}-1.{}.rpm", arch.rpm).as_str())
     );
-    let query = |args: &[&str]| stdout(Command::new("rpm").arg("-qp").args(args).arg(&rpm));
+    // A private database: Debian's rpm creates /root/.rpmdb on first use otherwise.
+    let dbpath = tmp.path().join("rpmdb");
+    let query = |args: &[&str]| {
+        stdout(
+            Command::new("rpm")
+                .arg("--dbpath")
+                .arg(&dbpath)
+                .arg("-qp")
+                .args(args)
+                .arg(&rpm),
+        )
+    };
     assert_eq!(
         query(&["--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{LICENSE}"])?,
         format!(
