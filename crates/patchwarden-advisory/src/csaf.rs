@@ -9,20 +9,28 @@
 //! (`vulnerable_code_not_present` …) as justification; `under_investigation` gives no
 //! statement (counted in `skipped`). Statements differing only by arch are merged.
 //!
+//! Fixed or affected wins over not affected within one vulnerability and one release: a
+//! `known_not_affected` binary also listed fixed/affected there is dropped (and counted
+//! in `skipped`), and so is a `known_not_affected` `.src` whose binaries (same name or
+//! same EVR) are listed fixed/affected there — Red Hat marks the source RPM of a fixed
+//! build not affected, and as a source-name statement it would hide every binary built
+//! from it (RHSA-2025:23414: `bind-…el6_10.17.src` not affected, `bind-libs` fixed).
+//!
 //! An advisory yields one [`Advisory`] (id = tracking id, aliases = its CVEs); a VEX
 //! document yields one per vulnerability (id = the CVE).
 
 use crate::common::{cut, ids, record_id, severity, timestamp, title, token};
-use crate::csaf_product::ProductTree;
+use crate::csaf_product::{Component, ProductTree};
 use crate::cve5::metric;
 use crate::cvss_score::push_unique;
 use crate::ImportResult;
 use patchwarden_domain::advisory::{
-    Advisory, AffectedPackage, Cvss, NameKind, PackageState, VendorSeverity, VersionRange,
+    Advisory, AffectedPackage, Cvss, DistroRelease, NameKind, PackageState, VendorSeverity,
+    VersionRange,
 };
 use patchwarden_domain::package::PackageFormat;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The `source` tag of CSAF advisories.
 pub const SOURCE: &str = "csaf";
@@ -216,7 +224,7 @@ fn statements(
         }
     }
     let status = vuln.get("product_status");
-    let mut affected = Vec::new();
+    let mut rows = Vec::new();
     let mut unresolved = 0usize;
     for key in [
         "fixed",
@@ -225,55 +233,81 @@ fn statements(
         "known_not_affected",
     ] {
         for pid in product_ids(status.and_then(|s| s.get(key))) {
-            let Some((distro, comp)) = tree.resolve(pid) else {
-                unresolved += 1;
-                continue;
-            };
-            let state = match key {
-                "fixed" | "first_fixed" => match &comp.evr {
-                    Some(evr) => PackageState::Fixed {
-                        ranges: vec![VersionRange {
-                            introduced: None,
-                            fixed: Some(evr.clone()),
-                            last_affected: None,
-                        }],
-                    },
-                    None => {
-                        out.reject(
-                            file,
-                            Some(&record_id(rid)),
-                            format!("fixed product {:.200} has no version", pid),
-                        );
-                        continue;
-                    }
-                },
-                "known_affected" => match no_fix.get(pid) {
-                    Some((true, why)) => PackageState::WillNotFix {
-                        reason: Some(why.clone()),
-                    },
-                    _ => PackageState::AffectedNoFix { ranges: Vec::new() },
-                },
-                _ => PackageState::NotAffected {
-                    justification: labels.get(pid).cloned(),
-                },
-            };
-            let Ok(name) = token("package name", &comp.name) else {
-                continue;
-            };
-            let source = comp.arch.as_deref() == Some("src");
-            affected.push(AffectedPackage {
-                distro,
-                scheme: PackageFormat::Rpm,
-                name,
-                name_kind: if source {
-                    NameKind::Source
-                } else {
-                    NameKind::Binary
-                },
-                arches: comp.arch.filter(|a| a != "src").into_iter().collect(),
-                state,
-            });
+            match tree.resolve(pid) {
+                Some((distro, comp)) => rows.push((key, pid, distro, comp)),
+                None => unresolved += 1,
+            }
         }
+    }
+    // What this vulnerability says is fixed or affected, per release: a not-affected
+    // statement that contradicts it is dropped (see `Listed::contradicts`).
+    let mut listed: HashMap<&DistroRelease, Listed> = HashMap::new();
+    for (_, _, distro, comp) in rows.iter().filter(|r| r.0 != "known_not_affected") {
+        let l = listed.entry(distro).or_default();
+        l.names.insert(&comp.name);
+        if comp.arch.as_deref() != Some("src") {
+            l.binaries.insert(&comp.name);
+        }
+        l.evrs.extend(comp.evr.as_deref());
+    }
+    let mut affected = Vec::new();
+    let mut contradictions = 0usize;
+    for (key, pid, distro, comp) in &rows {
+        let (key, pid) = (*key, *pid);
+        if key == "known_not_affected" {
+            match listed.get(distro).and_then(|l| l.contradicts(comp)) {
+                Some(Contradiction::Source) => continue,
+                Some(Contradiction::Binary) => {
+                    contradictions += 1;
+                    continue;
+                }
+                None => {}
+            }
+        }
+        let state = match key {
+            "fixed" | "first_fixed" => match &comp.evr {
+                Some(evr) => PackageState::Fixed {
+                    ranges: vec![VersionRange {
+                        introduced: None,
+                        fixed: Some(evr.clone()),
+                        last_affected: None,
+                    }],
+                },
+                None => {
+                    out.reject(
+                        file,
+                        Some(&record_id(rid)),
+                        format!("fixed product {:.200} has no version", pid),
+                    );
+                    continue;
+                }
+            },
+            "known_affected" => match no_fix.get(pid) {
+                Some((true, why)) => PackageState::WillNotFix {
+                    reason: Some(why.clone()),
+                },
+                _ => PackageState::AffectedNoFix { ranges: Vec::new() },
+            },
+            _ => PackageState::NotAffected {
+                justification: labels.get(pid).cloned(),
+            },
+        };
+        let Ok(name) = token("package name", &comp.name) else {
+            continue;
+        };
+        let source = comp.arch.as_deref() == Some("src");
+        affected.push(AffectedPackage {
+            distro: distro.clone(),
+            scheme: PackageFormat::Rpm,
+            name,
+            name_kind: if source {
+                NameKind::Source
+            } else {
+                NameKind::Binary
+            },
+            arches: comp.arch.iter().filter(|a| *a != "src").cloned().collect(),
+            state,
+        });
     }
     let investigating = product_ids(status.and_then(|s| s.get("under_investigation"))).count();
     if investigating > 0 {
@@ -281,6 +315,16 @@ fn statements(
             file,
             Some(&record_id(rid)),
             format!("{investigating} products under investigation"),
+        );
+    }
+    if contradictions > 0 {
+        out.skip(
+            file,
+            Some(&record_id(rid)),
+            format!(
+                "{contradictions} known_not_affected products are also fixed or affected \
+                 in the same release: fixed/affected wins"
+            ),
         );
     }
     if unresolved > 0 {
@@ -295,6 +339,44 @@ fn statements(
         cvss,
         severity,
     })
+}
+
+/// Why a `known_not_affected` product is not turned into a not-affected statement.
+enum Contradiction {
+    /// A `.src` component whose binaries the same vulnerability lists as fixed or
+    /// affected in the same release. Red Hat marks the source RPM of a fixed build
+    /// not affected (a source package is not executable); as a source-name statement it
+    /// would apply to every binary built from it, the fixed ones included. This is
+    /// Red Hat's usual shape, so it is not reported.
+    Source,
+    /// A binary the same vulnerability also lists as fixed or affected in the same
+    /// release: contradictory data, reported as skipped.
+    Binary,
+}
+
+/// The components one vulnerability lists as fixed or affected in one release.
+#[derive(Default)]
+struct Listed<'a> {
+    names: HashSet<&'a str>,
+    binaries: HashSet<&'a str>,
+    evrs: HashSet<&'a str>,
+}
+
+impl Listed<'_> {
+    /// Whether the not-affected component `comp` (of the same release) is contradicted.
+    /// Binaries of a source are recognised by the source's name or its EVR (a build
+    /// shares it); a source without a version cannot be told apart, so anything listed
+    /// contradicts it — a finding is shown rather than hidden.
+    fn contradicts(&self, comp: &Component) -> Option<Contradiction> {
+        if comp.arch.as_deref() == Some("src") {
+            let built = self.names.contains(comp.name.as_str())
+                || comp.evr.as_deref().is_none_or(|e| self.evrs.contains(e));
+            return built.then_some(Contradiction::Source);
+        }
+        self.binaries
+            .contains(comp.name.as_str())
+            .then_some(Contradiction::Binary)
+    }
 }
 
 fn product_ids(v: Option<&Value>) -> impl Iterator<Item = &str> {

@@ -342,12 +342,18 @@ impl AdvisoryIndex {
                     .iter()
                     .all(|c| not_affected.iter().any(|(na, _)| na.contains(c.as_str()))))
             .then(|| {
-                not_affected
+                // A statement that applies through both the binary and the source name
+                // (or two statements of one advisory) gives one reason, not two.
+                let mut reasons: Vec<&str> = Vec::new();
+                for (_, r) in not_affected
                     .iter()
                     .filter(|(na, _)| cves.iter().any(|c| na.contains(c.as_str())))
-                    .map(|(_, r)| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                {
+                    if !reasons.contains(&r.as_str()) {
+                        reasons.push(r);
+                    }
+                }
+                reasons.join("; ")
             });
             out.push(Finding {
                 package: pkg.name.clone(),

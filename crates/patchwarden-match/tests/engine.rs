@@ -229,5 +229,7 @@ fn upsert_replaces_an_advisory_in_place() {
     assert_eq!(idx.advisory("DSA-2").map(|a| a.id.as_str()), Some("DSA-2"));
 }
 
+#[path = "engine/csaf_source_not_affected.rs"]
+mod csaf_source_not_affected;
 #[path = "engine/last_affected.rs"]
 mod last_affected;
