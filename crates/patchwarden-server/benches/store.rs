@@ -7,6 +7,14 @@
 //!   advisory naming `zlib` is imported: stored, the assets that have `zlib` found,
 //!   re-matched and their findings recorded.
 //!
+//! - `full_rematch_into_sqlite`: `PATCHWARDEN_BENCH_REMATCH_HOSTS` (default 1,000)
+//!   AlmaLinux 9 hosts × 1,500 packages — the 1,500 packages the AlmaLinux 9 feed patches
+//!   most, each host at the newest fixed version (70 %), the one before (25 %) or an older
+//!   one (5 %), as the match crate's fleet benchmark builds them — re-matched against the
+//!   whole feed with `rematch_all`, end to end into SQLite: once on a store without
+//!   findings (every finding written), then again with nothing changed (every finding
+//!   compared, none written). Each is printed once (the setup is too heavy for samples).
+//!
 //! Run: `cargo bench -p patchwarden-server --bench store`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -49,7 +57,139 @@ fn ctx() -> AuditCtx {
 }
 
 fn main() {
+    if std::env::var_os("PATCHWARDEN_BENCH_SKIP_REMATCH").is_none() {
+        full_rematch_into_sqlite();
+    }
     divan::main();
+}
+
+/// Per package name of the AlmaLinux 9 feed, its fixed versions, oldest first; the
+/// 1,500 names with the most.
+fn alma9_versions() -> Vec<(String, Vec<String>)> {
+    use std::collections::HashMap;
+    let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
+    for a in ALMA.iter() {
+        for ap in &a.affected {
+            if ap.distro.release != "9" || ap.name_kind != NameKind::Binary {
+                continue;
+            }
+            if let PackageState::Fixed { ranges } = &ap.state {
+                for r in ranges {
+                    if let Some(f) = &r.fixed {
+                        by_name.entry(ap.name.clone()).or_default().push(f.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut names: Vec<(String, Vec<String>)> = by_name
+        .into_iter()
+        .map(|(n, mut v)| {
+            v.sort_by(|a, b| {
+                patchwarden_version::compare_str(patchwarden_version::Scheme::Rpm, a, b)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            v.dedup();
+            (n, v)
+        })
+        .collect();
+    names.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    names.truncate(1500);
+    names
+}
+
+fn full_rematch_into_sqlite() {
+    let hosts: usize = std::env::var("PATCHWARDEN_BENCH_REMATCH_HOSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let versions = alma9_versions();
+    let dir = tempfile::tempdir().unwrap();
+    RT.block_on(async {
+        let st = state(dir.path()).await;
+        let imported = patchwarden_advisory::ImportResult {
+            advisories: ALMA.clone(),
+            ..Default::default()
+        };
+        store_import(&st, &ctx(), imported).await.unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let started = std::time::Instant::now();
+        for i in 0..hosts {
+            let a = st
+                .store
+                .create_asset(&ctx(), &alma_asset(&format!("fleet-{i}")))
+                .await
+                .unwrap();
+            let pkgs: Vec<InstalledPackage> = versions
+                .iter()
+                .map(|(name, v)| {
+                    let roll = next() % 100;
+                    let pick = if roll < 70 || v.len() == 1 {
+                        v.len() - 1
+                    } else if roll < 95 {
+                        v.len() - 2
+                    } else {
+                        (next() % v.len() as u64) as usize
+                    };
+                    InstalledPackage {
+                        name: name.clone(),
+                        version: v[pick].clone(),
+                        arch: "x86_64".into(),
+                        source_name: None,
+                        source_version: None,
+                    }
+                })
+                .collect();
+            st.store
+                .replace_inventory(&ctx(), a.id, PackageFormat::Rpm, &pkgs)
+                .await
+                .unwrap();
+        }
+        println!(
+            "full_rematch_into_sqlite: {hosts} hosts × {} packages stored in {:.1?}",
+            versions.len(),
+            started.elapsed()
+        );
+        for pass in ["no findings stored yet", "nothing changed"] {
+            let started = std::time::Instant::now();
+            let (n, change) = patchwarden_server::service::matching::rematch_all(&st, &ctx())
+                .await
+                .unwrap();
+            let took = started.elapsed();
+            println!(
+                "full_rematch_into_sqlite ({pass}): {n} hosts in {took:.2?} \
+                 ({:.0} hosts/s; opened {}, kept {}, closed {})",
+                n as f64 / took.as_secs_f64(),
+                change.opened,
+                change.kept,
+                change.closed
+            );
+        }
+    });
+}
+
+fn alma_asset(host: &str) -> NewAsset {
+    NewAsset {
+        hostname: Hostname::parse(host).unwrap(),
+        kind: AssetKind::Server,
+        os: OsInfo {
+            family: OsFamily::Linux,
+            distribution: "almalinux".into(),
+            release: "9.4".into(),
+            arch: "x86_64".into(),
+        },
+        environment: Environment::Production,
+        criticality: Criticality::Standard,
+        owner: None,
+        groups: vec![],
+        protected_data: false,
+    }
 }
 
 #[divan::bench(sample_count = 5)]
