@@ -168,3 +168,122 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The same for inventory reports, which the SQLite store writes with group commit:
+/// after a SIGKILL every asset holds, complete, the last inventory acknowledged for it
+/// (or one sent after it whose answer was lost with the server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_inventory_reports_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("kill-inv.db").display());
+    create_user(&db, "writer", "operator", "writer password 123");
+    let (mut child, base) = spawn_server(&db);
+    let api = token(&base, "writer", "writer password 123").await;
+    const ASSETS: usize = 16;
+    const PACKAGES: usize = 200;
+    let mut ids = Vec::new();
+    for i in 0..ASSETS {
+        let r = api
+            .post(
+                "/api/v1/assets",
+                &json!({"hostname": format!("inv-{i}"), "environment": "production"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.json["id"].as_i64().unwrap());
+    }
+    let inventory = |round: usize| {
+        let mut packages: Vec<serde_json::Value> = (0..PACKAGES - 1)
+            .map(|p| {
+                // A few packages change every round, the rest stay.
+                let v = if p % 50 == round % 50 { round } else { 1 };
+                json!({"name": format!("pkg-{p:03}"), "version": format!("{v}.0-1"), "arch": "amd64"})
+            })
+            .collect();
+        packages.push(json!({"name": "round", "version": format!("{round}"), "arch": "all"}));
+        json!({"format": "deb", "packages": packages})
+    };
+    // Last acknowledged round per asset.
+    let acked = Arc::new(Mutex::new(vec![0usize; ASSETS]));
+    let total = Arc::new(Mutex::new(0usize));
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let (api, acked, total, ids) = (api.clone(), acked.clone(), total.clone(), ids.clone());
+        tasks.push(tokio::spawn(async move {
+            for round in 1..100_000 {
+                let slot = w * 2 + round % 2;
+                let r = api
+                    .http
+                    .put(format!("{}/api/v1/assets/{}/packages", api.base, ids[slot]))
+                    .bearer_auth(api.token.as_ref().unwrap())
+                    .json(&inventory(round))
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 200 => {
+                        acked.lock().unwrap()[slot] = round;
+                        *total.lock().unwrap() += 1;
+                    }
+                    Ok(r) => panic!("unexpected status {}", r.status()),
+                    Err(_) => return, // the server is gone
+                }
+            }
+        }));
+    }
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if *total.lock().unwrap() >= 300 {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+
+    let (mut child, base) = spawn_server(&db);
+    let api = token(&base, "writer", "writer password 123").await;
+    for (slot, id) in ids.iter().enumerate() {
+        let r = api.get(&format!("/api/v1/assets/{id}/packages")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let packages = r.json["packages"].as_array().unwrap();
+        if acked[slot] == 0 {
+            continue;
+        }
+        assert_eq!(packages.len(), PACKAGES, "asset {id}: a complete inventory");
+        let round: usize = packages
+            .iter()
+            .find(|p| p["name"] == "round")
+            .and_then(|p| p["version"].as_str())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            round >= acked[slot],
+            "asset {id}: stored round {round}, but round {} was acknowledged",
+            acked[slot]
+        );
+        // And it is exactly that round's inventory.
+        let want = inventory(round);
+        for p in want["packages"].as_array().unwrap() {
+            assert!(
+                packages.contains(p),
+                "asset {id} round {round}: {p} missing"
+            );
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
+        .args(["audit", "verify", "--database-url", &db])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
