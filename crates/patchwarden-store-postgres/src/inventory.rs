@@ -114,14 +114,35 @@ async fn intern(
                 .push_bind(stored_source(p.source_name.as_deref()))
                 .push_bind(stored_source(p.source_version.as_deref()));
         });
-        q.push(" ON CONFLICT DO NOTHING");
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
+        q.push(
+            " ON CONFLICT DO NOTHING \
+             RETURNING id, name, arch, version, source_name, source_version",
+        );
+        let inserted: Vec<PackageRow> = q
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        let mut found: HashSet<InstalledPackage> = HashSet::with_capacity(inserted.len());
+        for row in inserted {
+            let (id, p) = from_row(row);
+            ids.push(id);
+            found.insert(p.clone());
+            fresh.push((id, p));
+        }
+        // The rest existed already (written by another report since the cache was
+        // asked, or before this process started).
+        let existing: Vec<&InstalledPackage> =
+            chunk.iter().filter(|p| !found.contains(*p)).collect();
+        if existing.is_empty() {
+            continue;
+        }
         let mut q = QueryBuilder::<Postgres>::new(
             "SELECT id, name, arch, version, source_name, source_version FROM packages \
              WHERE (name, arch, version, source_name, source_version) IN (VALUES ",
         );
         let mut sep = q.separated(", ");
-        for p in chunk {
+        for p in &existing {
             sep.push("(")
                 .push_bind_unseparated(p.name.as_str())
                 .push_unseparated(", ")
@@ -140,7 +161,7 @@ async fn intern(
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;
-        if rows.len() != chunk.len() {
+        if rows.len() != existing.len() {
             return Err(StoreError::Invalid(
                 "a package could not be interned".to_owned(),
             ));
