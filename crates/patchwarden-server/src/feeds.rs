@@ -75,7 +75,10 @@ pub async fn import_cli(
         summary.files_read,
         started.elapsed().as_secs_f64()
     );
-    println!("CVE enrichment: {} changed", summary.enrichment_changed);
+    println!(
+        "CVE enrichment: {} changed, {} open findings re-levelled",
+        summary.enrichment_changed, summary.findings_relevelled
+    );
     println!(
         "re-matched {} assets: {} findings opened, {} closed, {} still open",
         summary.assets_rematched,

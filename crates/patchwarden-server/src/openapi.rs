@@ -329,8 +329,9 @@ pub fn schemas() -> Map<String, Value> {
                 "skipped",
                 "assets_rematched",
                 "findings",
+                "findings_relevelled",
             ],
-            json!({ "files_read": i, "advisories": obj(&["inserted", "updated", "unchanged", "changed"], json!({ "inserted": i, "updated": i, "unchanged": i, "changed": { "type": "array", "items": s } })), "enrichment_changed": i, "rejected": { "type": "array", "items": obj(&["file", "reason"], json!({ "file": s, "record": nullable(s.clone()), "reason": s })) }, "skipped": i, "assets_rematched": i, "findings": r("FindingsChange") }),
+            json!({ "files_read": i, "advisories": obj(&["inserted", "updated", "unchanged", "changed"], json!({ "inserted": i, "updated": i, "unchanged": i, "changed": { "type": "array", "items": s } })), "enrichment_changed": i, "rejected": { "type": "array", "items": obj(&["file", "reason"], json!({ "file": s, "record": nullable(s.clone()), "reason": s })) }, "skipped": i, "assets_rematched": i, "findings": r("FindingsChange"), "findings_relevelled": i }),
         ),
     );
     let verdict = json!({ "type": "string", "enum": ["confirmed", "contradicted", "unverified"] });

@@ -640,3 +640,74 @@ pub(crate) async fn thousands_per_asset(s: SharedStore) {
         s.backend()
     );
 }
+
+/// Enrichment changed: the open findings of an advisory take its new level and a
+/// deadline counted from their own first-seen time; closed findings and other
+/// advisories' findings are untouched; nothing changed, nothing written.
+pub(crate) async fn relevel(s: SharedStore) {
+    use patchwarden_store::AdvisoryLevel;
+    let (a, b) = (
+        asset(&s, "alma-01.example.org").await,
+        asset(&s, "alma-02.example.org").await,
+    );
+    let ssl = finding(
+        "openssl",
+        "ALSA-1",
+        "1:3.0.7-24.el9",
+        Level::Normal,
+        30 * 24,
+    );
+    let bash = finding("bash", "ALSA-2", "5.1.8-6.el9", Level::Medium, 7 * 24);
+    s.sync_findings(&ctx(t(100)), a, &[ssl.clone(), bash])
+        .await
+        .unwrap();
+    s.sync_findings(&ctx(t(200)), b, std::slice::from_ref(&ssl))
+        .await
+        .unwrap();
+    // b's openssl finding closes (fixed there) before the KEV listing.
+    s.sync_findings(&ctx(t(300)), b, &[]).await.unwrap();
+    let events = count_events(&s, "finding.relevel").await;
+    let critical = AdvisoryLevel {
+        advisory: "ALSA-1".into(),
+        level: Level::Critical,
+        allowed: SignedDuration::from_hours(12),
+    };
+    let changed = s
+        .relevel_findings(&ctx(t(400)), std::slice::from_ref(&critical))
+        .await
+        .unwrap();
+    assert_eq!(changed, 1, "only the open finding");
+    assert_eq!(count_events(&s, "finding.relevel").await, events + 1);
+    let ev = last_event(&s).await;
+    assert_eq!(ev.action, "finding.relevel");
+    assert!(ev
+        .after
+        .as_deref()
+        .unwrap()
+        .contains(r#""findings_changed":1"#));
+    let open = of(&s, a, false).await;
+    let f = open
+        .iter()
+        .find(|f| f.finding.advisory == "ALSA-1")
+        .unwrap();
+    assert_eq!(f.level, Level::Critical);
+    assert_eq!(f.first_seen_at, t(100), "first seen is kept");
+    assert_eq!(f.deadline_at, t(100) + SignedDuration::from_hours(12));
+    let other = open
+        .iter()
+        .find(|f| f.finding.advisory == "ALSA-2")
+        .unwrap();
+    assert_eq!(other.level, Level::Medium, "other advisories untouched");
+    let closed = of(&s, b, true).await;
+    assert_eq!(closed.len(), 1);
+    assert_eq!(
+        closed[0].level,
+        Level::Normal,
+        "closed findings keep their level"
+    );
+    // The same levels again: nothing to change, no event.
+    let again = s.relevel_findings(&ctx(t(500)), &[critical]).await.unwrap();
+    assert_eq!(again, 0);
+    assert_eq!(count_events(&s, "finding.relevel").await, events + 1);
+    assert_eq!(s.relevel_findings(&ctx(t(600)), &[]).await.unwrap(), 0);
+}

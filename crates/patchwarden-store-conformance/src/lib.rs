@@ -77,6 +77,7 @@ cases!(
     findings::filters_and_cascade,
     findings::assets_with_packages,
     findings::thousands_per_asset,
+    findings::relevel,
     scans::record_and_supersede,
     scans::filters_and_paging,
     scans::refused_and_cascade,

@@ -163,3 +163,40 @@ pub(crate) async fn list(conn: &mut PgConnection, f: &FindingFilter) -> Result<V
     let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
     rows.iter().map(from_row).collect()
 }
+
+/// Set-based re-levelling (see `Store::relevel_findings`).
+pub(crate) async fn relevel(
+    pool: &PgPool,
+    ctx: &AuditCtx,
+    levels: &[patchwarden_store::AdvisoryLevel],
+) -> Result<u64> {
+    if levels.is_empty() {
+        return Ok(0);
+    }
+    let advisories: Vec<&str> = levels.iter().map(|l| l.advisory.as_str()).collect();
+    let names: Vec<&str> = levels.iter().map(|l| l.level.as_str()).collect();
+    let allowed: Vec<i64> = levels
+        .iter()
+        .map(|l| i64::try_from(l.allowed.as_micros()).unwrap_or(i64::MAX))
+        .collect();
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let changed = sqlx::query(
+        "UPDATE findings AS f SET level = v.level, deadline_at = f.first_seen_at + v.allowed \
+         FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS v (advisory_id, level, allowed) \
+         WHERE f.advisory_id = v.advisory_id AND f.closed_at IS NULL \
+         AND (f.level <> v.level OR f.deadline_at <> f.first_seen_at + v.allowed)",
+    )
+    .bind(&advisories)
+    .bind(&names)
+    .bind(&allowed)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if changed > 0 {
+        let draft = drafts::finding_relevel(ctx, levels.len(), changed);
+        audit::append(&mut tx, draft, ctx.at).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(changed)
+}

@@ -13,12 +13,12 @@ use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
-    AdvisoryFilter, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset, AssetAddress,
-    AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken, FindingFilter,
-    FindingsChange, InventoryChange, NewAgent, NewAsset, NewEnrollmentToken, NewFinding, NewJob,
-    NewJobReport, NewScanImport, NewServerKey, NewSession, NewToken, NewUser, ReportsRecorded,
-    Result, ScanFindingFilter, ScanImport, Session, Store, StoredAdvisory, StoredFinding,
-    StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
+    AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
+    AssetAddress, AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken,
+    FindingFilter, FindingsChange, InventoryChange, NewAgent, NewAsset, NewEnrollmentToken,
+    NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey, NewSession, NewToken, NewUser,
+    ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session, Store, StoredAdvisory,
+    StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
@@ -233,6 +233,10 @@ impl Store for PostgresStore {
         items: &[NewFinding],
     ) -> Result<FindingsChange> {
         self.named(findings::sync(&self.pool, ctx, asset, items).await)
+    }
+
+    async fn relevel_findings(&self, ctx: &AuditCtx, levels: &[AdvisoryLevel]) -> Result<u64> {
+        self.named(findings::relevel(&self.pool, ctx, levels).await)
     }
 
     async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {

@@ -187,3 +187,47 @@ pub(crate) async fn list(
     let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
     rows.iter().map(from_row).collect()
 }
+
+/// Set-based re-levelling (see `Store::relevel_findings`).
+pub(crate) async fn relevel(
+    pool: &SqlitePool,
+    ctx: &AuditCtx,
+    levels: &[patchwarden_store::AdvisoryLevel],
+) -> Result<u64> {
+    if levels.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    let mut changed = 0;
+    for chunk in levels.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new("WITH v (advisory_id, level, allowed) AS (");
+        q.push_values(chunk, |mut b, l| {
+            b.push_bind(l.advisory.as_str())
+                .push_bind(l.level.as_str())
+                .push_bind(micros_of(l.allowed));
+        });
+        q.push(
+            ") UPDATE findings SET level = v.level, \
+             deadline_at = findings.first_seen_at + v.allowed FROM v \
+             WHERE findings.advisory_id = v.advisory_id AND findings.closed_at IS NULL \
+             AND (findings.level <> v.level \
+                  OR findings.deadline_at <> findings.first_seen_at + v.allowed)",
+        );
+        changed += q
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+    }
+    if changed > 0 {
+        let draft = drafts::finding_relevel(ctx, levels.len(), changed);
+        audit::append(&mut tx, draft, ctx.at).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(changed)
+}
+
+fn micros_of(d: jiff::SignedDuration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}

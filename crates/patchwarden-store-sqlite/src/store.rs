@@ -13,12 +13,12 @@ use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
-    AdvisoryFilter, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset, AssetAddress,
-    AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken, FindingFilter,
-    FindingsChange, InventoryChange, NewAgent, NewAsset, NewEnrollmentToken, NewFinding, NewJob,
-    NewJobReport, NewScanImport, NewServerKey, NewSession, NewToken, NewUser, ReportsRecorded,
-    Result, ScanFindingFilter, ScanImport, Session, Store, StoredAdvisory, StoredFinding,
-    StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
+    AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
+    AssetAddress, AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken,
+    FindingFilter, FindingsChange, InventoryChange, NewAgent, NewAsset, NewEnrollmentToken,
+    NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey, NewSession, NewToken, NewUser,
+    ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session, Store, StoredAdvisory,
+    StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
 };
 
 #[async_trait]
@@ -245,6 +245,10 @@ impl Store for SqliteStore {
         items: &[NewFinding],
     ) -> Result<FindingsChange> {
         findings::sync(&self.write, &mut *self.reader().await?, ctx, asset, items).await
+    }
+
+    async fn relevel_findings(&self, ctx: &AuditCtx, levels: &[AdvisoryLevel]) -> Result<u64> {
+        findings::relevel(&self.write, ctx, levels).await
     }
 
     async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {

@@ -121,6 +121,15 @@ pub fn finding_sync(ctx: &AuditCtx, asset: AssetId, change: &crate::FindingsChan
         .after(change)
 }
 
+/// Open findings re-levelled after enrichment changed: how many, over how many
+/// advisories (the advisories themselves are in the import's own events).
+pub fn finding_relevel(ctx: &AuditCtx, advisories: usize, changed: u64) -> AuditDraft {
+    draft(ctx, "finding.relevel", "finding").after(&serde_json::json!({
+        "advisories": advisories,
+        "findings_changed": changed,
+    }))
+}
+
 /// At most this many asset ids are named in a `scan.import` event.
 pub const SCAN_IMPORT_ASSETS: usize = 100;
 

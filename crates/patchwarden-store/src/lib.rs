@@ -183,6 +183,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         asset: AssetId,
         findings: &[NewFinding],
     ) -> Result<FindingsChange>;
+    /// Sets the level of every open finding of each given advisory and recomputes its
+    /// deadline from its first-seen time, in place and set-based (no asset is
+    /// re-matched): what a change of CISA KEV, EPSS or CVSS data needs, since a level
+    /// depends only on the advisory and its CVEs' enrichment. One `finding.relevel`
+    /// audit event when anything changed. Returns the number of findings changed.
+    async fn relevel_findings(&self, ctx: &AuditCtx, levels: &[AdvisoryLevel]) -> Result<u64>;
     /// Findings ordered by id.
     async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>>;
     /// Assets that have a package whose name or source name is one of `names`

@@ -59,6 +59,15 @@ pub struct NewFinding {
     pub allowed: SignedDuration,
 }
 
+/// The level an advisory's findings have now (after its enrichment changed), and the
+/// time allowed to fix them at that level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryLevel {
+    pub advisory: String,
+    pub level: Level,
+    pub allowed: SignedDuration,
+}
+
 /// A stored finding. Identity: (asset, package, arch, advisory).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredFinding {

@@ -11,7 +11,9 @@ use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_match::fleet::{evaluate, PackageTable};
 use patchwarden_match::level::{Facts, LevelPolicy};
 use patchwarden_match::{distro_key, AdvisoryIndex};
-use patchwarden_store::{AdvisoryFilter, Asset, AuditCtx, FindingsChange, NewFinding, Store};
+use patchwarden_store::{
+    AdvisoryFilter, AdvisoryLevel, Asset, AuditCtx, FindingsChange, NewFinding, Store,
+};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
@@ -261,6 +263,8 @@ pub struct ImportSummary {
     pub skipped: usize,
     pub assets_rematched: usize,
     pub findings: FindingsChange,
+    /// Open findings whose level (and deadline) changed because enrichment changed.
+    pub findings_relevelled: u64,
 }
 
 /// The package manager's security updates for one release, stored as advisories
@@ -317,13 +321,18 @@ pub async fn store_import(
             .apply(changed.clone(), &imported.enrichment)
             .await;
     }
-    let (assets_rematched, findings) = if enrichment_changed > 0 {
-        // Levels may change anywhere: re-match every asset.
-        rematch_all(state, ctx).await?
-    } else if !changed.is_empty() {
-        rematch_for_advisories(state, ctx, &changed).await?
-    } else {
+    // Changed advisories re-match the assets that have a package they name; changed
+    // enrichment (KEV, EPSS, CVSS) only moves levels, which depend on the advisory and
+    // its CVEs alone: those findings are re-levelled in place, no asset re-matched.
+    let (assets_rematched, findings) = if changed.is_empty() {
         (0, FindingsChange::default())
+    } else {
+        rematch_for_advisories(state, ctx, &changed).await?
+    };
+    let findings_relevelled = if enrichment_changed > 0 {
+        relevel_for_enrichment(state, ctx, &imported.enrichment).await?
+    } else {
+        0
     };
     Ok(ImportSummary {
         files_read: imported.files_read,
@@ -333,7 +342,43 @@ pub async fn store_import(
         skipped: imported.skipped.len(),
         assets_rematched,
         findings,
+        findings_relevelled,
     })
+}
+
+/// The level of every advisory that names a CVE in `enrichment`, as the loaded index
+/// (already updated with it) rates it now, applied to the stored open findings.
+async fn relevel_for_enrichment(
+    state: &AppState,
+    ctx: &AuditCtx,
+    enrichment: &[CveEnrichment],
+) -> Result<u64, ApiError> {
+    let cves: HashSet<&str> = enrichment.iter().map(|e| e.cve.as_str()).collect();
+    let levels: Vec<AdvisoryLevel> = {
+        let loaded = state
+            .engine
+            .read(state.store.as_ref(), &state.config.levels)
+            .await?;
+        loaded
+            .index
+            .advisories()
+            .iter()
+            .filter(|a| a.cves().any(|c| cves.contains(c)))
+            .map(|a| {
+                let level = loaded.policy.level(&Facts::of(a, &loaded.enrichment));
+                AdvisoryLevel {
+                    advisory: a.id.clone(),
+                    level,
+                    allowed: level.default_deadline(),
+                }
+            })
+            .collect()
+    };
+    let mut total = 0;
+    for chunk in levels.chunks(5000) {
+        total += state.store.relevel_findings(ctx, chunk).await?;
+    }
+    Ok(total)
 }
 
 /// Re-matches every asset without re-scanning host by host: every inventory is read

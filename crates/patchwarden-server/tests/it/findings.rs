@@ -108,8 +108,20 @@ async fn import_registers_findings_for_the_assets_concerned_and_upgrades_close_t
         "cveID": "CVE-2023-1393", "vendorProject": "X.Org", "product": "Server", "vulnerabilityName": "X.Org Server Use-After-Free",
         "dateAdded": "2026-01-01", "shortDescription": "test", "requiredAction": "Apply updates.", "dueDate": "2026-01-22",
         "knownRansomwareCampaignUse": "Unknown", "notes": "", "cwes": []}]});
-    let s = import(&admin, "kev.json", kev).await;
+    let s = import(&admin, "kev.json", kev.clone()).await;
     assert_eq!(s["enrichment_changed"], 1, "{s}");
+    // Re-levelled in place: no asset re-matched, one open finding changed.
+    assert_eq!(s["assets_rematched"], 0, "{s}");
+    assert_eq!(s["findings_relevelled"], 1, "{s}");
+    let audit = admin.get("/api/v1/audit?action=finding.relevel").await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    let after = audit.json["events"][0]["after"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(after.contains(r#""findings_changed":1"#), "{}", audit.text);
+    // The same KEV again changes nothing.
+    let again = import(&admin, "kev.json", kev).await;
+    assert_eq!(again["findings_relevelled"], 0, "{again}");
     let one = &admin
         .get(&format!("/api/v1/findings?asset={web1}"))
         .await
