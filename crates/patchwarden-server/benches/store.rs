@@ -13,7 +13,8 @@
 //!   one (5 %), as the match crate's fleet benchmark builds them — re-matched against the
 //!   whole feed with `rematch_all`, end to end into SQLite: once on a store without
 //!   findings (every finding written), then again with nothing changed (every finding
-//!   compared, none written). Each is printed once (the setup is too heavy for samples).
+//!   compared, none written), then the real CISA KEV catalogue is imported (findings
+//!   re-levelled in place). Each is printed once (the setup is too heavy for samples).
 //!
 //! Run: `cargo bench -p patchwarden-server --bench store`
 
@@ -171,8 +172,24 @@ fn full_rematch_into_sqlite() {
                 change.closed
             );
         }
+        // The daily enrichment case: the real CISA KEV catalogue arrives; findings of the
+        // advisories naming a listed CVE are re-levelled in place, no host re-matched.
+        let kev = patchwarden_advisory::import_path(KEV).unwrap();
+        let started = std::time::Instant::now();
+        let s = store_import(&st, &ctx(), kev).await.unwrap();
+        println!(
+            "full_rematch_into_sqlite (CISA KEV imported): {:.2?}, {} CVEs enriched, \
+             {} open findings re-levelled, {} hosts re-matched",
+            started.elapsed(),
+            s.enrichment_changed,
+            s.findings_relevelled,
+            s.assets_rematched
+        );
     });
 }
+
+const KEV: &str =
+    "../../../shared/fixtures/advisories/cisa-kev/known_exploited_vulnerabilities.json";
 
 fn alma_asset(host: &str) -> NewAsset {
     NewAsset {
