@@ -76,15 +76,9 @@ fn gzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(e.finish()?)
 }
 
-/// One check-in of `agent` stating the hash of `inventory`; with `full`, the inventory
-/// itself too (as the agent does when its inventory changed).
-pub async fn checkin(
-    http: &reqwest::Client,
-    server: &str,
-    agent: &Agent,
-    inventory: &InventoryReport,
-    full: bool,
-) -> anyhow::Result<CheckInReply> {
+/// The gzipped check-in body an agent sends: with its full inventory, or a heartbeat
+/// naming only the inventory's hash.
+pub fn body(inventory: &InventoryReport, full: bool) -> anyhow::Result<Vec<u8>> {
     let body = CheckIn {
         agent_version: "fleetsim".into(),
         sent_at: jiff::Timestamp::now(),
@@ -96,7 +90,16 @@ pub async fn checkin(
         restart_needed: Vec::new(),
         reports: Vec::new(),
     };
-    let bytes = gzip(&serde_json::to_vec(&body)?)?;
+    gzip(&serde_json::to_vec(&body)?)
+}
+
+/// Signs `bytes` (a [`body`]) with the agent's key at the current time and posts it.
+pub async fn send(
+    http: &reqwest::Client,
+    server: &str,
+    agent: &Agent,
+    bytes: Vec<u8>,
+) -> anyhow::Result<CheckInReply> {
     let path = "/api/v1/agent/checkin";
     let ts = jiff::Timestamp::now().as_second();
     let sig = agent.key.sign(&request_message("POST", path, ts, &bytes));

@@ -18,11 +18,12 @@ mod agent;
 mod hosts;
 mod phase;
 
-use agent::{checkin, Agent};
+use agent::{send, Agent};
 use anyhow::{bail, Context};
 use clap::Parser;
 use hosts::{alma::Alma, debian::Debian, Mix, Shape};
 use patchwarden_domain::asset::Hostname;
+use patchwarden_wire::InventoryReport;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -171,7 +172,17 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
+    // Each agent's body (JSON, gzipped) is built before a phase starts: real agents are
+    // other machines, so only signing and sending share these cores with the server.
+    let bodies = |pick: fn(&Agent) -> &InventoryReport, full: bool| {
+        agents
+            .iter()
+            .map(|ag| agent::body(pick(ag), full))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(Arc::new)
+    };
     let name = "full inventory reports";
+    let full_bodies = bodies(|ag| &ag.report, true)?;
     let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
     let deadline = Instant::now() + Duration::from_secs(a.report_seconds);
     let first = phase::run(
@@ -179,23 +190,24 @@ async fn main() -> anyhow::Result<()> {
         a.concurrency,
         deadline,
         move |i| {
-            let (h, s, ag) = (h.clone(), s.clone(), ag.clone());
-            async move { accepted(&checkin(&h, &s, &ag[i], &ag[i].report, true).await?, name) }
+            let (h, s, ag, b) = (h.clone(), s.clone(), ag.clone(), full_bodies.clone());
+            async move { accepted(&send(&h, &s, &ag[i], b[i].clone()).await?, name) }
         },
     )
     .await?;
     println!("{}", first.summary(name));
     details(&first, name);
 
+    let beats = bodies(|ag| &ag.report, false)?;
     let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
     let n = agents.len();
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     // Bounded: at most 1,000 rounds over the fleet, and the deadline.
     let jobs: Vec<usize> = (0..n.saturating_mul(1000)).map(|k| k % n.max(1)).collect();
     let unchanged = phase::run(jobs, a.concurrency, deadline, move |i| {
-        let (h, s, ag) = (h.clone(), s.clone(), ag.clone());
+        let (h, s, ag, b) = (h.clone(), s.clone(), ag.clone(), beats.clone());
         async move {
-            checkin(&h, &s, &ag[i], &ag[i].report, false).await?;
+            send(&h, &s, &ag[i], b[i].clone()).await?;
             Ok(())
         }
     })
@@ -206,11 +218,12 @@ async fn main() -> anyhow::Result<()> {
     let name = "changed inventory reports";
     let mut known: Vec<usize> = first.done().collect();
     known.sort_unstable();
+    let patched = bodies(|ag| &ag.patched, true)?;
     let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
     let deadline = Instant::now() + Duration::from_secs(a.report_seconds);
     let changed = phase::run(known, a.concurrency, deadline, move |i| {
-        let (h, s, ag) = (h.clone(), s.clone(), ag.clone());
-        async move { accepted(&checkin(&h, &s, &ag[i], &ag[i].patched, true).await?, name) }
+        let (h, s, ag, b) = (h.clone(), s.clone(), ag.clone(), patched.clone());
+        async move { accepted(&send(&h, &s, &ag[i], b[i].clone()).await?, name) }
     })
     .await?;
     println!("{}", changed.summary(name));
