@@ -20,6 +20,52 @@ pub struct Shared {
     pub engine: crate::service::matching::MatchEngine,
     /// The job-signing key, loaded from (or created in) the store on first use.
     pub job_key: tokio::sync::OnceCell<patchwarden_wire::sign::SecretKey>,
+    /// Agents' public keys already parsed, by their base64 text (a key's text always
+    /// parses to the same key, so entries never go stale; the map is emptied when it
+    /// reaches [`AGENT_KEYS_MAX`]).
+    pub agent_keys:
+        std::sync::Mutex<std::collections::HashMap<String, patchwarden_wire::sign::PublicKey>>,
+}
+
+/// Parsed agent keys kept at most.
+pub const AGENT_KEYS_MAX: usize = 100_000;
+
+impl Shared {
+    /// Checks an agent's request signature with its (cached) parsed public key.
+    pub fn verify_agent(
+        &self,
+        public_b64: &str,
+        msg: &[u8],
+        signature_b64: &str,
+    ) -> Result<(), patchwarden_wire::sign::SignatureError> {
+        use patchwarden_wire::sign::PublicKey;
+        let cached = self.keys().get(public_b64).cloned();
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let k = PublicKey::parse(public_b64)?;
+                let mut keys = self.keys();
+                if keys.len() >= AGENT_KEYS_MAX {
+                    keys.clear();
+                }
+                keys.insert(public_b64.to_owned(), k.clone());
+                k
+            }
+        };
+        key.verify(msg, signature_b64)
+    }
+
+    fn keys(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, patchwarden_wire::sign::PublicKey>,
+    > {
+        // The map holds no invariant a panicking holder could break half-way.
+        self.agent_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl AppState {
@@ -32,6 +78,7 @@ impl AppState {
             passwords,
             engine: crate::service::matching::MatchEngine::default(),
             job_key: tokio::sync::OnceCell::new(),
+            agent_keys: std::sync::Mutex::default(),
         }))
     }
 }

@@ -72,10 +72,33 @@ fn verifying_key(public_b64: &str) -> Result<ed25519_dalek::VerifyingKey, Signat
     ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| SignatureError::BadKey)
 }
 
+/// A public key parsed once (base64 decoded and its curve point decompressed), for a
+/// verifier that checks many signatures of the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey(ed25519_dalek::VerifyingKey);
+
+impl PublicKey {
+    pub fn parse(public_b64: &str) -> Result<Self, SignatureError> {
+        verifying_key(public_b64).map(Self)
+    }
+
+    /// [`verify`] with this key.
+    pub fn verify(&self, msg: &[u8], signature_b64: &str) -> Result<(), SignatureError> {
+        verify_with(&self.0, msg, signature_b64)
+    }
+}
+
 /// Verifies a base64 signature over `msg` with a base64 public key (strict: no
 /// malleable signatures).
 pub fn verify(public_b64: &str, msg: &[u8], signature_b64: &str) -> Result<(), SignatureError> {
-    let key = verifying_key(public_b64)?;
+    verify_with(&verifying_key(public_b64)?, msg, signature_b64)
+}
+
+fn verify_with(
+    key: &ed25519_dalek::VerifyingKey,
+    msg: &[u8],
+    signature_b64: &str,
+) -> Result<(), SignatureError> {
     let bytes = STANDARD
         .decode(signature_b64.trim())
         .map_err(|_| SignatureError::Malformed)?;
@@ -110,6 +133,23 @@ pub fn request_message(method: &str, path: &str, unix_secs: i64, body: &[u8]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parsed_public_key_verifies_like_the_text_form() {
+        let k = SecretKey::generate();
+        let parsed = PublicKey::parse(&k.public_b64()).unwrap();
+        let msg = request_message("POST", "/api/v1/agent/checkin", 1_700_000_000, b"{}");
+        let sig = k.sign(&msg);
+        assert_eq!(parsed.verify(&msg, &sig), Ok(()));
+        assert_eq!(parsed.verify(b"other", &sig), Err(SignatureError::Invalid));
+        assert_eq!(
+            parsed.verify(&msg, "not base64!"),
+            Err(SignatureError::Malformed)
+        );
+        let stranger = PublicKey::parse(&SecretKey::generate().public_b64()).unwrap();
+        assert_eq!(stranger.verify(&msg, &sig), Err(SignatureError::Invalid));
+        assert_eq!(PublicKey::parse("AAAA"), Err(SignatureError::BadKey));
+    }
 
     #[test]
     fn sign_verify_round_trip_and_tamper() {

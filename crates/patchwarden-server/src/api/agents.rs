@@ -23,8 +23,7 @@ use patchwarden_domain::ValidationError;
 use patchwarden_store::{Agent, EnrollmentToken, NewEnrollmentToken, StoreError};
 use patchwarden_wire::agent::{CheckIn, CheckInReply, EnrollRequest, EnrollResponse};
 use patchwarden_wire::sign::{
-    request_message, verify, HEADER_AGENT_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    MAX_CLOCK_SKEW_SECS,
+    request_message, HEADER_AGENT_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -133,7 +132,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AgentSigned<T> {
             Err(e) => return Err(e.into()),
         };
         let msg = request_message(method.as_str(), &path, ts, &raw);
-        if verify(&agent.public_key, &msg, sig).is_err() {
+        if state.verify_agent(&agent.public_key, &msg, sig).is_err() {
             return Err(unauthenticated(bad_signature));
         }
         let off = state.clock.now().as_second().saturating_sub(ts);
