@@ -222,4 +222,35 @@ impl AptRoot {
         let text = String::from_utf8_lossy(&out.stdout);
         Ok(text.lines().next().map(|l| l.trim_end().to_owned()))
     }
+
+    /// The ids of the running `dpkg` processes working on this root: argv[0] is `dpkg`
+    /// (by base name) and an argument is `--root=<root>`, read from `/proc/*/cmdline`.
+    /// Maintainer scripts, whose command lines name the root too, are not matched.
+    pub fn dpkg_pids(&self) -> Result<Vec<u32>> {
+        let want = format!("--root={}", self.root_str);
+        let proc_dir = Path::new("/proc");
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir(proc_dir).map_err(PmError::io(proc_dir))? {
+            let Ok(entry) = entry else { continue };
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // A process may exit between the listing and the read.
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let mut args = cmdline.split(|b| *b == 0).map(String::from_utf8_lossy);
+            let is_dpkg = args
+                .next()
+                .is_some_and(|a0| Path::new(a0.as_ref()).file_name() == Some("dpkg".as_ref()));
+            if is_dpkg && args.any(|a| a == want) {
+                pids.push(pid);
+            }
+        }
+        Ok(pids)
+    }
 }

@@ -65,7 +65,8 @@
 //! repodata/` for advisories.
 //!
 //! Debian packages needed: `dpkg-dev` (dpkg-scanpackages), `apt-utils`
-//! (apt-ftparchive), `rpm` (rpm, rpmbuild), `createrepo-c`, `dnf`.
+//! (apt-ftparchive), `rpm` (rpm, rpmbuild), `createrepo-c`, `dnf`, and for the agent's
+//! repack fallback `dpkg-repack` ([`DPKG_REPACK_TOOLS`]).
 
 #![forbid(unsafe_code)]
 
@@ -87,5 +88,5 @@ pub use rpm::{build_rpm, updateinfo_xml, Advisory, RpmEvra, RpmRepo};
 pub use spec::PkgSpec;
 pub use tools::{
     find_in_path, is_root, require_all_tests, run, run_any, run_stdout, tools_and_root_present,
-    tools_present, Tool, APT_TOOLS, DNF_TOOLS,
+    tools_present, Tool, APT_TOOLS, DNF_TOOLS, DPKG_REPACK_TOOLS,
 };

@@ -38,6 +38,13 @@ pub const APT_TOOLS: &[Tool] = &[
     },
 ];
 
+/// `dpkg-repack`, which the agent falls back to when an installed version's `.deb` is
+/// neither in apt's cache nor in a repository.
+pub const DPKG_REPACK_TOOLS: &[Tool] = &[Tool {
+    program: "dpkg-repack",
+    package: "dpkg-repack",
+}];
+
 /// Programs the dnf half needs.
 pub const DNF_TOOLS: &[Tool] = &[
     Tool {

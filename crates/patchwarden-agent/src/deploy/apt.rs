@@ -8,14 +8,16 @@
 //! Backup: for each installed version the transaction replaces or removes, the `.deb`
 //! in apt's archive cache (`Dir::Cache::archives`, checked with `dpkg-deb -f`), else
 //! `apt-get download NAME:ARCH=VERSION` from the repositories (which still have it
-//! before the upgrade), else — on `/` only — `dpkg-repack` when installed. The files are
-//! copied into the state directory, out of reach of `apt-get clean`. Restore:
+//! before the upgrade), else `dpkg-repack` when installed (`--root=<root>` on an
+//! alternate root whose dpkg database is `<root>/var/lib/dpkg`, where dpkg-repack looks
+//! for it), checked with `dpkg-deb -f` like the others. The files are copied into the
+//! state directory, out of reach of `apt-get clean`. Restore:
 //! `apt-get install /path/to/saved.deb … new-package-` (apt resolves the local files,
 //! downgrades, and removes what the deployment added), after `dpkg --configure -a` when
 //! an interrupted dpkg left its journal.
 
 use super::backup::SavedPackage;
-use super::manager::{all_saved, Manager};
+use super::manager::{all_saved, without_epoch, Manager};
 use super::run::{run_capture, run_logged, Outcome};
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::PackageTarget;
@@ -26,6 +28,7 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Apt {
     apt_config: Option<PathBuf>,
+    root: PathBuf,
     timeout: Duration,
 }
 
@@ -70,9 +73,10 @@ pub fn simulated_names(text: &str) -> Vec<String> {
 }
 
 impl Apt {
-    pub fn new(apt_config: Option<PathBuf>, timeout: Duration) -> Self {
+    pub fn new(apt_config: Option<PathBuf>, root: &Path, timeout: Duration) -> Self {
         Self {
             apt_config,
+            root: root.to_owned(),
             timeout,
         }
     }
@@ -137,6 +141,70 @@ impl Apt {
             p.name, p.version, p.arch
         );
         out.ok && text == want
+    }
+
+    /// The installed files of `p` packed again by `dpkg-repack` into `dest` (named like
+    /// the other saved files), when dpkg-repack is installed and reads the same dpkg
+    /// database as apt: on `/`, or with `--root` when apt's dpkg keeps its database at
+    /// `<root>/var/lib/dpkg`.
+    fn repack(
+        &self,
+        p: &InstalledPackage,
+        dest: &Path,
+        log: &Path,
+        notes: &mut String,
+    ) -> Option<SavedPackage> {
+        if !crate::health::in_path("dpkg-repack") {
+            notes.push_str("dpkg-repack is not installed\n");
+            return None;
+        }
+        let mut cmd = Command::new("dpkg-repack");
+        if self.root != Path::new("/") {
+            let admindir = self.root.join("var/lib/dpkg");
+            let other = self.dpkg_args(log).into_iter().find(|a| {
+                a.strip_prefix("--admindir=")
+                    .is_some_and(|d| Path::new(d.trim_end_matches('/')) != admindir)
+            });
+            if let Some(other) = other {
+                notes.push_str(&format!(
+                    "dpkg-repack not used: apt's dpkg has {other}, dpkg-repack --root reads {}\n",
+                    admindir.display()
+                ));
+                return None;
+            }
+            cmd.arg(format!("--root={}", self.root.display()));
+        }
+        cmd.current_dir(dest).arg(&p.name);
+        notes.push_str(&run_logged(cmd, self.timeout, log).log);
+        // dpkg-deb names its output without the epoch.
+        let built = dest.join(format!(
+            "{}_{}_{}.deb",
+            p.name,
+            without_epoch(&p.version),
+            p.arch
+        ));
+        let file = deb_file_name(&p.name, &p.version, &p.arch);
+        if built != dest.join(&file) {
+            if let Err(e) = std::fs::rename(&built, dest.join(&file)) {
+                notes.push_str(&format!("cannot rename {}: {e}\n", built.display()));
+                return None;
+            }
+        }
+        if self.is_package(&dest.join(&file), p, log) {
+            // In the step's log too: the one trace of where the saved file came from.
+            let line = format!("repacked {file} with dpkg-repack from the installed files\n");
+            if let Err(e) = std::fs::OpenOptions::new()
+                .append(true)
+                .open(log)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
+            {
+                crate::warn(&format!("{}: {e}", log.display()));
+            }
+            notes.push_str(&line);
+            Some(saved_package(p, file))
+        } else {
+            None
+        }
     }
 
     fn get(&self, args: &[&str], extra: &[String], log: &Path) -> Outcome {
@@ -207,13 +275,8 @@ impl Manager for Apt {
                 let file = deb_file_name(&p.name, &p.version, &p.arch);
                 if dest.join(&file).is_file() && self.is_package(&dest.join(&file), p, log) {
                     saved.push(saved_package(p, file));
-                } else if self.apt_config.is_none() && crate::health::in_path("dpkg-repack") {
-                    let mut cmd = Command::new("dpkg-repack");
-                    cmd.current_dir(dest).arg(&p.name);
-                    notes.push_str(&run_logged(cmd, self.timeout, log).log);
-                    if dest.join(&file).is_file() {
-                        saved.push(saved_package(p, file));
-                    }
+                } else if let Some(s) = self.repack(p, dest, log, &mut notes) {
+                    saved.push(s);
                 }
             }
         }

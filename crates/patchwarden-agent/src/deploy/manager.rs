@@ -65,6 +65,7 @@ pub fn select(root: &Path, cfg: &PackageManagerConfig) -> Result<Box<dyn Manager
         )),
         PackageManagerKind::Apt => Ok(Box::new(super::apt::Apt::new(
             cfg.apt_config.clone(),
+            root,
             timeout,
         ))),
         _ => Ok(Box::new(super::dnf::Dnf::new(

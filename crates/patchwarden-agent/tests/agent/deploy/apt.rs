@@ -10,13 +10,13 @@ use patchwarden_pmtest::{
 use patchwarden_wire::job::{JobStatus, Operation, RebootPolicy, SignedJob};
 
 /// A root with `name` v1 installed from a repository holding `more` too.
-struct Apt {
-    d: Deployed,
-    root: AptRoot,
-    repo: DebRepo,
+pub(super) struct Apt {
+    pub(super) d: Deployed,
+    pub(super) root: AptRoot,
+    pub(super) repo: DebRepo,
 }
 
-fn apt(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Apt> {
+pub(super) fn apt(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Apt> {
     if !tools_and_root_present(APT_TOOLS).unwrap() {
         return None;
     }
@@ -40,7 +40,7 @@ fn apt(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Apt> {
     Some(Apt { d, root, repo })
 }
 
-fn clear_archives(root: &AptRoot) {
+pub(super) fn clear_archives(root: &AptRoot) {
     for e in std::fs::read_dir(root.archives()).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "deb") {

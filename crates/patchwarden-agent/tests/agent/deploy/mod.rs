@@ -5,6 +5,7 @@
 //! tests print `SKIP:` and pass, unless `PATCHWARDEN_REQUIRE_ALL_TESTS=1`.
 
 mod apt;
+mod apt_faults;
 mod dnf;
 
 use crate::fake::Fake;

@@ -1,0 +1,162 @@
+//! apt/dpkg deployments that go wrong below the agent: dpkg itself killed while a
+//! postinst runs, and a backup that only `dpkg-repack` can make.
+
+use super::apt::{apt, clear_archives};
+use super::{deploy_job, install, steps, version_in};
+use crate::host::{assert_ok, wait_output, wait_until};
+use patchwarden_pmtest::{tools_present, PkgSpec, DPKG_REPACK_TOOLS};
+use patchwarden_wire::job::{JobStatus, SignedJob};
+use std::process::Command;
+
+#[test]
+fn apt_dpkg_killed_mid_postinst_is_rolled_back_from_a_half_configured_v2() {
+    // v2's postinst hangs while the block file exists, then fails: the orphaned script
+    // and the run `dpkg --configure -a` starts again both end in an error.
+    let hang = "touch \"$DPKG_ROOT/var/lib/pwtest-hang.started\"\n\
+                while [ -e \"$DPKG_ROOT/var/lib/pwtest-hang.block\" ]; do sleep 0.1; done\n\
+                echo 'pwtest-hang: configuration abandoned' >&2\nexit 1";
+    let Some(t) = apt(
+        PkgSpec::new("pwtest-hang", "1.0-1"),
+        &[PkgSpec::new("pwtest-hang", "2.0-1").postinst(hang)],
+        "",
+    ) else {
+        return;
+    };
+    let block = t.root.path().join("var/lib/pwtest-hang.block");
+    std::fs::write(&block, "").unwrap();
+    let j = deploy_job("hang", vec![install("pwtest-hang", "2.0-1")], true);
+    t.d.fake.queue(vec![SignedJob::sign(&j, &t.d.fake.job_key)]);
+    let child = t.d.host.spawn(&["checkin"]);
+    let started = t.root.path().join("var/lib/pwtest-hang.started");
+    wait_until(60, "the postinst to start", || started.exists());
+    // Only this root's dpkg (other tests run dpkg on their own roots meanwhile).
+    let pids = t.root.dpkg_pids().unwrap();
+    assert_eq!(pids.len(), 1, "dpkg processes on the root: {pids:?}");
+    let kill = Command::new("kill")
+        .args(["-KILL", &pids[0].to_string()])
+        .output()
+        .unwrap();
+    assert_ok(&kill);
+    std::fs::remove_file(&block).unwrap();
+    assert_ok(&wait_output(child, 300));
+
+    let r = t.d.report("hang");
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        steps(&r),
+        [
+            ("plan", true),
+            ("backup", true),
+            ("install", false),
+            ("rollback", true),
+            ("verify_rollback", true),
+            ("package-db", true),
+        ]
+    );
+    let install_log = &r.steps[2].log_excerpt;
+    assert!(
+        install_log.contains("Sub-process /usr/bin/dpkg exited unexpectedly"),
+        "{install_log}"
+    );
+    // The rollback found dpkg's journal, ran `dpkg --configure -a` (v2's postinst failed
+    // again), and installed v1 over the half-configured v2.
+    let rollback_log = &r.steps[3].log_excerpt;
+    for said in [
+        "dpkg was interrupted",
+        "--configure -a",
+        "pwtest-hang: configuration abandoned",
+        "Unpacking pwtest-hang (1.0-1) over (2.0-1)",
+        "deployments/dep-hang/packages/pwtest-hang_1.0-1_all.deb",
+    ] {
+        assert!(rollback_log.contains(said), "{said:?} in {rollback_log}");
+    }
+    assert_eq!(
+        t.root.installed_version("pwtest-hang").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        t.root.status_abbrev("pwtest-hang").unwrap().as_deref(),
+        Some("ii")
+    );
+    assert_eq!(
+        version_in(&r.before, "pwtest-hang").as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        version_in(&r.after, "pwtest-hang").as_deref(),
+        Some("1.0-1")
+    );
+    let audit = t.root.dpkg_any(&["--audit"]).unwrap();
+    assert!(audit.stdout.is_empty(), "{audit:?}");
+    t.d.host_untouched();
+}
+
+#[test]
+fn apt_backup_falls_back_to_dpkg_repack_and_the_rollback_restores_from_it() {
+    if !tools_present(DPKG_REPACK_TOOLS).unwrap() {
+        return;
+    }
+    let v1 = PkgSpec::new("pwtest-repack", "1.0-1").file("usr/share/pwtest-repack/v1", "one\n");
+    let bad = PkgSpec::new("pwtest-repack", "2.0-1").failing_postinst();
+    let Some(t) = apt(v1, &[bad], "") else {
+        return;
+    };
+    // No .deb of v1 anywhere: not in the repository, not in apt's cache.
+    t.repo.remove("pwtest-repack", "1.0-1", "all").unwrap();
+    t.repo.publish().unwrap();
+    t.root.update().unwrap();
+    clear_archives(&t.root);
+    let r = t.d.run(deploy_job(
+        "rp",
+        vec![install("pwtest-repack", "2.0-1")],
+        true,
+    ));
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        steps(&r),
+        [
+            ("plan", true),
+            ("backup", true),
+            ("install", false),
+            ("rollback", true),
+            ("verify_rollback", true),
+            ("package-db", true),
+        ]
+    );
+    let backup_log = std::fs::read_to_string(t.d.host.state.join("logs/rp.backup.log")).unwrap();
+    assert!(
+        backup_log.contains("repacked pwtest-repack_1.0-1_all.deb with dpkg-repack"),
+        "{backup_log}"
+    );
+    let kept =
+        t.d.host
+            .state
+            .join("deployments/dep-rp/packages/pwtest-repack_1.0-1_all.deb");
+    assert!(r.steps[3]
+        .log_excerpt
+        .contains("deployments/dep-rp/packages/pwtest-repack_1.0-1_all.deb"));
+    // The repacked file is v1 with v1's files.
+    let contents = Command::new("dpkg-deb")
+        .arg("-c")
+        .arg(&kept)
+        .output()
+        .unwrap();
+    assert_ok(&contents);
+    assert!(String::from_utf8_lossy(&contents.stdout).contains("./usr/share/pwtest-repack/v1"));
+    assert_eq!(
+        t.root
+            .installed_version("pwtest-repack")
+            .unwrap()
+            .as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        t.root.status_abbrev("pwtest-repack").unwrap().as_deref(),
+        Some("ii")
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.root.path().join("usr/share/pwtest-repack/v1")).unwrap(),
+        "one\n"
+    );
+    t.d.host_untouched();
+}
