@@ -400,7 +400,5 @@ pub(crate) async fn concurrent_reports(s: SharedStore) {
 }
 
 fn count_changes_of(old: &[InstalledPackage], new: &[InstalledPackage]) -> (u32, u32, u32, u32) {
-    let plan =
-        patchwarden_store::inventory_diff::plan_inventory(PackageFormat::Deb, old, new).unwrap();
-    counts(&plan.change)
+    counts(&patchwarden_store::inventory_diff::count_changes(old, new))
 }

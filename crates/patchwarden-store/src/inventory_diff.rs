@@ -8,25 +8,12 @@
 
 use crate::model::InventoryChange;
 use crate::StoreError;
-use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
-use std::collections::BTreeMap;
+use patchwarden_domain::package::InstalledPackage;
 
 type Key<'a> = (&'a str, &'a str, &'a str);
 
 fn key(p: &InstalledPackage) -> Key<'_> {
     (&p.name, &p.arch, &p.version)
-}
-
-/// What a backend must write to turn the stored inventory into the reported one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InventoryPlan<'a> {
-    /// Counts and the hash of the new inventory.
-    pub change: InventoryChange,
-    /// Stored rows to delete (their key no longer exists, or its source fields
-    /// changed).
-    pub delete: Vec<&'a InstalledPackage>,
-    /// Rows to insert (after the deletes).
-    pub insert: Vec<&'a InstalledPackage>,
 }
 
 /// Rejects an inventory that lists the same (name, arch, version) twice.
@@ -44,73 +31,15 @@ pub fn check_no_duplicates(packages: &[InstalledPackage]) -> Result<(), StoreErr
     }
 }
 
-/// Plans the change from `old` (stored, assumed free of duplicates) to `new`.
-/// [`StoreError::Invalid`] when `new` lists a (name, arch, version) twice.
-pub fn plan_inventory<'a>(
-    format: PackageFormat,
-    old: &'a [InstalledPackage],
-    new: &'a [InstalledPackage],
-) -> Result<InventoryPlan<'a>, StoreError> {
-    check_no_duplicates(new)?;
-    // (name, arch) -> version -> (old row, new row)
-    type Sides<'a> = (Option<&'a InstalledPackage>, Option<&'a InstalledPackage>);
-    let mut groups: BTreeMap<(&str, &str), BTreeMap<&str, Sides<'a>>> = BTreeMap::new();
-    for p in old {
-        let e = groups.entry((&p.name, &p.arch)).or_default();
-        e.entry(&p.version).or_default().0 = Some(p);
-    }
-    for p in new {
-        let e = groups.entry((&p.name, &p.arch)).or_default();
-        e.entry(&p.version).or_default().1 = Some(p);
-    }
-    let mut change = InventoryChange {
-        hash: inventory_hash(format, new),
-        ..InventoryChange::default()
-    };
-    let (mut delete, mut insert) = (Vec::new(), Vec::new());
-    for versions in groups.values() {
-        let (mut only_old, mut only_new) = (0u32, 0u32);
-        for sides in versions.values() {
-            match *sides {
-                (Some(o), Some(n)) if o == n => change.unchanged += 1,
-                (Some(o), Some(n)) => {
-                    // Same version, different source package: rewrite the row.
-                    change.changed += 1;
-                    delete.push(o);
-                    insert.push(n);
-                }
-                (Some(o), None) => {
-                    only_old += 1;
-                    delete.push(o);
-                }
-                (None, Some(n)) => {
-                    only_new += 1;
-                    insert.push(n);
-                }
-                (None, None) => {}
-            }
-        }
-        let paired = only_old.min(only_new);
-        change.changed += paired;
-        change.added += only_new - paired;
-        change.removed += only_old - paired;
-    }
-    Ok(InventoryPlan {
-        change,
-        delete,
-        insert,
-    })
-}
-
 fn sorted_refs(v: &[InstalledPackage]) -> Vec<&InstalledPackage> {
     let mut r: Vec<&InstalledPackage> = v.iter().collect();
     r.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
     r
 }
 
-/// The counts of [`plan_inventory`] (without the hash) by one merge of the two
-/// inventories sorted by (name, arch, version), for callers that need only the counts.
-/// Both must be free of duplicate (name, arch, version) keys.
+/// The counts of the change from `old` to `new` (the hash is left empty: callers have
+/// it), by one merge of the two inventories sorted by (name, arch, version). Both must
+/// be free of duplicate (name, arch, version) keys ([`check_no_duplicates`]).
 pub fn count_changes(old: &[InstalledPackage], new: &[InstalledPackage]) -> InventoryChange {
     let (old, new) = (sorted_refs(old), sorted_refs(new));
     let mut change = InventoryChange::default();
@@ -162,32 +91,82 @@ pub fn count_changes(old: &[InstalledPackage], new: &[InstalledPackage]) -> Inve
     change
 }
 
-/// The counts and hash of the change from `old` to `new`. Duplicates in `new` are
-/// counted once; use [`plan_inventory`] to reject them.
-pub fn diff_inventory(
-    format: PackageFormat,
-    old: &[InstalledPackage],
-    new: &[InstalledPackage],
-) -> InventoryChange {
-    let mut dedup: Vec<InstalledPackage> = new.to_vec();
-    dedup.sort_by(|a, b| key(a).cmp(&key(b)));
-    dedup.dedup_by(|a, b| key(a) == key(b));
-    match plan_inventory(format, old, &dedup) {
-        Ok(plan) => InventoryChange {
-            hash: inventory_hash(format, new),
-            ..plan.change
-        },
-        // Unreachable after the dedup above; fall back to the hash alone.
-        Err(_) => InventoryChange {
-            hash: inventory_hash(format, new),
-            ..InventoryChange::default()
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use patchwarden_domain::package::{inventory_hash, PackageFormat};
+    use std::collections::BTreeMap;
+
+    /// The reference implementation [`count_changes`] is checked against: a map of maps,
+    /// and the rows a row-per-package store would delete and insert.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct InventoryPlan<'a> {
+        /// Counts and the hash of the new inventory.
+        pub change: InventoryChange,
+        /// Stored rows to delete (their key no longer exists, or its source fields
+        /// changed).
+        pub delete: Vec<&'a InstalledPackage>,
+        /// Rows to insert (after the deletes).
+        pub insert: Vec<&'a InstalledPackage>,
+    }
+
+    /// Plans the change from `old` (stored, assumed free of duplicates) to `new`.
+    /// [`StoreError::Invalid`] when `new` lists a (name, arch, version) twice.
+    fn plan_inventory<'a>(
+        format: PackageFormat,
+        old: &'a [InstalledPackage],
+        new: &'a [InstalledPackage],
+    ) -> Result<InventoryPlan<'a>, StoreError> {
+        check_no_duplicates(new)?;
+        // (name, arch) -> version -> (old row, new row)
+        type Sides<'a> = (Option<&'a InstalledPackage>, Option<&'a InstalledPackage>);
+        let mut groups: BTreeMap<(&str, &str), BTreeMap<&str, Sides<'a>>> = BTreeMap::new();
+        for p in old {
+            let e = groups.entry((&p.name, &p.arch)).or_default();
+            e.entry(&p.version).or_default().0 = Some(p);
+        }
+        for p in new {
+            let e = groups.entry((&p.name, &p.arch)).or_default();
+            e.entry(&p.version).or_default().1 = Some(p);
+        }
+        let mut change = InventoryChange {
+            hash: inventory_hash(format, new),
+            ..InventoryChange::default()
+        };
+        let (mut delete, mut insert) = (Vec::new(), Vec::new());
+        for versions in groups.values() {
+            let (mut only_old, mut only_new) = (0u32, 0u32);
+            for sides in versions.values() {
+                match *sides {
+                    (Some(o), Some(n)) if o == n => change.unchanged += 1,
+                    (Some(o), Some(n)) => {
+                        // Same version, different source package: rewrite the row.
+                        change.changed += 1;
+                        delete.push(o);
+                        insert.push(n);
+                    }
+                    (Some(o), None) => {
+                        only_old += 1;
+                        delete.push(o);
+                    }
+                    (None, Some(n)) => {
+                        only_new += 1;
+                        insert.push(n);
+                    }
+                    (None, None) => {}
+                }
+            }
+            let paired = only_old.min(only_new);
+            change.changed += paired;
+            change.added += only_new - paired;
+            change.removed += only_old - paired;
+        }
+        Ok(InventoryPlan {
+            change,
+            delete,
+            insert,
+        })
+    }
 
     fn p(name: &str, arch: &str, version: &str) -> InstalledPackage {
         InstalledPackage {
@@ -239,15 +218,11 @@ mod tests {
             p("kernel", "x86_64", "5.14.0-3"),
             p("kernel", "x86_64", "5.14.0-4"),
         ];
-        let c = plan_inventory(PackageFormat::Rpm, &old, &new)
-            .unwrap()
-            .change;
+        let c = count_changes(&old, &new);
         assert_eq!((c.added, c.removed, c.changed, c.unchanged), (1, 0, 1, 1));
         // Same name, other arch is its own group.
         let new = [p("kernel", "aarch64", "5.14.0-1")];
-        let c = plan_inventory(PackageFormat::Rpm, &old, &new)
-            .unwrap()
-            .change;
+        let c = count_changes(&old, &new);
         assert_eq!((c.added, c.removed, c.changed, c.unchanged), (1, 2, 0, 0));
     }
 
@@ -260,6 +235,7 @@ mod tests {
         let plan = plan_inventory(PackageFormat::Deb, &old, &new).unwrap();
         assert_eq!(plan.change.changed, 1);
         assert_eq!((plan.delete.len(), plan.insert.len()), (1, 1));
+        assert_eq!(count_changes(&old, &new).changed, 1);
     }
 
     #[test]
@@ -270,18 +246,19 @@ mod tests {
             matches!(err, StoreError::Invalid(ref m) if m.contains("bash")),
             "{err}"
         );
-        let c = diff_inventory(PackageFormat::Deb, &[], &new);
-        assert_eq!(c.added, 1);
     }
 
     #[test]
     fn identical_inventories_are_unchanged_in_any_order() {
         let old = [p("a", "", "1"), p("b", "", "2")];
         let new = [p("b", "", "2"), p("a", "", "1")];
-        let c = diff_inventory(PackageFormat::Apk, &old, &new);
+        let c = count_changes(&old, &new);
         assert!(c.is_unchanged());
         assert_eq!(c.unchanged, 2);
-        assert_eq!(c.hash, inventory_hash(PackageFormat::Apk, &old));
+        assert_eq!(
+            inventory_hash(PackageFormat::Apk, &new),
+            inventory_hash(PackageFormat::Apk, &old)
+        );
     }
 
     #[test]
