@@ -86,6 +86,12 @@ pub async fn import_cli(
         summary.findings.closed,
         summary.findings.kept
     );
+    if summary.findings.suppressed > 0 || summary.findings.unsuppressed > 0 {
+        println!(
+            "  of those, {} now suppressed by a not-affected (VEX) statement, {} no longer",
+            summary.findings.suppressed, summary.findings.unsuppressed
+        );
+    }
     if !summary.rejected.is_empty() {
         println!("{} malformed records were skipped:", summary.rejected.len());
         for r in summary.rejected.iter().take(20) {
