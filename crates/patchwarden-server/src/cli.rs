@@ -213,6 +213,10 @@ enum AdvisoriesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-level every open finding under the current [levels] rule and the stored
+    /// KEV/EPSS/CVSS data (run it after changing the rule; imports re-level what they
+    /// change by themselves). Deadlines are recounted from each finding's first-seen time.
+    Relevel,
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,6 +386,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load_config(g, None)?;
             init_logging(&cfg);
             crate::feeds::sync_cli(cli_state(cfg).await?, json).await
+        }
+        Command::Advisories(AdvisoriesCommand::Relevel) => {
+            let cfg = load_config(g, None)?;
+            init_logging(&cfg);
+            let state = cli_state(cfg).await?;
+            let ctx = cli_ctx(&state);
+            let n = crate::service::matching::relevel_all(&state, &ctx)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.internal.unwrap_or(e.message)))?;
+            state.store.close().await;
+            println!("{n} open findings re-levelled");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Advisories(AdvisoriesCommand::Import {
             paths,

@@ -354,6 +354,21 @@ async fn relevel_for_enrichment(
     enrichment: &[CveEnrichment],
 ) -> Result<u64, ApiError> {
     let cves: HashSet<&str> = enrichment.iter().map(|e| e.cve.as_str()).collect();
+    relevel_where(state, ctx, |a| a.cves().any(|c| cves.contains(c))).await
+}
+
+/// Every open finding re-levelled under the configured rule and the stored enrichment
+/// (`patchwarden advisories relevel`, after the `[levels]` rule changed). Set-based:
+/// no asset is re-matched and only findings whose level or deadline differ are written.
+pub async fn relevel_all(state: &AppState, ctx: &AuditCtx) -> Result<u64, ApiError> {
+    relevel_where(state, ctx, |_| true).await
+}
+
+async fn relevel_where(
+    state: &AppState,
+    ctx: &AuditCtx,
+    wanted: impl Fn(&Advisory) -> bool,
+) -> Result<u64, ApiError> {
     let levels: Vec<AdvisoryLevel> = {
         let loaded = state
             .engine
@@ -363,7 +378,7 @@ async fn relevel_for_enrichment(
             .index
             .advisories()
             .iter()
-            .filter(|a| a.cves().any(|c| cves.contains(c)))
+            .filter(|a| wanted(a))
             .map(|a| {
                 let level = loaded.policy.level(&Facts::of(a, &loaded.enrichment));
                 AdvisoryLevel {

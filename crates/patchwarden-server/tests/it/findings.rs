@@ -264,6 +264,45 @@ async fn cli_imports_the_real_dsa_list_and_kev_and_matches() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 new, 0 updated, 5383 unchanged"));
+    // The level rule changes: `advisories relevel` brings every open finding to it,
+    // deadlines recounted from first seen; run again, it changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("levels.toml");
+    std::fs::write(
+        &config,
+        "[levels]
+otherwise = \"high\"\nrules = []\n",
+    )
+    .unwrap();
+    for expected in ["2 open findings re-levelled", "0 open findings re-levelled"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
+            .arg("--config")
+            .arg(&config)
+            .args(["advisories", "relevel", "--database-url", &db])
+            .env_remove("PATCHWARDEN_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(expected),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let f = store
+        .list_findings(&patchwarden_store::FindingFilter {
+            asset: Some(patchwarden_domain::ids::AssetId::new(id)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for one in &f {
+        assert_eq!(one.level, patchwarden_domain::level::Level::High);
+        assert_eq!(
+            one.deadline_at.duration_since(one.first_seen_at).as_hours(),
+            48
+        );
+    }
 }
 
 #[tokio::test]
