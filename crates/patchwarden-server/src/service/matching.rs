@@ -443,9 +443,19 @@ pub async fn rematch_all(
             })
             .collect()
     };
-    let mut total = FindingsChange::default();
-    for (id, findings) in &planned {
-        total.add(&state.store.sync_findings(ctx, *id, findings).await?);
-    }
+    // A few syncs at once: each plans on a reader (in parallel) and takes the single
+    // writer only when its asset's findings changed.
+    use futures::{StreamExt, TryStreamExt};
+    let total = futures::stream::iter(&planned)
+        .map(|(id, findings)| state.store.sync_findings(ctx, *id, findings))
+        .buffer_unordered(SYNCS_IN_FLIGHT)
+        .try_fold(FindingsChange::default(), |mut total, c| async move {
+            total.add(&c);
+            Ok(total)
+        })
+        .await?;
     Ok((hosts.len(), total))
 }
+
+/// Findings syncs [`rematch_all`] keeps in flight.
+const SYNCS_IN_FLIGHT: usize = 4;
