@@ -140,6 +140,9 @@ fn rpm_root_through_the_real_rpm_binary() {
         .arg("--quiet")
         .arg("--define")
         .arg(format!("_topdir {}", top.display()))
+        // A private database: Debian's rpm creates /root/.rpmdb on first use otherwise.
+        .arg("--define")
+        .arg(format!("_dbpath {}/rpmdb", top.display()))
         .arg("-bb")
         .arg(top.join("SPECS/demo.spec"))
         .output()
