@@ -6,11 +6,12 @@ use crate::error::db_err;
 use crate::{assets, audit};
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
-use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_store::audit_drafts as drafts;
-use patchwarden_store::inventory_diff::{check_no_duplicates, count_changes};
+use patchwarden_store::inventory_diff::count_changes;
 use patchwarden_store::inventory_sets::{
-    contains_any, decode_ids, encode_ids, package_from_row, sort_inventory, stored_source, Interner,
+    contains_any, decode_ids, encode_ids, package_from_row, sort_inventory, stored_source,
+    Interner, Prepared,
 };
 use patchwarden_store::{AuditCtx, InventoryChange, Result, StoreError};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
@@ -175,20 +176,7 @@ async fn intern(
     Ok((ids, fresh))
 }
 
-/// The part of a report worked out before the writer is taken (in the caller's task,
-/// on a reader): validation, the hash, the change counts against the inventory the
-/// asset has now, and the ids of the packages already interned.
-#[derive(Debug)]
-struct Prepared {
-    format: PackageFormat,
-    count: i64,
-    /// The asset's inventory hash when the counts were made.
-    based_on: Option<String>,
-    change: InventoryChange,
-    known: Vec<i64>,
-    missing: Vec<InstalledPackage>,
-}
-
+/// Prepares a report (see [`Prepared`]) against the inventory the asset has now.
 async fn prepare(
     conn: &mut PgConnection,
     interner: &Interner,
@@ -196,43 +184,13 @@ async fn prepare(
     format: PackageFormat,
     packages: &[InstalledPackage],
 ) -> Result<(Prepared, Pending)> {
-    check_no_duplicates(packages)?;
-    let hash = inventory_hash(format, packages);
-    let count = i64::try_from(packages.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let hash = Prepared::hash_of(format, packages)?;
     let asset = assets::load(&mut *conn, id).await?;
-    if asset.inventory_hash.as_deref() == Some(hash.as_str()) {
-        let change = InventoryChange {
-            unchanged: u32::try_from(packages.len()).unwrap_or(u32::MAX),
-            hash,
-            ..InventoryChange::default()
-        };
-        let prepared = Prepared {
-            format,
-            count,
-            based_on: asset.inventory_hash,
-            change,
-            known: Vec::new(),
-            missing: Vec::new(),
-        };
-        return Ok((prepared, Vec::new()));
-    }
     let (old, read) = match asset.inventory_hash.as_deref() {
-        Some(h) => set_packages(&mut *conn, interner, h).await?,
-        None => (Vec::new(), Vec::new()),
+        Some(h) if h != hash => set_packages(&mut *conn, interner, h).await?,
+        _ => (Vec::new(), Vec::new()),
     };
-    let change = InventoryChange {
-        hash,
-        ..count_changes(&old, packages)
-    };
-    let (known, missing) = interner.ids_of(packages);
-    let prepared = Prepared {
-        format,
-        count,
-        based_on: asset.inventory_hash,
-        change,
-        known,
-        missing,
-    };
+    let prepared = Prepared::new(interner, format, packages, hash, asset.inventory_hash, &old)?;
     Ok((prepared, read))
 }
 
@@ -254,12 +212,7 @@ async fn apply(
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-        let change = InventoryChange {
-            unchanged: u32::try_from(p.count).unwrap_or(u32::MAX),
-            hash: hash.clone(),
-            ..InventoryChange::default()
-        };
-        return Ok((change, Vec::new()));
+        return Ok((p.unchanged(), Vec::new()));
     }
     let mut pending = Vec::new();
     let change = if asset.inventory_hash == p.based_on {
@@ -271,23 +224,9 @@ async fn apply(
             None => (Vec::new(), Vec::new()),
         };
         pending.extend(read);
-        let new = if p.known.is_empty() && p.missing.is_empty() && p.count > 0 {
-            // Prepared as unchanged: the set under this hash exists (sets are never
-            // deleted) and is the new inventory.
-            let (new, read) = set_packages(&mut *conn, interner, hash).await?;
-            pending.extend(read);
-            new
-        } else {
-            let (mut new, unknown) = interner.packages_of(&p.known);
-            if !unknown.is_empty() {
-                return Err(StoreError::corrupt("an interned package left the cache"));
-            }
-            new.extend(p.missing.iter().cloned());
-            new
-        };
         InventoryChange {
             hash: hash.clone(),
-            ..count_changes(&old, &new)
+            ..count_changes(&old, &p.packages(interner)?)
         }
     };
     let (fresh_ids, fresh) = intern(&mut *conn, &p.missing).await?;

@@ -9,9 +9,10 @@
 //! report is durable exactly as with one transaction per report.
 
 use crate::error::db_err;
-use crate::inventory::{self, Pending, Prepared};
+use crate::inventory::{self, Pending};
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::inventory_sets::Interner;
+use patchwarden_store::inventory_sets::Prepared;
 use patchwarden_store::{AuditCtx, InventoryChange, Result, StoreError};
 use sqlx::SqlitePool;
 use std::sync::Arc;

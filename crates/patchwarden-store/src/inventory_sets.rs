@@ -13,8 +13,9 @@
 //! ([`Interner`]) by every replica without invalidation; a backend adds entries only
 //! after the transaction that inserted them committed.
 
-use crate::StoreError;
-use patchwarden_domain::package::InstalledPackage;
+use crate::inventory_diff::{check_no_duplicates, count_changes};
+use crate::{InventoryChange, StoreError};
+use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -156,6 +157,89 @@ impl Interner {
             maps.by_package.insert(p.clone(), id);
             maps.by_id.insert(id, p);
         }
+    }
+}
+
+/// The part of an inventory report both backends work out before they write (SQLite in
+/// the caller's task, on a reader): validation, the hash, the change counts against
+/// the inventory the asset had when read, and the ids of the packages already interned.
+#[derive(Debug)]
+pub struct Prepared {
+    pub format: PackageFormat,
+    pub count: i64,
+    /// The asset's inventory hash when the counts were made.
+    pub based_on: Option<String>,
+    /// Counts and hash of the report against `based_on`.
+    pub change: InventoryChange,
+    /// Ids of the reported packages the cache knew.
+    pub known: Vec<i64>,
+    /// The reported packages it did not (to intern while writing).
+    pub missing: Vec<InstalledPackage>,
+}
+
+impl Prepared {
+    /// Refuses duplicate (name, arch, version) keys and returns the canonical hash.
+    pub fn hash_of(
+        format: PackageFormat,
+        packages: &[InstalledPackage],
+    ) -> Result<String, StoreError> {
+        check_no_duplicates(packages)?;
+        Ok(inventory_hash(format, packages))
+    }
+
+    /// `old` is the inventory stored under `based_on` (empty when that is `hash` itself
+    /// or nothing).
+    pub fn new(
+        interner: &Interner,
+        format: PackageFormat,
+        packages: &[InstalledPackage],
+        hash: String,
+        based_on: Option<String>,
+        old: &[InstalledPackage],
+    ) -> Result<Self, StoreError> {
+        let count =
+            i64::try_from(packages.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let change = if based_on.as_deref() == Some(hash.as_str()) {
+            unchanged(count, hash)
+        } else {
+            InventoryChange {
+                hash,
+                ..count_changes(old, packages)
+            }
+        };
+        let (known, missing) = interner.ids_of(packages);
+        Ok(Self {
+            format,
+            count,
+            based_on,
+            change,
+            known,
+            missing,
+        })
+    }
+
+    /// The change when the asset holds this inventory already.
+    pub fn unchanged(&self) -> InventoryChange {
+        unchanged(self.count, self.change.hash.clone())
+    }
+
+    /// The reported packages again, from the cache and `missing` (to count against
+    /// another inventory when one landed between preparing and writing).
+    pub fn packages(&self, interner: &Interner) -> Result<Vec<InstalledPackage>, StoreError> {
+        let (mut packages, unknown) = interner.packages_of(&self.known);
+        if !unknown.is_empty() {
+            return Err(StoreError::corrupt("an interned package left the cache"));
+        }
+        packages.extend(self.missing.iter().cloned());
+        Ok(packages)
+    }
+}
+
+fn unchanged(count: i64, hash: String) -> InventoryChange {
+    InventoryChange {
+        unchanged: u32::try_from(count).unwrap_or(u32::MAX),
+        hash,
+        ..InventoryChange::default()
     }
 }
 
