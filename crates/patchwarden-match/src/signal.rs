@@ -98,11 +98,8 @@ pub fn drop_explained(
         .iter()
         .map(|f| f.source == SOURCE && explained(f))
         .collect();
-    let mut i = 0;
-    findings.retain(|_| {
-        i += 1;
-        !drop[i - 1]
-    });
+    let mut drop = drop.into_iter();
+    findings.retain(|_| !drop.next().unwrap_or(false));
 }
 
 #[cfg(test)]
