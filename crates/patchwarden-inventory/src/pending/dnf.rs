@@ -10,9 +10,12 @@
 //! RHSA-2024:2447 security Important openssl-libs-1:3.0.7-27.el9.x86_64 2024-04-30 00:00:00
 //! ```
 //!
-//! dnf 4 wraps a long `name.arch` onto its own line, with the version and repository
-//! on the next; that is read as one record. The `Obsoleting Packages` section ends the
-//! list of updates.
+//! dnf 4 lays the three columns out on 80 columns (`fmtColumns` in its `output.py`): a
+//! value wider than its column ends the line, and the next column continues on the
+//! following line, indented to where that column starts. So a long `name.arch` stands
+//! alone with the version and repository below it, a long version ends its line with
+//! the repository below it, and a row with both spans three lines; each is read as one
+//! record. The `Obsoleting Packages` section ends the list of updates.
 
 use super::{excerpt, plausible_token, Pending, PendingUpdate, Warnings};
 use crate::parsed::{numbered, ParseWarning};
@@ -75,38 +78,38 @@ fn canonical_evr(text: &str) -> Option<String> {
     evr(epoch, v, r)
 }
 
-/// Parses `dnf check-update` output; `security` marks every update as one (use `true`
-/// for `dnf check-update --security`).
-pub fn parse_dnf_check_update(text: &str, security: bool) -> Pending {
-    let mut warnings = Warnings::default();
-    let mut updates = Vec::new();
-    let mut pending_name: Option<(usize, &str)> = None;
-    for (n, line) in numbered(text) {
-        if warnings.too_long(n, line) {
-            continue;
+/// A `check-update` row, possibly continued on the lines below it.
+struct Row<'a> {
+    /// Line number of its first line.
+    line: usize,
+    /// Its columns so far: `name.arch`, version, repository.
+    columns: Vec<&'a str>,
+}
+
+impl Row<'_> {
+    /// Whether `columns` can begin a row that continues below: a `name.arch`, then
+    /// perhaps a version.
+    fn begins(columns: &[&str]) -> bool {
+        match columns {
+            [na] => name_arch(na).is_some(),
+            [na, version] => name_arch(na).is_some() && canonical_evr(version).is_some(),
+            _ => false,
         }
-        if line.trim_start().starts_with("Obsoleting Packages") {
-            break;
-        }
-        if is_noise(line) {
-            continue;
-        }
-        let mut tokens: Vec<&str> = line.split_whitespace().collect();
-        if let Some((_, first)) = pending_name.take() {
-            if tokens.len() == 2 {
-                tokens.insert(0, first);
-            } else {
-                warnings.warn(
-                    n - 1,
-                    format!("package without version: {}", excerpt(first)),
-                );
-            }
-        }
-        if tokens.len() == 1 && name_arch(tokens[0]).is_some() {
-            pending_name = Some((n, tokens[0]));
-            continue;
-        }
-        let parsed = match tokens.as_slice() {
+    }
+
+    /// The warning for a row that ended before its last column.
+    fn unfinished(&self, warnings: &mut Warnings) {
+        let missing = match self.columns.len() {
+            1 => "version",
+            _ => "repository",
+        };
+        let text = excerpt(&self.columns.join(" "));
+        warnings.warn(self.line, format!("package without {missing}: {text}"));
+    }
+
+    /// The update a complete row describes, or a warning.
+    fn finish(self, security: bool, updates: &mut Vec<PendingUpdate>, warnings: &mut Warnings) {
+        let parsed = match self.columns.as_slice() {
             [na, version, repo] => name_arch(na)
                 .zip(canonical_evr(version))
                 .filter(|_| plausible_token(repo))
@@ -124,13 +127,58 @@ pub fn parse_dnf_check_update(text: &str, security: bool) -> Pending {
                 advisories: Vec::new(),
             }),
             None => warnings.warn(
-                n,
-                format!("not `name.arch version repo`: {}", excerpt(line)),
+                self.line,
+                format!(
+                    "not `name.arch version repo`: {}",
+                    excerpt(&self.columns.join(" "))
+                ),
             ),
         }
     }
-    if let Some((n, first)) = pending_name {
-        warnings.warn(n, format!("package without version: {}", excerpt(first)));
+}
+
+/// Parses `dnf check-update` output; `security` marks every update as one (use `true`
+/// for `dnf check-update --security`).
+pub fn parse_dnf_check_update(text: &str, security: bool) -> Pending {
+    let mut warnings = Warnings::default();
+    let mut updates = Vec::new();
+    // A row whose last columns are still to come on indented lines.
+    let mut open: Option<Row> = None;
+    for (n, line) in numbered(text) {
+        if warnings.too_long(n, line) {
+            continue;
+        }
+        if line.trim_start().starts_with("Obsoleting Packages") {
+            break;
+        }
+        if is_noise(line) {
+            continue;
+        }
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        if let Some(row) = open.as_mut() {
+            let continues = line.starts_with(char::is_whitespace);
+            if continues && row.columns.len() + columns.len() <= 3 {
+                row.columns.extend(columns);
+                if row.columns.len() == 3 {
+                    if let Some(row) = open.take() {
+                        row.finish(security, &mut updates, &mut warnings);
+                    }
+                }
+                continue;
+            }
+        }
+        if let Some(row) = open.take() {
+            row.unfinished(&mut warnings);
+        }
+        let row = Row { line: n, columns };
+        if Row::begins(&row.columns) {
+            open = Some(row);
+        } else {
+            row.finish(security, &mut updates, &mut warnings);
+        }
+    }
+    if let Some(row) = open {
+        row.unfinished(&mut warnings);
     }
     Pending {
         updates,

@@ -81,6 +81,99 @@ new-thing.x86_64                     1.0-1.el9                        baseos
     old-thing.x86_64                 0.9-1.el9                        @System
 ";
 
+/// `dnf -q check-update` (dnf 4) as `fmtColumns` lays it out on 80 columns when its
+/// output is not a terminal: `name.arch` 36 wide, the version 32, then the repository.
+/// A wider value ends its line and the next column continues below, indented to where
+/// that column starts: a long version (a git snapshot) puts the repository on the next
+/// line, and a long name and a long version make a row of three lines.
+const DNF_CHECK_WRAPPED: &str = "
+openssl-libs.x86_64                  1:3.0.7-27.el9                   baseos
+rust-analyzer.x86_64                 2024.04.15^20240415git6c7d5f3-1.el9_4.alma.1
+                                                                      epel
+python3-azure-mgmt-containerservice.noarch
+                                     26.0.0-1.el9                     appstream
+golang-github-prometheus-node-exporter.x86_64
+                                     1:1.7.0^20240312gitbd2b8a7f-2.el9.alma.1
+                                                                      epel-testing
+zlib.x86_64                          1.2.11-40.el9                    baseos
+";
+
+#[test]
+fn dnf_check_update_reads_a_version_wrapped_onto_the_next_line() {
+    let p = parse_dnf_check_update(DNF_CHECK_WRAPPED, false);
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    let rows: Vec<_> = p
+        .updates
+        .iter()
+        .map(|u| {
+            (
+                u.name.as_str(),
+                u.arch.as_str(),
+                u.candidate.as_str(),
+                u.origins.join(","),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "openssl-libs",
+                "x86_64",
+                "1:3.0.7-27.el9",
+                "baseos".to_owned()
+            ),
+            (
+                "rust-analyzer",
+                "x86_64",
+                "2024.04.15^20240415git6c7d5f3-1.el9_4.alma.1",
+                "epel".to_owned()
+            ),
+            (
+                "python3-azure-mgmt-containerservice",
+                "noarch",
+                "26.0.0-1.el9",
+                "appstream".to_owned()
+            ),
+            (
+                "golang-github-prometheus-node-exporter",
+                "x86_64",
+                "1:1.7.0^20240312gitbd2b8a7f-2.el9.alma.1",
+                "epel-testing".to_owned()
+            ),
+            ("zlib", "x86_64", "1.2.11-40.el9", "baseos".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn dnf_check_update_rows_cut_short_are_warnings() {
+    // A wrapped version whose repository never comes (the next row starts instead), a
+    // wrapped name at the end, and an unindented line that does not continue a row.
+    let text = "a-long-name.x86_64                   2.0-1.el9.with.a.long.snapshot.suffix\n\
+                b.noarch                             1.0-1                            baseos\n\
+                c.noarch                             3.0-1\n\
+                appstream\n\
+                d-very-long.noarch\n";
+    let p = parse_dnf_check_update(text, true);
+    let names: Vec<_> = p.updates.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["b"]);
+    let warned: Vec<_> = p
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.reason.split(':').next().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            (1, "package without repository"),
+            (3, "package without repository"),
+            (4, "not `name.arch version repo`"),
+            (5, "package without version"),
+        ]
+    );
+}
+
 /// `dnf -q updateinfo list --security` (dnf 4) and a dnf 5 `advisory list`.
 const DNF_UPDATEINFO: &str = "
 RHSA-2024:2447 Important/Sec. openssl-libs-1:3.0.7-27.el9.x86_64
