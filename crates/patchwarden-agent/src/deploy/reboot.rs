@@ -1,9 +1,11 @@
 //! Whether a host needs a reboot: `run/reboot-required` under the root (Debian's
 //! packages create it), an installed kernel newer than the running one, or — on an
-//! rpm host whose root is `/` — `needs-restarting -r` (yum-utils / dnf-utils) saying so.
+//! rpm host whose root is `/` — `needs-restarting -r` (yum-utils / dnf-utils) saying so,
+//! or, where that wrapper is not installed, the dnf plugin it wraps:
+//! `dnf needs-restarting -r` (dnf-plugins-core; dnf 5 ships the command in its plugins).
 
 use super::manager::without_epoch;
-use super::run::run_piped;
+use super::run::{describe, run_piped};
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -12,6 +14,8 @@ use std::time::Duration;
 
 /// The program asked on rpm hosts, looked up in `PATH`.
 const NEEDS_RESTARTING: &str = "needs-restarting";
+/// Asked as `dnf needs-restarting -r` when [`NEEDS_RESTARTING`] is not installed.
+const DNF: &str = "dnf";
 /// It reads the rpm database (a few seconds); past this it is killed and ignored.
 const NEEDS_RESTARTING_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bytes of each of its output streams kept (it prints a few lines).
@@ -57,10 +61,11 @@ pub(crate) fn packages_need_reboot(
     }
 }
 
-/// What `needs-restarting -r` answered.
+/// What `needs-restarting -r` (or `dnf needs-restarting -r`) answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// Not installed (no yum-utils / dnf-utils): nothing to ask.
+    /// Neither the wrapper nor dnf is installed: nothing to ask. (dnf without the
+    /// plugin answers [`Answer::Unknown`]: it exits 1 with "No such command".)
     Absent,
     /// Exit 1 with its explanation on standard output: core packages changed since boot.
     Reboot,
@@ -71,41 +76,67 @@ pub enum Answer {
     Unknown(String),
 }
 
-/// `needs-restarting -r`, or another program answering the same way (tests).
+/// One way of asking: a program (a path, or a name looked up in `PATH`) and the
+/// arguments before `-r`.
 #[derive(Debug, Clone)]
-pub struct NeedsRestarting {
+struct Form {
     program: PathBuf,
-    timeout: Duration,
+    args: Vec<&'static str>,
 }
 
-impl NeedsRestarting {
-    /// `needs-restarting` from `PATH`, killed after 60 s.
-    pub fn system() -> Self {
-        Self::at(NEEDS_RESTARTING, NEEDS_RESTARTING_TIMEOUT)
-    }
-
-    /// `program` (a path, or a name looked up in `PATH`) with its own timeout.
-    pub fn at(program: impl Into<PathBuf>, timeout: Duration) -> Self {
-        Self {
-            program: program.into(),
-            timeout,
-        }
-    }
-
+impl Form {
     fn installed(&self) -> bool {
         match self.program.to_str() {
             Some(name) if !name.contains('/') => crate::health::in_path(name),
             _ => self.program.is_file(),
         }
     }
+}
 
-    /// Runs `PROGRAM -r` and reads its exit status.
-    pub fn ask(&self) -> Answer {
-        if !self.installed() {
-            return Answer::Absent;
+/// `needs-restarting -r`, else `dnf needs-restarting -r`, or other programs answering
+/// the same way (tests). The first form whose program is installed is asked; both
+/// mean the same by their exit status.
+#[derive(Debug, Clone)]
+pub struct NeedsRestarting {
+    forms: Vec<Form>,
+    timeout: Duration,
+}
+
+impl NeedsRestarting {
+    /// `needs-restarting` from `PATH`, else `dnf needs-restarting`, killed after 60 s.
+    pub fn system() -> Self {
+        Self::at(NEEDS_RESTARTING, NEEDS_RESTARTING_TIMEOUT).or_plugin(DNF)
+    }
+
+    /// `program -r` (a path, or a name looked up in `PATH`) with its own timeout.
+    pub fn at(program: impl Into<PathBuf>, timeout: Duration) -> Self {
+        Self {
+            forms: vec![Form {
+                program: program.into(),
+                args: Vec::new(),
+            }],
+            timeout,
         }
-        let mut cmd = Command::new(&self.program);
-        cmd.arg("-r");
+    }
+
+    /// Also `dnf needs-restarting -r`, with `dnf` as this program, when the forms
+    /// before it are not installed.
+    pub fn or_plugin(mut self, dnf: impl Into<PathBuf>) -> Self {
+        self.forms.push(Form {
+            program: dnf.into(),
+            args: vec!["needs-restarting"],
+        });
+        self
+    }
+
+    /// Runs the first installed form with `-r` and reads its exit status.
+    pub fn ask(&self) -> Answer {
+        let Some(form) = self.forms.iter().find(|f| f.installed()) else {
+            return Answer::Absent;
+        };
+        let mut cmd = Command::new(&form.program);
+        cmd.args(&form.args).arg("-r");
+        let what = describe(&cmd);
         let out = match run_piped(cmd, self.timeout, NEEDS_RESTARTING_OUTPUT) {
             Ok(out) => out,
             Err(why) => return Answer::Unknown(why),
@@ -122,8 +153,7 @@ impl NeedsRestarting {
                     .map(|c| if c.is_control() { ' ' } else { c })
                     .collect();
                 Answer::Unknown(format!(
-                    "{} -r: {}{}{err}",
-                    self.program.display(),
+                    "{what}: {}{}{err}",
                     out.status,
                     if err.is_empty() { "" } else { ": " }
                 ))
@@ -228,11 +258,21 @@ mod tests {
     /// yum-utils / dnf-utils, so a script answers with the exit status under test. It
     /// fails unless called with `-r`, and records each call in `<name>.called`.
     fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        script_for(dir, name, "-r", body)
+    }
+
+    /// A stand-in for `dnf` with the needs-restarting plugin: like [`script`], but it
+    /// fails unless called as `dnf needs-restarting -r`.
+    fn plugin_script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        script_for(dir, name, "needs-restarting -r", body)
+    }
+
+    fn script_for(dir: &Path, name: &str, args: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let path = dir.join(name);
         let called = dir.join(format!("{name}.called"));
         let text = format!(
-            "#!/bin/sh\necho >> '{}'\n[ \"$1\" = -r ] || exit 9\n{body}\n",
+            "#!/bin/sh\necho >> '{}'\n[ \"$*\" = '{args}' ] || exit 9\n{body}\n",
             called.display()
         );
         std::fs::write(&path, text).unwrap_or_else(|e| unreachable!("{e}"));
@@ -309,6 +349,63 @@ mod tests {
         );
         // `None` for an unknown answer: ignored (with a warning), not a reboot.
         assert_eq!(NeedsRestarting::at(&broken, t).reboot_needed(), None);
+    }
+
+    #[test]
+    fn without_the_wrapper_the_dnf_plugin_is_asked() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let d = dir.path();
+        let t = Duration::from_secs(10);
+        let missing = d.join("needs-restarting");
+        let reboot = plugin_script(
+            d,
+            "dnf-reboot",
+            "echo 'Core libraries or services have been updated since boot-up:'\n\
+             echo '  * kernel-core'\necho 'Reboot is required to fully utilize these updates.'\n\
+             exit 1",
+        );
+        let fine = plugin_script(
+            d,
+            "dnf-fine",
+            "echo 'No core libraries or services have been updated since boot-up.'\nexit 0",
+        );
+        // dnf without dnf-plugins-core: exit 1 with only standard error.
+        let no_plugin = plugin_script(
+            d,
+            "dnf-no-plugin",
+            "echo 'No such command: needs-restarting. Please use /usr/bin/dnf --help' >&2\n\
+             exit 1",
+        );
+        let broken = plugin_script(
+            d,
+            "dnf-broken",
+            "echo 'Error: rpmdb open failed' >&2\nexit 2",
+        );
+        let plugin = |dnf: &Path| NeedsRestarting::at(&missing, t).or_plugin(dnf);
+
+        assert_eq!(ask(&plugin(&reboot)), Answer::Reboot);
+        assert_eq!(ask(&plugin(&fine)), Answer::NoReboot);
+        let none = ask(&plugin(&no_plugin));
+        assert!(
+            matches!(&none, Answer::Unknown(w) if w.contains("needs-restarting -r: exit status: 1")
+                && w.contains("No such command")),
+            "{none:?}"
+        );
+        let other = ask(&plugin(&broken));
+        assert!(
+            matches!(&other, Answer::Unknown(w) if w.contains("exit status: 2") && w.contains("rpmdb open failed")),
+            "{other:?}"
+        );
+        assert_eq!(plugin(&reboot).reboot_needed(), Some(true));
+        assert_eq!(calls(d, "dnf-reboot"), 2);
+        // Neither installed: nothing to ask.
+        assert_eq!(plugin(&d.join("no-dnf")).ask(), Answer::Absent);
+        // The wrapper, when installed, answers alone.
+        let wrapper = script(d, "nr-fine", "exit 0");
+        let both = NeedsRestarting::at(&wrapper, t).or_plugin(&reboot);
+        assert_eq!(ask(&both), Answer::NoReboot);
+        assert_eq!(calls(d, "dnf-reboot"), 2, "the plugin was asked too");
+        assert!(calls(d, "nr-fine") >= 1);
     }
 
     #[test]
