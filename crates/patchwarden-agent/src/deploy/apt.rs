@@ -8,10 +8,10 @@
 //! Backup: for each installed version the transaction replaces or removes, the `.deb`
 //! in apt's archive cache (`Dir::Cache::archives`, checked with `dpkg-deb -f`), else
 //! `apt-get download NAME:ARCH=VERSION` from the repositories (which still have it
-//! before the upgrade), else `dpkg-repack` when installed (`--root=<root>` on an
-//! alternate root whose dpkg database is `<root>/var/lib/dpkg`, where dpkg-repack looks
-//! for it), checked with `dpkg-deb -f` like the others. The files are copied into the
-//! state directory, out of reach of `apt-get clean`. Restore:
+//! before the upgrade), else `dpkg-repack NAME:ARCH` when installed (`--root=<root>` on
+//! an alternate root whose dpkg database is `<root>/var/lib/dpkg`, where dpkg-repack
+//! looks for it), checked with `dpkg-deb -f` like the others. The files are copied into
+//! the state directory, out of reach of `apt-get clean`. Restore:
 //! `apt-get install /path/to/saved.deb … new-package-` (apt resolves the local files,
 //! downgrades, and removes what the deployment added), after `dpkg --configure -a` when
 //! an interrupted dpkg left its journal.
@@ -52,6 +52,17 @@ fn spec(t: &PackageTarget) -> String {
 
 fn deb_file_name(name: &str, version: &str, arch: &str) -> String {
     format!("{name}_{}_{arch}.deb", version.replace(':', "%3a"))
+}
+
+/// The package `dpkg-repack` is told to pack: `NAME:ARCH`, because a bare name is
+/// ambiguous when the package is installed for two architectures (`Multi-Arch: same`)
+/// and dpkg-query, which dpkg-repack asks, then refuses it. An `all` package (and one
+/// whose architecture is unknown) is only ever installed once, under its bare name.
+fn repack_spec(p: &InstalledPackage) -> String {
+    match p.arch.as_str() {
+        "" | "all" => p.name.clone(),
+        arch => format!("{}:{arch}", p.name),
+    }
 }
 
 /// Names in `Inst`/`Remv`/`Purg` lines of an `apt-get -s` run.
@@ -174,7 +185,7 @@ impl Apt {
             }
             cmd.arg(format!("--root={}", self.root.display()));
         }
-        cmd.current_dir(dest).arg(&p.name);
+        cmd.current_dir(dest).arg(repack_spec(p));
         notes.push_str(&run_logged(cmd, self.timeout, log).log);
         // dpkg-deb names its output without the epoch.
         let built = dest.join(format!(
@@ -183,6 +194,13 @@ impl Apt {
             without_epoch(&p.version),
             p.arch
         ));
+        if !built.is_file() {
+            notes.push_str(&format!(
+                "dpkg-repack made no {}\n",
+                built.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            return None;
+        }
         let file = deb_file_name(&p.name, &p.version, &p.arch);
         if built != dest.join(&file) {
             if let Err(e) = std::fs::rename(&built, dest.join(&file)) {
@@ -192,17 +210,17 @@ impl Apt {
         }
         if self.is_package(&dest.join(&file), p, log) {
             // In the step's log too: the one trace of where the saved file came from.
-            let line = format!("repacked {file} with dpkg-repack from the installed files\n");
-            if let Err(e) = std::fs::OpenOptions::new()
-                .append(true)
-                .open(log)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
-            {
-                crate::warn(&format!("{}: {e}", log.display()));
-            }
+            let line = format!("repacked {file} with dpkg-repack from the installed files");
+            append_line(log, &line);
             notes.push_str(&line);
+            notes.push('\n');
             Some(saved_package(p, file))
         } else {
+            notes.push_str(&format!(
+                "{file} from dpkg-repack is not {} {} {} per dpkg-deb -f; not kept\n",
+                p.name, p.version, p.arch
+            ));
+            let _ = std::fs::remove_file(dest.join(&file));
             None
         }
     }
@@ -338,6 +356,17 @@ impl Manager for Apt {
     }
 }
 
+/// Appends a line of the agent's own to a step's log file.
+fn append_line(log: &Path, line: &str) {
+    if let Err(e) = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()))
+    {
+        crate::warn(&format!("{}: {e}", log.display()));
+    }
+}
+
 fn saved_package(p: &InstalledPackage, file: String) -> SavedPackage {
     SavedPackage {
         name: p.name.clone(),
@@ -362,5 +391,92 @@ mod tests {
             ["libc6", "newdep", "old-thing", "pwt"]
         );
         assert_eq!(deb_file_name("a", "1:2.0", "all"), "a_1%3a2.0_all.deb");
+    }
+
+    fn pkg(name: &str, version: &str, arch: &str) -> InstalledPackage {
+        InstalledPackage {
+            name: name.into(),
+            version: version.into(),
+            arch: arch.into(),
+            source_name: None,
+            source_version: None,
+        }
+    }
+
+    #[test]
+    fn dpkg_repack_is_told_the_architecture() {
+        assert_eq!(repack_spec(&pkg("libc6", "2.36-9", "amd64")), "libc6:amd64");
+        assert_eq!(repack_spec(&pkg("libc6", "2.36-9", "i386")), "libc6:i386");
+        assert_eq!(repack_spec(&pkg("tzdata", "2024a-0", "all")), "tzdata");
+        assert_eq!(repack_spec(&pkg("odd", "1", "")), "odd");
+    }
+
+    /// A `Multi-Arch: same` package `.deb` for `arch`, built with dpkg-deb in `dir`.
+    fn multi_arch_deb(dir: &Path, arch: &str) -> PathBuf {
+        let stage = dir.join(format!("stage-{arch}"));
+        let lib = stage.join(format!("usr/lib/pwtest-ma-{arch}"));
+        std::fs::create_dir_all(stage.join("DEBIAN")).unwrap();
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("lib.txt"), arch).unwrap();
+        let control = format!(
+            "Package: pwtest-ma\nVersion: 1:1.0-1\nArchitecture: {arch}\nMulti-Arch: same\n\
+             Maintainer: Patchwarden tests <tests@example.invalid>\n\
+             Description: Patchwarden test package pwtest-ma\n"
+        );
+        std::fs::write(stage.join("DEBIAN/control"), control).unwrap();
+        let deb = dir.join(format!("pwtest-ma_{arch}.deb"));
+        let out = Command::new("dpkg-deb")
+            .args(["--root-owner-group", "--build"])
+            .arg(&stage)
+            .arg(&deb)
+            .output();
+        assert!(out.is_ok_and(|o| o.status.success()), "dpkg-deb --build");
+        deb
+    }
+
+    /// One package installed for two architectures: each is repacked on its own.
+    #[test]
+    fn dpkg_repack_packs_the_one_architecture_asked_for() {
+        use patchwarden_pmtest::{tools_and_root_present, tools_present};
+        use patchwarden_pmtest::{AptRoot, APT_TOOLS, DPKG_REPACK_TOOLS};
+        if !tools_and_root_present(APT_TOOLS).unwrap() || !tools_present(DPKG_REPACK_TOOLS).unwrap()
+        {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = AptRoot::new(&dir.path().join("root")).unwrap();
+        let native = Command::new("dpkg")
+            .arg("--print-architecture")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap();
+        let foreign = if native == "i386" { "amd64" } else { "i386" };
+        let add = root.dpkg_any(&["--add-architecture", foreign]);
+        assert!(add.is_ok_and(|o| o.status.success()), "--add-architecture");
+        let debs: Vec<String> = [native.as_str(), foreign]
+            .iter()
+            .map(|a| multi_arch_deb(dir.path(), a).display().to_string())
+            .collect();
+        let installed = root.dpkg_any(&["-i", &debs[0], &debs[1]]).unwrap();
+        assert!(installed.status.success(), "{installed:?}");
+        let apt = Apt::new(Some(root.apt_conf()), root.path(), Duration::from_secs(60));
+        let dest = dir.path().join("saved");
+        std::fs::create_dir_all(&dest).unwrap();
+        let log = dir.path().join("backup.log");
+        for arch in [native.as_str(), foreign] {
+            let p = pkg("pwtest-ma", "1:1.0-1", arch);
+            let mut notes = String::new();
+            let saved = apt.repack(&p, &dest, &log, &mut notes);
+            let file = format!("pwtest-ma_1%3a1.0-1_{arch}.deb");
+            assert_eq!(saved.map(|s| s.file), Some(file.clone()), "{notes}");
+            let fields = Command::new("dpkg-deb")
+                .arg("-f")
+                .arg(dest.join(&file))
+                .args(["Architecture", "Version"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap();
+            assert_eq!(fields, format!("Architecture: {arch}\nVersion: 1:1.0-1\n"));
+        }
     }
 }
