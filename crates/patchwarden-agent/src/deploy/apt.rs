@@ -15,10 +15,17 @@
 //! `apt-get install /path/to/saved.deb … new-package-` (apt resolves the local files,
 //! downgrades, and removes what the deployment added), after `dpkg --configure -a` when
 //! an interrupted dpkg left its journal.
+//!
+//! That `dpkg --configure -a` runs the maintainer scripts the interruption cut short,
+//! and one of them may hang. It gets a bound of its own, shorter than the package
+//! manager's timeout ([`recovery_timeout`]); past it dpkg's whole process group (the
+//! scripts included) is killed, dpkg's journal is merged so that apt runs again, and
+//! the install from the backup is tried once more — the package whose script hung is
+//! then replaced by its saved version like any half-configured one.
 
 use super::backup::SavedPackage;
 use super::manager::{all_saved, without_epoch, Manager};
-use super::run::{run_capture, run_logged, Outcome};
+use super::run::{run_capture, run_logged, run_logged_group, Outcome};
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::PackageTarget;
 use std::path::{Path, PathBuf};
@@ -30,6 +37,26 @@ pub struct Apt {
     apt_config: Option<PathBuf>,
     root: PathBuf,
     timeout: Duration,
+    /// The bound on `dpkg --configure -a` in a rollback ([`recovery_timeout`]).
+    recovery: Duration,
+}
+
+/// `dpkg --configure -a` in a rollback gets this share of the package-manager timeout…
+const RECOVERY_SHARE: u32 = 4;
+/// …but at least this long (or the whole timeout, when that is shorter)…
+const RECOVERY_MIN: Duration = Duration::from_secs(10);
+/// …and at most this long.
+const RECOVERY_MAX: Duration = Duration::from_secs(300);
+
+/// How long the rollback's `dpkg --configure -a` may run: a quarter of the
+/// package-manager timeout (`package_manager.timeout_secs`, through which an operator
+/// sets it), between 10 s and 5 minutes. It only finishes what an interrupted dpkg left
+/// (typically the postinst of the very deployment being rolled back), so it needs far
+/// less than a whole install; a hung maintainer script must not spend the time the
+/// install from the backup needs after it. With the default timeout (1800 s) it is 5
+/// minutes.
+pub fn recovery_timeout(timeout: Duration) -> Duration {
+    (timeout / RECOVERY_SHARE).clamp(RECOVERY_MIN.min(timeout), RECOVERY_MAX)
 }
 
 /// Options of every changing `apt-get` run.
@@ -89,6 +116,7 @@ impl Apt {
             apt_config,
             root: root.to_owned(),
             timeout,
+            recovery: recovery_timeout(timeout),
         }
     }
 
@@ -321,13 +349,38 @@ impl Manager for Apt {
         if first.ok || !first.log.contains("dpkg was interrupted") {
             return first;
         }
+        let dpkg_args = self.dpkg_args(log);
         let mut cmd = Command::new("dpkg");
-        cmd.args(self.dpkg_args(log)).args(["--configure", "-a"]);
-        let fix = run_logged(cmd, self.timeout, log);
+        cmd.args(&dpkg_args).args(["--configure", "-a"]);
+        let (fix, hung) = run_logged_group(cmd, self.recovery, log);
+        let mut logs = vec![first.log, fix.log];
+        let mut said = String::new();
+        if hung {
+            // The killed run left its entries in dpkg's journal (`updates/`), and apt
+            // refuses to start while it has any. Every dpkg run that opens the database
+            // for writing merges them into the status file first; `--set-selections`
+            // reading no input changes nothing else (stdin is closed).
+            let mut merge = Command::new("dpkg");
+            merge.args(&dpkg_args).arg("--set-selections");
+            logs.push(run_logged(merge, self.recovery, log).log);
+            said = format!(
+                "dpkg --configure -a did not finish within {} s (the rollback's bound for \
+                 it: a quarter of the package-manager timeout, 10 s to 5 min), a maintainer \
+                 script hangs: it was killed (see above), dpkg's journal merged, and the \
+                 install from the backup tried again",
+                self.recovery.as_secs()
+            );
+            append_line(log, &said);
+        }
         let again = self.get(CHANGE_ARGS, &args, log);
+        logs.push(again.log);
+        if !said.is_empty() {
+            // Last, so that the step's excerpt (the log's end) keeps it.
+            logs.push(said);
+        }
         Outcome {
             ok: again.ok,
-            log: format!("{}\n{}\n{}", first.log, fix.log, again.log),
+            log: logs.join("\n"),
         }
     }
 
@@ -401,6 +454,15 @@ mod tests {
             source_name: None,
             source_version: None,
         }
+    }
+
+    #[test]
+    fn the_recovery_bound_is_a_share_of_the_timeout_within_limits() {
+        let s = Duration::from_secs;
+        assert_eq!(recovery_timeout(s(60)), s(15));
+        assert_eq!(recovery_timeout(s(1800)), s(300));
+        assert_eq!(recovery_timeout(s(20)), s(10));
+        assert_eq!(recovery_timeout(s(4)), s(4));
     }
 
     #[test]

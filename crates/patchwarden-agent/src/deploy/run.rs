@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,15 +53,52 @@ const MAX_CAPTURE_BYTES: u64 = 16 * 1024 * 1024;
 /// Runs `cmd` until it exits or `timeout` passes (then it is killed), with its output
 /// appended to `log_path`. Ok when it exits 0.
 pub fn run_logged(cmd: Command, timeout: Duration, log_path: &Path) -> Outcome {
-    run_inner(cmd, timeout, log_path, TAIL_BYTES).0
+    run_inner(cmd, timeout, log_path, TAIL_BYTES, false).0
 }
 
 /// [`run_logged`], also returning this run's whole output (up to 16 MiB) for parsing.
 pub fn run_capture(cmd: Command, timeout: Duration, log_path: &Path) -> (Outcome, String) {
-    run_inner(cmd, timeout, log_path, MAX_CAPTURE_BYTES)
+    let (out, text, _) = run_inner(cmd, timeout, log_path, MAX_CAPTURE_BYTES, false);
+    (out, text)
 }
 
-fn run_inner(mut cmd: Command, timeout: Duration, log_path: &Path, keep: u64) -> (Outcome, String) {
+/// [`run_logged`] for a command whose children must not outlive it (dpkg and the
+/// maintainer scripts it runs): it starts in a process group of its own, and at the
+/// timeout the whole group is killed. Also returns whether the timeout ended it.
+pub fn run_logged_group(cmd: Command, timeout: Duration, log_path: &Path) -> (Outcome, bool) {
+    let (out, _, timed_out) = run_inner(cmd, timeout, log_path, TAIL_BYTES, true);
+    (out, timed_out)
+}
+
+/// `SIGKILL` to every process of the group `pgid` (`kill -KILL -- -PGID`: the standard
+/// library signals one process only, and the agent has no unsafe code).
+fn kill_group(pgid: u32) -> Result<(), String> {
+    let out = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{pgid}")])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run kill: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "kill -s KILL -- -{pgid}: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Runs `cmd` (in its own process group when `group`) as [`run_logged`] describes;
+/// returns the outcome, at most `keep` bytes of the output's end, and whether the
+/// timeout ended it.
+fn run_inner(
+    mut cmd: Command,
+    timeout: Duration,
+    log_path: &Path,
+    keep: u64,
+    group: bool,
+) -> (Outcome, String, bool) {
     let what = describe(&cmd);
     let file = match std::fs::OpenOptions::new()
         .create(true)
@@ -70,14 +108,18 @@ fn run_inner(mut cmd: Command, timeout: Duration, log_path: &Path, keep: u64) ->
         Ok(f) => f,
         Err(e) => {
             let why = format!("cannot open {}: {e}", log_path.display());
-            return (Outcome::fail(why), String::new());
+            return (Outcome::fail(why), String::new(), false);
         }
     };
     let start = file.metadata().map(|m| m.len()).unwrap_or(0);
     let (out, err) = match (file.try_clone(), file.try_clone()) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
-            return (Outcome::fail(format!("log file: {e}")), String::new())
+            return (
+                Outcome::fail(format!("log file: {e}")),
+                String::new(),
+                false,
+            )
         }
     };
     cmd.env("LC_ALL", "C")
@@ -85,24 +127,39 @@ fn run_inner(mut cmd: Command, timeout: Duration, log_path: &Path, keep: u64) ->
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
+    if group {
+        cmd.process_group(0);
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             return (
                 Outcome::fail(format!("$ {what}\ncannot run it: {e}")),
                 String::new(),
+                false,
             )
         }
     };
     let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
     let ended = loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => break Ok(()),
             Ok(Some(status)) => break Err(format!("{status}")),
             Ok(None) if Instant::now() >= deadline => {
+                timed_out = true;
+                let killed = if group {
+                    // The child leads its group: the group id is its pid.
+                    match kill_group(child.id()) {
+                        Ok(()) => "killed with its process group".to_owned(),
+                        Err(why) => format!("killed, but not its process group ({why})"),
+                    }
+                } else {
+                    "killed".to_owned()
+                };
                 let _ = child.kill();
                 let _ = child.wait();
-                break Err(format!("timed out after {} s; killed", timeout.as_secs()));
+                break Err(format!("timed out after {} s; {killed}", timeout.as_secs()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => break Err(format!("waiting for it: {e}")),
@@ -113,7 +170,7 @@ fn run_inner(mut cmd: Command, timeout: Duration, log_path: &Path, keep: u64) ->
         Ok(()) => Outcome::success(format!("$ {what}\n{}", last(&output))),
         Err(why) => Outcome::fail(format!("$ {what}\n{}{what}: {why}", last(&output))),
     };
-    (outcome, output)
+    (outcome, output, timed_out)
 }
 
 /// How a command run by [`run_piped`] ended, and the start of its output.
@@ -244,6 +301,31 @@ mod tests {
         assert!(!o.ok && o.log.contains("cannot run"), "{o:?}");
         let all = std::fs::read_to_string(&log).unwrap_or_default();
         assert!(all.starts_with("out\nerr\nsecond\n"), "{all}");
+    }
+
+    #[test]
+    fn a_timed_out_group_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let log = dir.path().join("g.log");
+        let pid_file = dir.path().join("child.pid");
+        // A child that would outlive its killed parent, as a maintainer script of dpkg.
+        let script = format!("sleep 300 & echo $! > '{}'; wait", pid_file.display());
+        let t = Duration::from_millis(500);
+        let (o, timed_out) = run_logged_group(cmd(&["sh", "-c", &script]), t, &log);
+        assert!(timed_out && !o.ok, "{o:?}");
+        assert!(o.log.contains("killed with its process group"), "{o:?}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        assert!(!pid.trim().is_empty(), "no pid of the child");
+        let stat = Path::new("/proc").join(pid.trim()).join("stat");
+        // Gone, or a zombie waiting for init to reap it.
+        let state = std::fs::read_to_string(stat).unwrap_or_default();
+        let state = state.rsplit_once(") ").map(|(_, rest)| &rest[..1]);
+        assert!(
+            matches!(state, None | Some("Z")),
+            "sleep {pid} is {state:?}"
+        );
+        let (o, timed_out) = run_logged_group(cmd(&["true"]), t, &log);
+        assert!(o.ok && !timed_out, "{o:?}");
     }
 
     #[test]

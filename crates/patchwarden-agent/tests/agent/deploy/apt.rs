@@ -17,6 +17,16 @@ pub(super) struct Apt {
 }
 
 pub(super) fn apt(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Apt> {
+    apt_with_timeout(v1, more, extra, 120)
+}
+
+/// [`apt`] with the package-manager timeout (`timeout_secs`) given.
+pub(super) fn apt_with_timeout(
+    v1: PkgSpec,
+    more: &[PkgSpec],
+    extra: &str,
+    timeout_secs: u64,
+) -> Option<Apt> {
     if !tools_and_root_present(APT_TOOLS).unwrap() {
         return None;
     }
@@ -33,7 +43,7 @@ pub(super) fn apt(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Apt> {
     root.install(&[&format!("{}={}", v1.name, v1.version)])
         .unwrap();
     let pm = format!(
-        "kind = \"apt\"\napt_config = {:?}\ntimeout_secs = 120",
+        "kind = \"apt\"\napt_config = {:?}\ntimeout_secs = {timeout_secs}",
         root.apt_conf()
     );
     let d = Deployed::new(dir, root.path(), &pm, extra);

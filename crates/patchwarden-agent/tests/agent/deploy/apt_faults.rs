@@ -1,7 +1,8 @@
 //! apt/dpkg deployments that go wrong below the agent: dpkg itself killed while a
-//! postinst runs, and a backup that only `dpkg-repack` can make.
+//! postinst runs, that postinst hanging again when the rollback finishes dpkg's work,
+//! and a backup that only `dpkg-repack` can make.
 
-use super::apt::{apt, clear_archives};
+use super::apt::{apt, apt_with_timeout, clear_archives};
 use super::{deploy_job, install, steps, version_in};
 use crate::host::{assert_ok, wait_output, wait_until};
 use patchwarden_pmtest::{tools_present, PkgSpec, DPKG_REPACK_TOOLS};
@@ -84,6 +85,112 @@ fn apt_dpkg_killed_mid_postinst_is_rolled_back_from_a_half_configured_v2() {
     );
     assert_eq!(
         version_in(&r.after, "pwtest-hang").as_deref(),
+        Some("1.0-1")
+    );
+    let audit = t.root.dpkg_any(&["--audit"]).unwrap();
+    assert!(audit.stdout.is_empty(), "{audit:?}");
+    t.d.host_untouched();
+}
+
+/// Whether process `pid` runs (a zombie, killed and not yet reaped, does not).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[test]
+fn apt_rollback_bounds_a_hung_dpkg_configure_and_still_restores_v1() {
+    // v2's postinst hangs as long as the block file exists, recording each run's pid.
+    let hang = "echo $$ >> \"$DPKG_ROOT/var/lib/pwtest-stuck.pids\"\n\
+                while [ -e \"$DPKG_ROOT/var/lib/pwtest-stuck.block\" ]; do sleep 0.1; done";
+    // timeout_secs = 60: the rollback's `dpkg --configure -a` gets 15 s of it.
+    let Some(t) = apt_with_timeout(
+        PkgSpec::new("pwtest-stuck", "1.0-1"),
+        &[PkgSpec::new("pwtest-stuck", "2.0-1").postinst(hang)],
+        "",
+        60,
+    ) else {
+        return;
+    };
+    let block = t.root.path().join("var/lib/pwtest-stuck.block");
+    let pids = t.root.path().join("var/lib/pwtest-stuck.pids");
+    let runs = || {
+        std::fs::read_to_string(&pids)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    std::fs::write(&block, "").unwrap();
+    let j = deploy_job("stuck", vec![install("pwtest-stuck", "2.0-1")], true);
+    t.d.fake.queue(vec![SignedJob::sign(&j, &t.d.fake.job_key)]);
+    let child = t.d.host.spawn(&["checkin"]);
+    wait_until(60, "the postinst to start", || !runs().is_empty());
+    // The install's dpkg dies mid-postinst (its journal left behind), then the orphaned
+    // script: the rollback must run `dpkg --configure -a`, where the script hangs again.
+    let dpkg = t.root.dpkg_pids().unwrap();
+    assert_eq!(dpkg.len(), 1, "dpkg processes on the root: {dpkg:?}");
+    for pid in [dpkg[0].to_string(), runs()[0].clone()] {
+        assert_ok(&Command::new("kill").args(["-KILL", &pid]).output().unwrap());
+    }
+    let out = wait_output(child, 300);
+    std::fs::remove_file(&block).unwrap();
+    assert_ok(&out);
+
+    let r = t.d.report("stuck");
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        steps(&r),
+        [
+            ("plan", true),
+            ("backup", true),
+            ("install", false),
+            ("rollback", true),
+            ("verify_rollback", true),
+            ("package-db", true),
+        ]
+    );
+    // The second run of the postinst (by `dpkg --configure -a`) was killed with dpkg.
+    let runs = runs();
+    assert_eq!(runs.len(), 2, "postinst runs: {runs:?}");
+    assert!(
+        !running(&runs[1]),
+        "the hung postinst {} still runs",
+        runs[1]
+    );
+    let rollback = &r.steps[3];
+    for said in [
+        "--configure -a",
+        "timed out after 15 s; killed with its process group",
+        "dpkg --configure -a did not finish within 15 s",
+        "the install from the backup tried again",
+        "Unpacking pwtest-stuck (1.0-1) over (2.0-1)",
+    ] {
+        assert!(
+            rollback.log_excerpt.contains(said),
+            "{said:?} in {}",
+            rollback.log_excerpt
+        );
+    }
+    // Bounded by the recovery bound, not by the package-manager timeout (60 s), which
+    // it used to wait out (and then fail: apt refused to run over the killed dpkg's
+    // journal, with the orphaned script still running).
+    let took = rollback.finished_at.as_second() - rollback.started_at.as_second();
+    assert!(took < 60, "the rollback took {took} s");
+    let full = std::fs::read_to_string(t.d.host.state.join("logs/stuck.rollback.log")).unwrap();
+    assert!(full.contains("dpkg was interrupted"), "{full}");
+    assert_eq!(
+        t.root.installed_version("pwtest-stuck").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        t.root.status_abbrev("pwtest-stuck").unwrap().as_deref(),
+        Some("ii")
+    );
+    assert_eq!(
+        version_in(&r.after, "pwtest-stuck").as_deref(),
         Some("1.0-1")
     );
     let audit = t.root.dpkg_any(&["--audit"]).unwrap();
