@@ -92,7 +92,11 @@ impl SqliteStore {
         let unavailable = |e: sqlx::Error| {
             StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
         };
+        // A connection to a local file cannot drop out from under the pool, so the ping
+        // sqlx sends before handing out an idle connection (a round trip to the
+        // connection's worker thread) would only cost time: every request takes one.
         let write = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
@@ -106,6 +110,7 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", path.display())))?;
         let read = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(READERS)
             .connect_with(opts.pragma("query_only", "ON"))
             .await
