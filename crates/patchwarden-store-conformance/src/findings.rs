@@ -657,8 +657,7 @@ pub(crate) async fn relevel(s: SharedStore) {
         Level::Normal,
         30 * 24,
     );
-    let bash = finding("bash", "ALSA-2", "5.1.8-6.el9", Level::Medium, 7 * 24);
-    s.sync_findings(&ctx(t(100)), a, &[ssl.clone(), bash])
+    s.sync_findings(&ctx(t(100)), a, &[ssl.clone(), bash_again()])
         .await
         .unwrap();
     s.sync_findings(&ctx(t(200)), b, std::slice::from_ref(&ssl))
@@ -710,4 +709,23 @@ pub(crate) async fn relevel(s: SharedStore) {
     assert_eq!(again, 0);
     assert_eq!(count_events(&s, "finding.relevel").await, events + 1);
     assert_eq!(s.relevel_findings(&ctx(t(600)), &[]).await.unwrap(), 0);
+    // A re-match that wants exactly what `a`'s last sync wanted (the rule changed
+    // back) must still find the re-levelled row and set it back: the digest of that
+    // sync no longer describes the rows.
+    let back = s
+        .sync_findings(&ctx(t(700)), a, &[ssl.clone(), bash_again()])
+        .await
+        .unwrap();
+    assert_eq!(back, change(0, 2, 0));
+    let f = of(&s, a, false)
+        .await
+        .into_iter()
+        .find(|f| f.finding.advisory == "ALSA-1")
+        .unwrap();
+    assert_eq!(f.level, Level::Normal, "set back by the sync");
+    assert_eq!(f.deadline_at, t(100) + SignedDuration::from_hours(30 * 24));
+}
+
+fn bash_again() -> NewFinding {
+    finding("bash", "ALSA-2", "5.1.8-6.el9", Level::Medium, 7 * 24)
 }

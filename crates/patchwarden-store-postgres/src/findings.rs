@@ -6,9 +6,12 @@ use crate::error::db_err;
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::audit_drafts as drafts;
-use patchwarden_store::finding_rows::{dedup_findings, plan_sync, FindingColumns, SyncPlan};
+use patchwarden_store::finding_rows::{
+    dedup_findings, digest_worth_writing, findings_digest, plan_sync, unchanged, FindingColumns,
+    SyncPlan,
+};
 use patchwarden_store::{
-    AuditCtx, FindingFilter, FindingsChange, NewFinding, Result, StoredFinding,
+    AuditCtx, FindingFilter, FindingsChange, NewFinding, Result, StoreError, StoredFinding,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
@@ -49,6 +52,20 @@ pub(crate) async fn sync(
     findings: &[NewFinding],
 ) -> Result<FindingsChange> {
     let wanted = dedup_findings(findings);
+    let digest = findings_digest(&wanted);
+    // What the asset's last sync wanted: the same findings are in place already.
+    let stored: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT findings_digest FROM assets WHERE id = $1")
+            .bind(asset.get())
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?;
+    let Some((stored,)) = stored else {
+        return Err(StoreError::NotFound { entity: "asset" });
+    };
+    if stored.as_deref() == Some(digest.as_str()) {
+        return Ok(unchanged(&wanted));
+    }
     let mut tx = pool.begin().await.map_err(db_err)?;
     // The asset row lock serialises syncs of one asset across replicas.
     crate::assets::lock(&mut tx, asset).await?;
@@ -129,6 +146,15 @@ pub(crate) async fn sync(
         });
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
+    let writes = !(closing.is_empty() && updates.is_empty() && inserts.is_empty());
+    if writes || digest_worth_writing(open.len()) {
+        sqlx::query("UPDATE assets SET findings_digest = $1 WHERE id = $2")
+            .bind(&digest)
+            .bind(asset.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
     if change.is_notable() {
         audit::append(&mut tx, drafts::finding_sync(ctx, asset, &change), ctx.at).await?;
     }
@@ -180,19 +206,35 @@ pub(crate) async fn relevel(
         .map(|l| i64::try_from(l.allowed.as_micros()).unwrap_or(i64::MAX))
         .collect();
     let mut tx = pool.begin().await.map_err(db_err)?;
-    let changed = sqlx::query(
+    let touched: Vec<(i64,)> = sqlx::query_as(
         "UPDATE findings AS f SET level = v.level, deadline_at = f.first_seen_at + v.allowed \
          FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS v (advisory_id, level, allowed) \
          WHERE f.advisory_id = v.advisory_id AND f.closed_at IS NULL \
-         AND (f.level <> v.level OR f.deadline_at <> f.first_seen_at + v.allowed)",
+         AND (f.level <> v.level OR f.deadline_at <> f.first_seen_at + v.allowed) \
+         RETURNING f.asset_id",
     )
     .bind(&advisories)
     .bind(&names)
     .bind(&allowed)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await
-    .map_err(db_err)?
-    .rows_affected();
+    .map_err(db_err)?;
+    let changed = touched.len() as u64;
+    // Their rows no longer match what their last sync wanted: the next sync compares
+    // them row by row.
+    let assets: Vec<i64> = touched
+        .into_iter()
+        .map(|(a,)| a)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !assets.is_empty() {
+        sqlx::query("UPDATE assets SET findings_digest = NULL WHERE id = ANY($1)")
+            .bind(&assets)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
     if changed > 0 {
         let draft = drafts::finding_relevel(ctx, levels.len(), changed);
         audit::append(&mut tx, draft, ctx.at).await?;

@@ -6,7 +6,10 @@ use crate::error::db_err;
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::audit_drafts as drafts;
-use patchwarden_store::finding_rows::{dedup_findings, plan_sync, FindingColumns, SyncPlan};
+use patchwarden_store::finding_rows::{
+    dedup_findings, digest_worth_writing, findings_digest, plan_sync, unchanged, FindingColumns,
+    SyncPlan,
+};
 use patchwarden_store::{
     AuditCtx, FindingFilter, FindingsChange, NewFinding, Result, StoreError, StoredFinding,
 };
@@ -42,15 +45,21 @@ fn from_row(row: &SqliteRow) -> Result<StoredFinding> {
     .into_stored()
 }
 
-/// The asset's open findings, suppressed ones included (`NotFound` when the asset
-/// does not exist).
+/// The digest stored by the asset's last sync (`NotFound` when the asset does not
+/// exist).
+async fn stored_digest(conn: &mut SqliteConnection, asset: AssetId) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT findings_digest FROM assets WHERE id = $1")
+            .bind(asset.get())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    row.map(|(d,)| d)
+        .ok_or(StoreError::NotFound { entity: "asset" })
+}
+
+/// The asset's open findings, suppressed ones included.
 async fn open_findings(conn: &mut SqliteConnection, asset: AssetId) -> Result<Vec<StoredFinding>> {
-    sqlx::query("SELECT 1 FROM assets WHERE id = $1")
-        .bind(asset.get())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?
-        .ok_or(StoreError::NotFound { entity: "asset" })?;
     let sql = format!("SELECT {COLS} FROM findings WHERE asset_id = $1 AND closed_at IS NULL");
     let rows = sqlx::query(&sql)
         .bind(asset.get())
@@ -60,9 +69,11 @@ async fn open_findings(conn: &mut SqliteConnection, asset: AssetId) -> Result<Ve
     rows.iter().map(from_row).collect()
 }
 
-/// Opens, keeps and closes the asset's findings. The plan is made first on a reader:
-/// when it writes nothing (the common case of a re-match that changes nothing), the
-/// single writer is not taken at all.
+/// Opens, keeps and closes the asset's findings. When the asset's stored digest says
+/// its last sync wanted the same findings, nothing is read back or written (the common
+/// case of a re-match that changes nothing). Otherwise the plan is made on a reader
+/// first; the single writer is taken when rows change, or to record the digest of a
+/// set of findings worth not reading back next time.
 pub(crate) async fn sync(
     write: &SqlitePool,
     read: &mut SqliteConnection,
@@ -71,12 +82,17 @@ pub(crate) async fn sync(
     findings: &[NewFinding],
 ) -> Result<FindingsChange> {
     let wanted = dedup_findings(findings);
+    let digest = findings_digest(&wanted);
+    if stored_digest(read, asset).await?.as_deref() == Some(digest.as_str()) {
+        return Ok(unchanged(&wanted));
+    }
     let open = open_findings(read, asset).await?;
     let dry = plan_sync(ctx.at, &open, &wanted)?;
-    if dry.writes_nothing() {
+    if dry.writes_nothing() && !digest_worth_writing(open.len()) {
         return Ok(dry.change);
     }
     let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    stored_digest(&mut tx, asset).await?;
     let open = open_findings(&mut tx, asset).await?;
     let SyncPlan {
         change,
@@ -150,11 +166,22 @@ pub(crate) async fn sync(
         });
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
+    set_digest(&mut tx, asset, &digest).await?;
     if change.is_notable() {
         audit::append(&mut tx, drafts::finding_sync(ctx, asset, &change), ctx.at).await?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok(change)
+}
+
+async fn set_digest(conn: &mut SqliteConnection, asset: AssetId, digest: &str) -> Result<()> {
+    sqlx::query("UPDATE assets SET findings_digest = $1 WHERE id = $2")
+        .bind(digest)
+        .bind(asset.get())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 pub(crate) async fn list(
@@ -199,6 +226,7 @@ pub(crate) async fn relevel(
     }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     let mut changed = 0;
+    let mut assets = std::collections::BTreeSet::new();
     for chunk in levels.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new("WITH v (advisory_id, level, allowed) AS (");
         q.push_values(chunk, |mut b, l| {
@@ -211,14 +239,29 @@ pub(crate) async fn relevel(
              deadline_at = findings.first_seen_at + v.allowed FROM v \
              WHERE findings.advisory_id = v.advisory_id AND findings.closed_at IS NULL \
              AND (findings.level <> v.level \
-                  OR findings.deadline_at <> findings.first_seen_at + v.allowed)",
+                  OR findings.deadline_at <> findings.first_seen_at + v.allowed) \
+             RETURNING findings.asset_id",
         );
-        changed += q
-            .build()
-            .execute(&mut *tx)
+        let touched: Vec<(i64,)> = q
+            .build_query_as()
+            .fetch_all(&mut *tx)
             .await
-            .map_err(db_err)?
-            .rows_affected();
+            .map_err(db_err)?;
+        changed += touched.len() as u64;
+        assets.extend(touched.into_iter().map(|(a,)| a));
+    }
+    // Their rows no longer match what their last sync wanted: the next sync compares
+    // them row by row.
+    let assets: Vec<i64> = assets.into_iter().collect();
+    for chunk in assets.chunks(ROWS) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("UPDATE assets SET findings_digest = NULL WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     if changed > 0 {
         let draft = drafts::finding_relevel(ctx, levels.len(), changed);

@@ -38,6 +38,75 @@ pub fn dedup_findings(findings: &[NewFinding]) -> Vec<&NewFinding> {
         .collect()
 }
 
+/// A digest of the findings a sync wants (after [`dedup_findings`]): every column a
+/// sync writes from them (the finding, its level and the time allowed), in key order,
+/// so the same findings in any order digest the same. Stored with the asset by every
+/// sync; a later sync that wants the same findings finds them in place without reading
+/// them back (see `Store::sync_findings`).
+pub fn findings_digest(wanted: &[&NewFinding]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&NewFinding> = wanted.to_vec();
+    sorted.sort_unstable_by(|a, b| finding_key(&a.finding).cmp(&finding_key(&b.finding)));
+    // One buffer, hashed once. Every field is length-prefixed and an absent one has
+    // its own tag, so no two different lists of findings give the same bytes.
+    fn field(buf: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            None => buf.push(0),
+            Some(v) => {
+                buf.push(1);
+                buf.extend_from_slice(&(v.len() as u64).to_le_bytes());
+                buf.extend_from_slice(v.as_bytes());
+            }
+        }
+    }
+    let mut buf = Vec::with_capacity(sorted.len() * 200);
+    buf.extend_from_slice(&(sorted.len() as u64).to_le_bytes());
+    for nf in sorted {
+        let f = &nf.finding;
+        for value in [
+            Some(f.package.as_str()),
+            Some(&f.arch),
+            Some(&f.advisory),
+            Some(&f.installed),
+            f.fixed.as_deref(),
+            Some(f.status.as_str()),
+            Some(&f.source),
+            Some(&f.distro),
+            Some(&f.evidence),
+            f.suppressed.as_deref(),
+            Some(nf.level.as_str()),
+        ] {
+            field(&mut buf, value);
+        }
+        buf.extend_from_slice(&(f.cves.len() as u64).to_le_bytes());
+        for c in &f.cves {
+            field(&mut buf, Some(c));
+        }
+        buf.extend_from_slice(&nf.allowed.as_micros().to_le_bytes());
+    }
+    hex::encode(Sha256::digest(&buf))
+}
+
+/// Whether a sync that changes no row should still take the writer to record the
+/// digest: only when reading the rows back next time would cost more than the write
+/// (an fsynced commit) costs now.
+pub fn digest_worth_writing(open_rows: usize) -> bool {
+    open_rows >= DIGEST_MIN_ROWS
+}
+
+/// See [`digest_worth_writing`]: reading back fewer open rows than this is cheaper
+/// than a commit.
+pub const DIGEST_MIN_ROWS: usize = 32;
+
+/// What a sync reports when the stored digest shows the asset already has `wanted`:
+/// every finding kept, nothing opened, closed or changed.
+pub fn unchanged(wanted: &[&NewFinding]) -> FindingsChange {
+    FindingsChange {
+        kept: u32::try_from(wanted.len()).unwrap_or(u32::MAX),
+        ..FindingsChange::default()
+    }
+}
+
 /// A kept row whose columns change.
 #[derive(Debug, Clone)]
 pub struct RowUpdate<'a> {
@@ -185,5 +254,67 @@ impl FindingColumns {
             deadline_at: from_micros(self.deadline_at),
             closed_at: self.closed_at.map(from_micros),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchwarden_domain::finding::FindingStatus;
+    use patchwarden_domain::level::Level;
+
+    type Change = Box<dyn Fn(&mut NewFinding)>;
+
+    fn nf(package: &str, advisory: &str, level: Level) -> NewFinding {
+        NewFinding {
+            finding: Finding {
+                package: package.into(),
+                arch: "x86_64".into(),
+                installed: "1.0-1.el9".into(),
+                fixed: Some("1.0-2.el9".into()),
+                status: FindingStatus::Vulnerable,
+                advisory: advisory.into(),
+                source: "osv".into(),
+                cves: vec!["CVE-2024-0001".into(), "CVE-2024-0002".into()],
+                distro: "almalinux:9".into(),
+                evidence: "installed 1.0-1.el9 < fixed 1.0-2.el9".into(),
+                suppressed: None,
+            },
+            level,
+            allowed: level.default_deadline(),
+        }
+    }
+
+    #[test]
+    fn digest_ignores_order_and_sees_every_column() {
+        let (a, b) = (
+            nf("openssl", "ALSA-1", Level::High),
+            nf("bash", "ALSA-2", Level::Low),
+        );
+        let base = findings_digest(&[&a, &b]);
+        assert_eq!(base, findings_digest(&[&b, &a]));
+        assert_ne!(base, findings_digest(&[&a]));
+        assert_ne!(findings_digest(&[]), findings_digest(&[&a]));
+        let changes: Vec<Change> = vec![
+            Box::new(|n| n.level = Level::Critical),
+            Box::new(|n| n.allowed = SignedDuration::from_hours(1)),
+            Box::new(|n| n.finding.installed = "1.0-1.1.el9".into()),
+            Box::new(|n| n.finding.fixed = None),
+            Box::new(|n| n.finding.suppressed = Some(String::new())),
+            Box::new(|n| n.finding.evidence.push('.')),
+            Box::new(|n| n.finding.cves = vec!["CVE-2024-0001,CVE-2024-0002".into()]),
+            Box::new(|n| n.finding.cves.pop().map_or((), drop)),
+            Box::new(|n| n.finding.status = FindingStatus::NoFixYet),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut changed = a.clone();
+            change(&mut changed);
+            assert_ne!(base, findings_digest(&[&changed, &b]), "change {i}");
+        }
+        // A field boundary moved between two fields is a different digest too.
+        let mut x = a.clone();
+        x.finding.package = "open".into();
+        x.finding.arch = "sslx86_64".into();
+        assert_ne!(base, findings_digest(&[&x, &b]));
     }
 }
