@@ -139,14 +139,27 @@ impl SignedJob {
     }
 }
 
-/// State of a job as the agent reports it.
+/// State of a job as the agent reports it. Every status but `running` is final.
+///
+/// Compatibility: the statuses are a closed set of strings; a server that predates a
+/// status refuses a check-in whose reports carry it, so a server is upgraded before its
+/// agents (the server and agent of one release agree).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Running,
     Succeeded,
+    /// Failed, and nothing is left to undo: nothing was changed, or a rollback failed
+    /// (see the steps).
     Failed,
     RolledBack,
+    /// The install, its verification or a health check failed, the job did not allow an
+    /// automatic rollback (`rollback_on_failure` false) and packages were changed: the
+    /// host is left as the failure left it until an approved revocation job — a
+    /// `Rollback { deployment }` naming the job's deployment, else its id — restores
+    /// the package set recorded before the change, which the report carries in
+    /// [`JobReport::before`].
+    AwaitingRevocation,
     /// The agent stopped (killed, rebooted) in the middle; the report says how far it got.
     Interrupted,
     /// Refused before doing anything (see the steps for why).
@@ -173,7 +186,8 @@ pub struct JobReport {
     pub job_id: String,
     pub status: JobStatus,
     pub steps: Vec<StepReport>,
-    /// The package set before the change (what a rollback restores).
+    /// The package set before the change (what a rollback restores). Always present
+    /// with [`JobStatus::AwaitingRevocation`].
     pub before: Option<Vec<InstalledPackage>>,
     /// Installed versions of the targeted packages afterwards.
     pub after: Option<Vec<InstalledPackage>>,
@@ -205,6 +219,46 @@ mod tests {
             rollback_on_failure: true,
             reboot: RebootPolicy::IfNeeded,
         }
+    }
+
+    #[test]
+    fn job_statuses_round_trip_as_snake_case_strings() {
+        let all = [
+            (JobStatus::Running, "running"),
+            (JobStatus::Succeeded, "succeeded"),
+            (JobStatus::Failed, "failed"),
+            (JobStatus::RolledBack, "rolled_back"),
+            (JobStatus::AwaitingRevocation, "awaiting_revocation"),
+            (JobStatus::Interrupted, "interrupted"),
+            (JobStatus::Rejected, "rejected"),
+        ];
+        for (status, text) in all {
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, serde_json::json!(text));
+            assert_eq!(serde_json::from_value::<JobStatus>(json).unwrap(), status);
+        }
+        assert!(serde_json::from_str::<JobStatus>("\"awaitingrevocation\"").is_err());
+        // A whole report, with the package set a revocation restores.
+        let report = JobReport {
+            job_id: "job-1".into(),
+            status: JobStatus::AwaitingRevocation,
+            steps: Vec::new(),
+            before: Some(vec![InstalledPackage {
+                name: "openssl".into(),
+                version: "3.0.11-1~deb12u1".into(),
+                arch: "amd64".into(),
+                source_name: None,
+                source_version: None,
+            }]),
+            after: Some(Vec::new()),
+            reboot_required: false,
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(
+            text.contains("\"status\":\"awaiting_revocation\""),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<JobReport>(&text).unwrap(), report);
     }
 
     #[test]
