@@ -128,10 +128,11 @@ impl PackageExecutor {
         };
         let verified = installed && Self::timed(report, "verify", || self.verify_targets(targets));
         let healthy = verified && self.health_steps(job, report);
-        report.after = self
-            .packages_now()
+        let now = self.packages_now();
+        report.after = now
+            .as_ref()
             .ok()
-            .map(|now| touched_only(now, &touched));
+            .map(|now| touched_only(now.clone(), &touched));
         if installed && verified && healthy {
             return if post_ok {
                 JobStatus::Succeeded
@@ -140,13 +141,15 @@ impl PackageExecutor {
             };
         }
         if !job.rollback_on_failure {
-            let t = Timestamp::now();
-            let why = format!(
-                "not rolled back (rollback_on_failure is false): waiting for a Rollback job \
-                 for deployment {dep}"
+            let (status, why) = left_for_revocation(
+                &before,
+                now.as_deref().map_err(String::as_str),
+                &touched,
+                dep,
             );
+            let t = Timestamp::now();
             report.steps.push(step("rollback", true, t, t, &why));
-            return JobStatus::Failed;
+            return status;
         }
         self.rollback(job, backup, m, report)
     }
@@ -302,8 +305,113 @@ impl PackageExecutor {
     }
 }
 
+/// The outcome of a failed install the job does not roll back, and the `rollback`
+/// step's text: `awaiting_revocation` when the packages the transaction touches
+/// differ from the recorded set (another version or architecture, or no longer fully
+/// installed — dpkg's half-configured packages are not in the inventory) or cannot be
+/// read; plain `failed` when they are as recorded, as nothing is left to restore.
+fn left_for_revocation(
+    before: &[InstalledPackage],
+    now: Result<&[InstalledPackage], &str>,
+    touched: &[String],
+    dep: &str,
+) -> (JobStatus, String) {
+    let waiting = format!("waiting for a Rollback job for deployment {dep}");
+    match now {
+        Ok(now) if same_packages(before, now, touched) => (
+            JobStatus::Failed,
+            "not rolled back (rollback_on_failure is false): the packages the transaction \
+             touches are as recorded before it; nothing to restore"
+                .to_owned(),
+        ),
+        Ok(_) => (
+            JobStatus::AwaitingRevocation,
+            format!(
+                "not rolled back (rollback_on_failure is false): packages were changed; \
+                 {waiting}"
+            ),
+        ),
+        Err(e) => (
+            JobStatus::AwaitingRevocation,
+            format!(
+                "not rolled back (rollback_on_failure is false): {e}, so packages may have \
+                 changed; {waiting}"
+            ),
+        ),
+    }
+}
+
+/// Whether the packages named `touched` are installed at the same versions and
+/// architectures in both lists.
+fn same_packages(a: &[InstalledPackage], b: &[InstalledPackage], touched: &[String]) -> bool {
+    fn pick<'a>(
+        list: &'a [InstalledPackage],
+        touched: &[String],
+    ) -> Vec<(&'a str, &'a str, &'a str)> {
+        let mut v: Vec<_> = list
+            .iter()
+            .filter(|p| touched.contains(&p.name))
+            .map(|p| (p.name.as_str(), p.version.as_str(), p.arch.as_str()))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+    pick(a, touched) == pick(b, touched)
+}
+
 fn touched_only(now: Vec<InstalledPackage>, touched: &[String]) -> Vec<InstalledPackage> {
     now.into_iter()
         .filter(|p| touched.contains(&p.name))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str, arch: &str) -> InstalledPackage {
+        InstalledPackage {
+            name: name.into(),
+            version: version.into(),
+            arch: arch.into(),
+            source_name: None,
+            source_version: None,
+        }
+    }
+
+    #[test]
+    fn a_failure_without_rollback_awaits_revocation_only_when_packages_changed() {
+        let before = [pkg("app", "1.0-1", "all"), pkg("other", "5", "amd64")];
+        let touched = ["app".to_owned(), "libnew".to_owned()];
+        let status = |now: Result<&[InstalledPackage], &str>| {
+            left_for_revocation(&before, now, &touched, "dep-1")
+        };
+        // Nothing the transaction touches changed (an untouched package may).
+        let (s, why) = status(Ok(&[
+            pkg("app", "1.0-1", "all"),
+            pkg("other", "6", "amd64"),
+        ]));
+        assert_eq!(s, JobStatus::Failed);
+        assert!(why.contains("nothing to restore"), "{why}");
+        // Upgraded, half-configured (absent from the inventory), another architecture,
+        // a new dependency installed: changed.
+        for now in [
+            vec![pkg("app", "2.0-1", "all")],
+            vec![],
+            vec![pkg("app", "1.0-1", "amd64")],
+            vec![pkg("app", "1.0-1", "all"), pkg("libnew", "1", "all")],
+        ] {
+            let (s, why) = status(Ok(&now));
+            assert_eq!(s, JobStatus::AwaitingRevocation, "{now:?}");
+            assert!(
+                why.contains("waiting for a Rollback job for deployment dep-1"),
+                "{why}"
+            );
+        }
+        // Unknown: the backup is kept and a revocation decides.
+        let (s, why) = status(Err("cannot read the package database: gone"));
+        assert_eq!(s, JobStatus::AwaitingRevocation);
+        assert!(why.contains("may have changed"), "{why}");
+    }
 }

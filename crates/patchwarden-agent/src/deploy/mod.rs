@@ -5,9 +5,11 @@
 //! set → simulate the transaction (`plan`) → `snapshot` hook → save the installed
 //! versions of every package the transaction touches (`backup`) → `pre` hook →
 //! install → `post` hook → verify the versions → health checks. On a failure the job
-//! rolls back from the backup when `rollback_on_failure`, else reports `failed` and the
-//! backup waits for a `Rollback { deployment }` job. See `apt.rs`/`dnf.rs` for how each
-//! package manager backs up and restores, and `backup.rs` for the on-disk layout.
+//! rolls back from the backup when `rollback_on_failure`; else it reports
+//! `awaiting_revocation` (with the recorded package set) when packages were changed,
+//! and the backup waits for a `Rollback { deployment }` job, or plain `failed` when
+//! nothing was changed. See `apt.rs`/`dnf.rs` for how each package manager backs up
+//! and restores, and `backup.rs` for the on-disk layout.
 
 mod apt;
 mod backup;

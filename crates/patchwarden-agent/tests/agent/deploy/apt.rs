@@ -159,7 +159,7 @@ fn apt_failing_postinst_is_rolled_back_from_the_backup_after_v1_left_the_reposit
 }
 
 #[test]
-fn apt_without_automatic_rollback_fails_and_a_rollback_job_restores_v1() {
+fn apt_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_v1() {
     let bad = PkgSpec::new("pwtest-bad", "2.0-1").failing_postinst();
     let Some(t) = apt(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], "") else {
         return;
@@ -169,19 +169,36 @@ fn apt_without_automatic_rollback_fails_and_a_rollback_job_restores_v1() {
         vec![install("pwtest-bad", "2.0-1")],
         false,
     ));
-    assert_eq!(r.status, JobStatus::Failed, "{:#?}", r.steps);
+    // Not plain `failed`: v2 is left half-configured, and the report carries the
+    // package set a revocation restores.
+    assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
     assert!(step_ok(&r, "rollback"));
-    assert!(r
-        .steps
-        .last()
-        .unwrap()
-        .log_excerpt
-        .contains("waiting for a Rollback job"));
+    let last = &r.steps.last().unwrap().log_excerpt;
+    assert!(
+        last.contains("packages were changed; waiting for a Rollback job for deployment dep-norb"),
+        "{last}"
+    );
     assert_eq!(
         t.root.status_abbrev("pwtest-bad").unwrap().as_deref(),
         Some("iF")
     );
-    // The deployment cannot be installed over while its backup is live.
+    assert_eq!(
+        version_in(&r.before, "pwtest-bad").as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        version_in(&r.after, "pwtest-bad"),
+        None,
+        "not fully installed"
+    );
+    assert!(t
+        .d
+        .host
+        .state
+        .join("deployments/dep-norb/backup.json")
+        .is_file());
+    // The deployment cannot be installed over while its backup is live; that refusal
+    // changes nothing, so it is plain `failed`.
     let mut again = deploy_job("norb-2", vec![install("pwtest-bad", "2.0-1")], false);
     again.deployment = Some("dep-norb".into());
     let again = t.d.run(again);

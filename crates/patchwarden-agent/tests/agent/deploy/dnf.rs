@@ -163,7 +163,7 @@ fn dnf_failing_post_is_rolled_back_from_the_backup_after_v1_left_the_repository(
 }
 
 #[test]
-fn dnf_without_automatic_rollback_fails_and_a_rollback_job_restores_v1() {
+fn dnf_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_v1() {
     let bad = PkgSpec::new("pwtest-bad", "2.0-1").failing_postinst();
     let hook = drop_v1_hook("pwtest-bad-1.0-1.noarch.rpm");
     let Some(t) = dnf(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], &hook) else {
@@ -174,11 +174,16 @@ fn dnf_without_automatic_rollback_fails_and_a_rollback_job_restores_v1() {
         vec![install("pwtest-bad", "2.0-1")],
         false,
     ));
-    assert_eq!(r.status, JobStatus::Failed, "{:#?}", r.steps);
+    assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
     assert_eq!(
         t.root.installed_version("pwtest-bad").unwrap().as_deref(),
         Some("2.0-1")
     );
+    assert_eq!(
+        version_in(&r.before, "pwtest-bad").as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(version_in(&r.after, "pwtest-bad").as_deref(), Some("2.0-1"));
     if let Some(found) = repo_lookup(&t, "pwtest-bad-1.0-1") {
         panic!("v1 is still in the repository: {found}\n{:#?}", r.steps);
     }

@@ -6,6 +6,7 @@
 
 mod apt;
 mod apt_faults;
+mod apt_revocation;
 mod dnf;
 
 use crate::fake::Fake;
