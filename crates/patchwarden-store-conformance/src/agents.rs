@@ -392,3 +392,101 @@ pub(crate) async fn server_key_and_jobs(s: SharedStore) {
     let empty = s.record_job_reports(&ctx(t(80)), me, &[]).await.unwrap();
     assert!(empty.stored.is_empty() && empty.unknown.is_empty());
 }
+
+/// `get_agent` is what authenticates a check-in; a store may answer it from memory
+/// (SQLite does), so every write that changes what it shows must be seen by the next
+/// read: the agent's contact, its asset's inventory and host name, its jobs, its
+/// revocation and its asset's deletion.
+pub(crate) async fn get_agent_sees_every_change(s: SharedStore) {
+    use patchwarden_domain::asset::Hostname;
+    use patchwarden_store::AssetPatch;
+    s.create_enrollment_token(&ctx(t0()), &token("seen", true, 3600))
+        .await
+        .unwrap();
+    let enrol = |host: &'static str| {
+        let s = s.clone();
+        async move {
+            s.enroll_agent(&ctx(t(1)), "hash-seen", &agent(host, host))
+                .await
+                .unwrap()
+                .unwrap()
+                .agent
+        }
+    };
+    let me = enrol("seen-1.example.org").await;
+    let other = enrol("seen-2.example.org").await;
+    // Read twice: a second read may come from memory.
+    for _ in 0..2 {
+        assert_eq!(s.get_agent(me.id).await.unwrap().last_seen_at, None);
+        assert_eq!(s.get_agent(other.id).await.unwrap().last_seen_at, None);
+    }
+    let contact = AgentContact {
+        agent_version: "0.2.0".into(),
+        kernel_running: Some("6.1.0-18-amd64".into()),
+        reboot_required: true,
+        restart_needed: vec!["sshd[812]".into()],
+    };
+    s.record_agent_contact(me.id, t(5), &contact).await.unwrap();
+    let a = s.get_agent(me.id).await.unwrap();
+    assert_eq!(
+        (a.last_seen_at, a.agent_version.as_str(), a.reboot_required),
+        (Some(t(5)), "0.2.0", true)
+    );
+    assert_eq!(a.restart_needed, contact.restart_needed);
+    assert_eq!(s.get_agent(other.id).await.unwrap().last_seen_at, None);
+
+    let inv = [crate::fixtures::pkg("bash", "amd64", "5.2.15-2+b2")];
+    let stored = s
+        .replace_inventory(&ctx(t(6)), me.asset_id, PackageFormat::Deb, &inv)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_agent(me.id).await.unwrap().asset_inventory_hash,
+        Some(stored.hash)
+    );
+    assert_eq!(
+        s.get_agent(other.id).await.unwrap().asset_inventory_hash,
+        None
+    );
+
+    s.create_job(&ctx(t(7)), &job("seen-j1", me.id, 7, 1000))
+        .await
+        .unwrap();
+    assert!(s.get_agent(me.id).await.unwrap().unfinished_jobs);
+    assert!(!s.get_agent(other.id).await.unwrap().unfinished_jobs);
+    assert_eq!(s.deliver_jobs(me.id, t(8)).await.unwrap().len(), 1);
+    assert!(
+        s.get_agent(me.id).await.unwrap().unfinished_jobs,
+        "delivered, not done"
+    );
+    let rec = s
+        .record_job_reports(&ctx(t(9)), me.id, &[report("seen-j1", "succeeded")])
+        .await
+        .unwrap();
+    assert_eq!(rec.stored, ["seen-j1"]);
+    assert!(!s.get_agent(me.id).await.unwrap().unfinished_jobs);
+
+    let renamed = Hostname::parse("seen-1b.example.org").unwrap();
+    s.update_asset(
+        &ctx(t(10)),
+        me.asset_id,
+        &AssetPatch {
+            hostname: Some(renamed),
+            ..AssetPatch::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get_agent(me.id).await.unwrap().hostname,
+        "seen-1b.example.org"
+    );
+
+    s.revoke_agent(&ctx(t(11)), me.id).await.unwrap();
+    assert_eq!(s.get_agent(me.id).await.unwrap().revoked_at, Some(t(11)));
+    assert_eq!(s.get_agent(other.id).await.unwrap().revoked_at, None);
+
+    s.delete_asset(&ctx(t(12)), other.asset_id).await.unwrap();
+    let gone = s.get_agent(other.id).await;
+    assert!(matches!(gone, Err(StoreError::NotFound { .. })), "{gone:?}");
+}

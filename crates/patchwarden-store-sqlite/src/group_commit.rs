@@ -8,6 +8,7 @@
 //! commit for all. A caller is answered only after that commit, so an acknowledged
 //! report is durable exactly as with one transaction per report.
 
+use crate::agent_cache::{AgentCache, Scope};
 use crate::error::db_err;
 use crate::inventory::{self, Pending};
 use patchwarden_domain::ids::AssetId;
@@ -42,9 +43,13 @@ impl std::fmt::Debug for Request {
 
 impl InventoryWriter {
     /// Starts the writer task; it ends when every handle is dropped.
-    pub(crate) fn start(pool: SqlitePool, interner: Arc<Interner>) -> Self {
+    pub(crate) fn start(
+        pool: SqlitePool,
+        interner: Arc<Interner>,
+        agents: Arc<AgentCache>,
+    ) -> Self {
         let (queue, rx) = mpsc::channel(1024);
-        tokio::spawn(run(pool, interner, rx));
+        tokio::spawn(run(pool, interner, agents, rx));
         Self { queue }
     }
 
@@ -70,10 +75,22 @@ impl InventoryWriter {
     }
 }
 
-async fn run(pool: SqlitePool, interner: Arc<Interner>, mut rx: mpsc::Receiver<Request>) {
+async fn run(
+    pool: SqlitePool,
+    interner: Arc<Interner>,
+    agents: Arc<AgentCache>,
+    mut rx: mpsc::Receiver<Request>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let requests = std::mem::take(&mut batch);
+        // The agents of these assets show their inventory hash: forgotten once the
+        // batch is over (here, not in the caller, whose request may be cancelled while
+        // its report is still written).
+        let _agents: Vec<_> = requests
+            .iter()
+            .map(|r| agents.invalidation(Scope::Asset(r.id)))
+            .collect();
         write_batch(&pool, &interner, requests).await;
     }
 }

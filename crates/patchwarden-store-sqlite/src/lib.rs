@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod advisories;
+mod agent_cache;
 mod agents;
 mod assets;
 mod audit;
@@ -53,6 +54,8 @@ pub struct SqliteStore {
     packages: Arc<Interner>,
     /// Inventory reports, written with group commit.
     inventory_writer: group_commit::InventoryWriter,
+    /// Agents for check-ins without a database read (see `agent_cache`).
+    agents: Arc<agent_cache::AgentCache>,
 }
 
 /// The file path of `sqlite://path`, `sqlite:path` or a plain path (any `?options`
@@ -117,14 +120,16 @@ impl SqliteStore {
             .map_err(unavailable)?;
         tracing::info!(path = %path.display(), "sqlite store open");
         let packages = Arc::new(Interner::default());
+        let agents = Arc::new(agent_cache::AgentCache::default());
         let inventory_writer =
-            group_commit::InventoryWriter::start(write.clone(), packages.clone());
+            group_commit::InventoryWriter::start(write.clone(), packages.clone(), agents.clone());
         Ok(SqliteStore {
             write,
             read,
             path,
             packages,
             inventory_writer,
+            agents,
         })
     }
 

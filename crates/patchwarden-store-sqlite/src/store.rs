@@ -1,6 +1,7 @@
 //! The [`Store`] implementation: each method delegates to the module that owns the
 //! tables; writes go through the single writer connection, reads through the pool.
 
+use crate::agent_cache::Scope;
 use crate::error::db_err;
 use crate::{
     advisories, agents, assets, audit, enrichment, findings, inventory, jobs, scans, tokens, users,
@@ -61,10 +62,12 @@ impl Store for SqliteStore {
     }
 
     async fn update_asset(&self, ctx: &AuditCtx, id: AssetId, patch: &AssetPatch) -> Result<Asset> {
+        let _agents = self.agents.invalidation(Scope::Asset(id));
         assets::update(&self.write, ctx, id, patch).await
     }
 
     async fn delete_asset(&self, ctx: &AuditCtx, id: AssetId) -> Result<()> {
+        let _agents = self.agents.invalidation(Scope::Asset(id));
         assets::delete(&self.write, ctx, id).await
     }
 
@@ -75,6 +78,7 @@ impl Store for SqliteStore {
         format: PackageFormat,
         packages: &[InstalledPackage],
     ) -> Result<InventoryChange> {
+        // The writer task forgets this asset's agents in the cache once it wrote.
         // Everything but the writes happens here, in parallel with other reports; the
         // writer task only applies the result (group commit).
         let (prepared, read) = inventory::prepare(
@@ -301,6 +305,7 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_enrollment_token(&self, ctx: &AuditCtx, id: i64) -> Result<EnrollmentToken> {
+        let _agents = self.agents.invalidation(Scope::All);
         agents::revoke_token(&self.write, ctx, id).await
     }
 
@@ -310,11 +315,18 @@ impl Store for SqliteStore {
         token_hash: &str,
         new: &NewAgent,
     ) -> Result<Option<Enrolled>> {
+        let _agents = self.agents.invalidation(Scope::All);
         agents::enroll(&self.write, ctx, token_hash, new).await
     }
 
     async fn get_agent(&self, id: i64) -> Result<Agent> {
-        agents::load_agent(&mut *self.reader().await?, id).await
+        let generation = match self.agents.get(id) {
+            Ok(agent) => return Ok(agent),
+            Err(generation) => generation,
+        };
+        let agent = agents::load_agent(&mut *self.reader().await?, id).await?;
+        self.agents.store(generation, &agent);
+        Ok(agent)
     }
 
     async fn list_agents(&self) -> Result<Vec<Agent>> {
@@ -322,6 +334,7 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_agent(&self, ctx: &AuditCtx, id: i64) -> Result<Agent> {
+        let _agents = self.agents.invalidation(Scope::All);
         agents::revoke_agent(&self.write, ctx, id).await
     }
 
@@ -331,6 +344,7 @@ impl Store for SqliteStore {
         at: jiff::Timestamp,
         c: &AgentContact,
     ) -> Result<()> {
+        let _agents = self.agents.invalidation(Scope::Agent(id));
         agents::contact(&self.write, id, at, c).await
     }
 
@@ -339,6 +353,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_job(&self, ctx: &AuditCtx, new: &NewJob) -> Result<StoredJob> {
+        let _agents = self.agents.invalidation(Scope::All);
         jobs::create(&self.write, ctx, new).await
     }
 
@@ -356,6 +371,7 @@ impl Store for SqliteStore {
         if !jobs::any_pending(&mut *self.reader().await?, agent, now).await? {
             return Ok(Vec::new());
         }
+        let _agents = self.agents.invalidation(Scope::Agent(agent));
         jobs::deliver(&self.write, agent, now).await
     }
 
@@ -365,6 +381,7 @@ impl Store for SqliteStore {
         agent: i64,
         reports: &[NewJobReport],
     ) -> Result<ReportsRecorded> {
+        let _agents = self.agents.invalidation(Scope::Agent(agent));
         jobs::record_reports(&self.write, ctx, agent, reports).await
     }
 }

@@ -1,0 +1,210 @@
+//! Agents as `get_agent` last read them, so that an agent's check-in (signature check,
+//! "send your inventory?", "any job?") needs no database round trip at all.
+//!
+//! Sound only because one process owns a SQLite file and changes agents only through
+//! this store (the CLI has no agent commands): every `Store` method that can change
+//! what [`Agent`] shows — the agent row, its asset's host name or inventory hash, its
+//! jobs — invalidates here, through an [`Invalidation`] guard that acts when dropped,
+//! so also when the caller's future is cancelled after the commit (inventory reports
+//! are invalidated by the group-commit writer task itself, which outlives a cancelled
+//! caller). The conformance case `agents::get_agent_sees_every_change` fails when any
+//! of them is left out. The PostgreSQL store, shared by replicas, has no such cache.
+//!
+//! Ordering: a reader takes the generation before it reads the row and caches the row
+//! only if the generation is unchanged afterwards; a writer bumps the generation after
+//! its commit. A row read before a commit therefore never lands after it.
+
+use patchwarden_domain::ids::AssetId;
+use patchwarden_store::Agent;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Agents kept at most; the cache is emptied when it would grow past this.
+pub(crate) const MAX_AGENTS: usize = 200_000;
+
+#[derive(Debug, Default)]
+struct Inner {
+    generation: u64,
+    by_id: HashMap<i64, Agent>,
+    /// The cached agents of each asset.
+    by_asset: HashMap<AssetId, Vec<i64>>,
+}
+
+impl Inner {
+    fn remove(&mut self, id: i64) {
+        let Some(agent) = self.by_id.remove(&id) else {
+            return;
+        };
+        if let Some(ids) = self.by_asset.get_mut(&agent.asset_id) {
+            ids.retain(|i| *i != id);
+            if ids.is_empty() {
+                self.by_asset.remove(&agent.asset_id);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_id.clear();
+        self.by_asset.clear();
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AgentCache {
+    inner: Mutex<Inner>,
+}
+
+/// What a write may have changed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope {
+    /// One agent's own row or jobs.
+    Agent(i64),
+    /// What agents show of this asset.
+    Asset(AssetId),
+    /// Anything (rare writes: enrolment, revocation, asset changes, jobs).
+    All,
+}
+
+impl AgentCache {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every update below leaves the maps consistent at each step.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached agent, or the generation to pass to [`AgentCache::store`] after
+    /// reading it from the database.
+    pub(crate) fn get(&self, id: i64) -> Result<Agent, u64> {
+        let inner = self.lock();
+        inner.by_id.get(&id).cloned().ok_or(inner.generation)
+    }
+
+    /// Caches `agent` as read after [`AgentCache::get`] returned `generation`, unless
+    /// a write finished since.
+    pub(crate) fn store(&self, generation: u64, agent: &Agent) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.by_id.len() >= MAX_AGENTS {
+            inner.clear();
+        }
+        inner.remove(agent.id);
+        inner.by_id.insert(agent.id, agent.clone());
+        inner
+            .by_asset
+            .entry(agent.asset_id)
+            .or_default()
+            .push(agent.id);
+    }
+
+    fn invalidate(&self, scope: Scope) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        match scope {
+            Scope::Agent(id) => inner.remove(id),
+            Scope::Asset(asset) => {
+                for id in inner.by_asset.remove(&asset).unwrap_or_default() {
+                    inner.by_id.remove(&id);
+                }
+            }
+            Scope::All => inner.clear(),
+        }
+    }
+
+    /// A guard to hold across a write: it invalidates `scope` when dropped, that is
+    /// after the write finished, failed or was cancelled.
+    pub(crate) fn invalidation(&self, scope: Scope) -> Invalidation<'_> {
+        Invalidation { cache: self, scope }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        let inner = self.lock();
+        assert_eq!(
+            inner.by_id.len(),
+            inner.by_asset.values().map(Vec::len).sum::<usize>(),
+            "both maps hold the same agents"
+        );
+        inner.by_id.len()
+    }
+}
+
+/// See [`AgentCache::invalidation`].
+#[derive(Debug)]
+pub(crate) struct Invalidation<'a> {
+    cache: &'a AgentCache,
+    scope: Scope,
+}
+
+impl Drop for Invalidation<'_> {
+    fn drop(&mut self) {
+        self.cache.invalidate(self.scope);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: i64, asset: i64) -> Agent {
+        Agent {
+            id,
+            asset_id: AssetId::new(asset),
+            hostname: format!("h{id}"),
+            public_key: String::new(),
+            agent_version: "1".into(),
+            enrollment_token_id: 1,
+            enrolled_at: jiff::Timestamp::UNIX_EPOCH,
+            last_seen_at: None,
+            revoked_at: None,
+            kernel_running: None,
+            reboot_required: false,
+            restart_needed: Vec::new(),
+            asset_inventory_hash: None,
+            unfinished_jobs: false,
+        }
+    }
+
+    #[test]
+    fn a_row_read_before_a_write_finished_is_not_kept() {
+        let c = AgentCache::default();
+        let g = c.get(1).unwrap_err();
+        // A write finishes between the read and the store.
+        drop(c.invalidation(Scope::Agent(2)));
+        c.store(g, &agent(1, 10));
+        assert!(c.get(1).is_err());
+        let g = c.get(1).unwrap_err();
+        c.store(g, &agent(1, 10));
+        assert_eq!(c.get(1).unwrap().id, 1);
+    }
+
+    #[test]
+    fn scopes_forget_what_they_name() {
+        let c = AgentCache::default();
+        for (id, asset) in [(1, 10), (2, 10), (3, 30)] {
+            let g = c.get(id).unwrap_err();
+            c.store(g, &agent(id, asset));
+        }
+        drop(c.invalidation(Scope::Agent(3)));
+        assert_eq!(c.len(), 2);
+        {
+            let _held = c.invalidation(Scope::Asset(AssetId::new(10)));
+            assert_eq!(c.len(), 2, "nothing happens before the write is over");
+        }
+        assert_eq!(c.len(), 0);
+        let g = c.get(3).unwrap_err();
+        c.store(g, &agent(3, 30));
+        drop(c.invalidation(Scope::All));
+        assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn a_full_cache_starts_over() {
+        let c = AgentCache::default();
+        for id in 0..i64::try_from(MAX_AGENTS).unwrap() + 1 {
+            let g = c.get(id).unwrap_err();
+            c.store(g, &agent(id, id));
+        }
+        assert_eq!(c.len(), 1);
+    }
+}
