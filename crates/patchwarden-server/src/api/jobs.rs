@@ -17,6 +17,19 @@ use patchwarden_wire::job::{Job, JobReport, Operation, RebootPolicy, SignedJob};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+/// What a job's `status` can be: `queued`, then the agent's `JobStatus` as it
+/// serialises (checked against it by a test).
+const JOB_STATUSES: [&str; 8] = [
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "rolled_back",
+    "awaiting_revocation",
+    "interrupted",
+    "rejected",
+];
+
 /// Most operations one job may carry.
 const MAX_OPERATIONS: usize = 32;
 /// Most packages one install operation may name.
@@ -310,8 +323,49 @@ pub fn schemas() -> Map<String, Value> {
                 "status",
                 "reports",
             ],
-            json!({ "id": s, "agent_id": i, "asset_id": i, "job": { "type": "object", "description": "patchwarden_wire::job::Job as signed" }, "created_at": t, "delivered_at": opt(&t), "status": { "type": "string", "description": "queued, or the status of the latest report: running, succeeded, failed, rolled_back, interrupted, rejected" }, "finished_at": opt(&t), "reports": arr(json!({ "type": "object", "description": "patchwarden_wire::job::JobReport (status, steps with step, ok, started_at, finished_at, log_excerpt; before; after; reboot_required) plus received_at" })) }),
+            json!({ "id": s, "agent_id": i, "asset_id": i, "job": { "type": "object", "description": "patchwarden_wire::job::Job as signed" }, "created_at": t, "delivered_at": opt(&t), "status": { "type": "string", "enum": JOB_STATUSES, "description": "queued, or the status of the agent's report: running, succeeded, failed (nothing left to undo), rolled_back, awaiting_revocation (failed without automatic rollback and left the host changed: a rollback job naming the job's deployment, else its id, restores the report's before), interrupted, rejected" }, "finished_at": opt(&t), "reports": arr(json!({ "type": "object", "description": "patchwarden_wire::job::JobReport (status, steps with step, ok, started_at, finished_at, log_excerpt; before: the package set recorded before the change, always present with awaiting_revocation; after; reboot_required) plus received_at" })) }),
         ),
     );
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JOB_STATUSES;
+    use patchwarden_wire::job::JobStatus;
+
+    #[test]
+    fn the_documented_statuses_are_the_wire_statuses() {
+        let wire = [
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+            JobStatus::RolledBack,
+            JobStatus::AwaitingRevocation,
+            JobStatus::Interrupted,
+            JobStatus::Rejected,
+        ];
+        let mut want = vec!["queued".to_owned()];
+        for s in wire {
+            // A new wire status stops this match compiling: list it above and in
+            // JOB_STATUSES.
+            match s {
+                JobStatus::Running
+                | JobStatus::Succeeded
+                | JobStatus::Failed
+                | JobStatus::RolledBack
+                | JobStatus::AwaitingRevocation
+                | JobStatus::Interrupted
+                | JobStatus::Rejected => {}
+            }
+            want.push(
+                serde_json::to_value(s)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        assert_eq!(JOB_STATUSES.to_vec(), want);
+    }
 }

@@ -20,14 +20,14 @@ use std::io::Write;
 const CHECKIN: &str = "/api/v1/agent/checkin";
 
 /// A simulated agent: its id, its key and the server key it pinned.
-struct Sim {
-    id: i64,
-    asset: i64,
-    key: SecretKey,
-    server_key: String,
+pub(crate) struct Sim {
+    pub(crate) id: i64,
+    pub(crate) asset: i64,
+    pub(crate) key: SecretKey,
+    pub(crate) server_key: String,
 }
 
-async fn token(admin: &Client, reusable: bool, hours: u32) -> String {
+pub(crate) async fn token(admin: &Client, reusable: bool, hours: u32) -> String {
     let r = admin
         .post(
             "/api/v1/agents/enrollment-tokens",
@@ -51,7 +51,7 @@ fn enroll_body(token: &str, host: &str, key: &SecretKey) -> Value {
     })
 }
 
-async fn enroll(ts: &TestServer, token: &str, host: &str) -> Result<Sim, Resp> {
+pub(crate) async fn enroll(ts: &TestServer, token: &str, host: &str) -> Result<Sim, Resp> {
     let key = SecretKey::generate();
     let r = ts
         .anonymous()
@@ -101,12 +101,12 @@ async fn send_raw(
     Client::finish(req.send().await.unwrap()).await
 }
 
-async fn checkin(ts: &TestServer, a: &Sim, c: &CheckIn) -> Resp {
+pub(crate) async fn checkin(ts: &TestServer, a: &Sim, c: &CheckIn) -> Resp {
     let body = gzip(&serde_json::to_vec(c).unwrap());
     send_raw(ts, a.id, &a.key, now(ts), body, true).await
 }
 
-fn pkg(name: &str, version: &str) -> InstalledPackage {
+pub(crate) fn pkg(name: &str, version: &str) -> InstalledPackage {
     InstalledPackage {
         name: name.into(),
         version: version.into(),
@@ -116,7 +116,7 @@ fn pkg(name: &str, version: &str) -> InstalledPackage {
     }
 }
 
-fn inventory(host: &str, packages: Vec<InstalledPackage>) -> InventoryReport {
+pub(crate) fn inventory(host: &str, packages: Vec<InstalledPackage>) -> InventoryReport {
     InventoryReport::new(
         Hostname::parse(host).unwrap(),
         OsInfo {
@@ -132,7 +132,7 @@ fn inventory(host: &str, packages: Vec<InstalledPackage>) -> InventoryReport {
     )
 }
 
-fn facts(inv: &InventoryReport, send: bool) -> CheckIn {
+pub(crate) fn facts(inv: &InventoryReport, send: bool) -> CheckIn {
     CheckIn {
         agent_version: "0.1.0".into(),
         sent_at: Timestamp::now(),
@@ -407,7 +407,7 @@ async fn gzip_bodies_inventories_and_findings() {
     assert_eq!((r.status.as_u16(), r.code()), (413, "payload_too_large"));
 }
 
-fn report(job: &str, status: JobStatus) -> JobReport {
+pub(crate) fn report(job: &str, status: JobStatus) -> JobReport {
     let at = Timestamp::now();
     JobReport {
         job_id: job.into(),

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod agent_jobs;
 mod agents;
 mod api_basics;
 mod audit_chain;
