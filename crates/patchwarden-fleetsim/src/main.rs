@@ -76,6 +76,46 @@ struct Args {
         default_value = "../shared/fixtures/advisories/osv-almalinux/advisories/almalinux9"
     )]
     alma_feed: PathBuf,
+    /// The server's process id, when it runs on this machine: its CPU time (user +
+    /// system, from `/proc/PID/stat`) is read around each phase and printed per request.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// User + system CPU time of process `pid` so far (`/proc/PID/stat`, fields 14 and 15,
+/// in clock ticks of 1/100 s: USER_HZ is 100 on every Linux architecture).
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; the fields after it do not.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow::anyhow!("/proc/{pid}/stat: no command field"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): utime is field 14, stime field 15.
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i - 3)
+            .ok_or_else(|| anyhow::anyhow!("/proc/{pid}/stat: too few fields"))?
+            .parse::<u64>()
+            .map_err(Into::into)
+    };
+    Ok(Duration::from_millis((ticks(14)? + ticks(15)?) * 10))
+}
+
+/// Prints the server's CPU time spent since `before`, per request of the phase.
+fn print_cpu(pid: Option<u32>, before: Option<Duration>, requests: usize) {
+    let (Some(pid), Some(before)) = (pid, before) else {
+        return;
+    };
+    match cpu_time(pid) {
+        Ok(after) => {
+            let spent = after.saturating_sub(before);
+            let per = spent.as_secs_f64() * 1e6 / requests.max(1) as f64;
+            println!("  server CPU: {spent:.2?}, {per:.0} µs per request");
+        }
+        Err(e) => eprintln!("warning: reading the server's CPU time: {e}"),
+    }
 }
 
 /// `path` as given when it exists (or is absolute), else relative to the repository
@@ -181,8 +221,10 @@ async fn main() -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<_>>>()
             .map(Arc::new)
     };
+    let cpu = || a.server_pid.and_then(|p| cpu_time(p).ok());
     let name = "full inventory reports";
     let full_bodies = bodies(|ag| &ag.report, true)?;
+    let before = cpu();
     let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
     let deadline = Instant::now() + Duration::from_secs(a.report_seconds);
     let first = phase::run(
@@ -196,6 +238,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     println!("{}", first.summary(name));
+    print_cpu(a.server_pid, before, first.count());
     details(&first, name);
 
     let beats = bodies(|ag| &ag.report, false)?;
@@ -204,6 +247,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     // Bounded: at most 1,000 rounds over the fleet, and the deadline.
     let jobs: Vec<usize> = (0..n.saturating_mul(1000)).map(|k| k % n.max(1)).collect();
+    let before = cpu();
     let unchanged = phase::run(jobs, a.concurrency, deadline, move |i| {
         let (h, s, ag, b) = (h.clone(), s.clone(), ag.clone(), beats.clone());
         async move {
@@ -213,6 +257,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     println!("{}", unchanged.summary("unchanged check-ins"));
+    print_cpu(a.server_pid, before, unchanged.count());
 
     // Only hosts the server already knows: those whose first report went through.
     let name = "changed inventory reports";
@@ -221,12 +266,14 @@ async fn main() -> anyhow::Result<()> {
     let patched = bodies(|ag| &ag.patched, true)?;
     let (h, s, ag) = (http.clone(), server.clone(), agents.clone());
     let deadline = Instant::now() + Duration::from_secs(a.report_seconds);
+    let before = cpu();
     let changed = phase::run(known, a.concurrency, deadline, move |i| {
         let (h, s, ag, b) = (h.clone(), s.clone(), ag.clone(), patched.clone());
         async move { accepted(&send(&h, &s, &ag[i], b[i].clone()).await?, name) }
     })
     .await?;
     println!("{}", changed.summary(name));
+    print_cpu(a.server_pid, before, changed.count());
     details(&changed, name);
     Ok(())
 }

@@ -32,6 +32,11 @@ impl Outcome {
     }
 
     /// `name: N in S s = R/s (p50 …, p99 …)`.
+    /// Requests that completed.
+    pub fn count(&self) -> usize {
+        self.samples.len()
+    }
+
     pub fn summary(&self, name: &str) -> String {
         let lat = self.latencies(|_| true);
         format!(

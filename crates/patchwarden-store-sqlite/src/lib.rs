@@ -91,7 +91,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            // Statement and savepoint journals (one savepoint per report in a group
+            // commit) are kept in memory rather than in temporary files: they only
+            // undo a statement or savepoint inside a transaction, never a commit.
+            .pragma("temp_store", "memory");
         let unavailable = |e: sqlx::Error| {
             StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
         };
