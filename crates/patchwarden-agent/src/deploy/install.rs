@@ -9,6 +9,13 @@ use jiff::Timestamp;
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::{Job, JobReport, JobStatus, PackageTarget};
 
+/// What a failing snapshot or pre hook means: the job stops before the install.
+const NOTHING_CHANGED: &str = "the deployment stops here; no package was changed";
+/// What a failing post hook means (like a failed health check).
+const POST_FAILED: &str = "the deployment counts as failed, as with a failed health \
+     check: rolled back when the job's rollback_on_failure allows it, else left for an \
+     approved rollback job when packages were changed";
+
 impl PackageExecutor {
     fn packages_now(&self) -> Result<Vec<InstalledPackage>, String> {
         patchwarden_inventory::collect_local(&self.root)
@@ -68,7 +75,7 @@ impl PackageExecutor {
             .push(step("plan", true, started, Timestamp::now(), &summary));
 
         if let Some(argv) = &self.hooks.snapshot {
-            if !self.hook("snapshot", argv, job, report) {
+            if !self.hook("snapshot", argv, job, report, NOTHING_CHANGED) {
                 return JobStatus::Failed;
             }
         }
@@ -116,14 +123,15 @@ impl PackageExecutor {
             return JobStatus::Failed;
         };
         if let Some(argv) = &self.hooks.pre {
-            if !self.hook("pre", argv, job, report) {
+            if !self.hook("pre", argv, job, report, NOTHING_CHANGED) {
                 return JobStatus::Failed;
             }
         }
 
         let installed = Self::timed(report, "install", || m.install(targets, &log("install")));
+        // A failing post hook fails the deployment as a failing health check does.
         let post_ok = match &self.hooks.post {
-            Some(argv) => self.hook("post", argv, job, report),
+            Some(argv) => self.hook("post", argv, job, report, POST_FAILED),
             None => true,
         };
         let verified = installed && Self::timed(report, "verify", || self.verify_targets(targets));
@@ -133,12 +141,8 @@ impl PackageExecutor {
             .as_ref()
             .ok()
             .map(|now| touched_only(now.clone(), &touched));
-        if installed && verified && healthy {
-            return if post_ok {
-                JobStatus::Succeeded
-            } else {
-                JobStatus::Failed
-            };
+        if installed && post_ok && verified && healthy {
+            return JobStatus::Succeeded;
         }
         if !job.rollback_on_failure {
             let (status, why) = left_for_revocation(

@@ -4,7 +4,8 @@
 //! An install ("bring these packages to these versions") goes: record the package
 //! set → simulate the transaction (`plan`) → `snapshot` hook → save the installed
 //! versions of every package the transaction touches (`backup`) → `pre` hook →
-//! install → `post` hook → verify the versions → health checks. On a failure the job
+//! install → `post` hook → verify the versions → health checks. On a failure of any
+//! of the last four (a failing `post` hook counts as a failed health check) the job
 //! rolls back from the backup when `rollback_on_failure`; else it reports
 //! `awaiting_revocation` (with the recorded package set) when packages were changed,
 //! and the backup waits for a `Rollback { deployment }` job, or plain `failed` when
@@ -119,7 +120,16 @@ impl PackageExecutor {
     }
 
     /// Runs a local hook (argv from the local configuration only) as step `hook:<name>`.
-    fn hook(&self, name: &str, argv: &[String], job: &Job, report: &mut JobReport) -> bool {
+    /// When it fails, the step's log ends with `the <name> hook failed (<how>): ` and
+    /// `if_failed`, what its failure means for the job.
+    fn hook(
+        &self,
+        name: &str,
+        argv: &[String],
+        job: &Job,
+        report: &mut JobReport,
+        if_failed: &str,
+    ) -> bool {
         let Some((program, args)) = argv.split_first() else {
             return true;
         };
@@ -128,9 +138,22 @@ impl PackageExecutor {
             .env("PATCHWARDEN_JOB_ID", &job.id)
             .env("PATCHWARDEN_DEPLOYMENT", deployment_of(job))
             .env("PATCHWARDEN_ROOT", &self.root);
+        let what = run::describe(&cmd);
         let log = self.store.log_path(&job.id, &format!("hook-{name}"));
         Self::timed(report, &format!("hook:{name}"), || {
-            run::run_logged(cmd, self.timeout, &log)
+            let mut out = run::run_logged(cmd, self.timeout, &log);
+            if !out.ok {
+                // run_logged's last line is `<command>: <exit status, timeout, …>`.
+                let how = out
+                    .log
+                    .lines()
+                    .last()
+                    .and_then(|l| l.strip_prefix(what.as_str()))
+                    .and_then(|l| l.strip_prefix(": "))
+                    .unwrap_or("see above");
+                out.log = format!("{}\nthe {name} hook failed ({how}): {if_failed}", out.log);
+            }
+            out
         })
     }
 

@@ -6,6 +6,7 @@
 
 mod apt;
 mod apt_faults;
+mod apt_post_hook;
 mod apt_revocation;
 mod dnf;
 
