@@ -84,21 +84,27 @@ async fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let requests = std::mem::take(&mut batch);
-        // The agents of these assets show their inventory hash: forgotten once the
-        // batch is over (here, not in the caller, whose request may be cancelled while
-        // its report is still written).
-        let _agents: Vec<_> = requests
-            .iter()
-            .map(|r| agents.invalidation(Scope::Asset(r.id)))
-            .collect();
-        write_batch(&pool, &interner, requests).await;
+        write_batch(&pool, &interner, &agents, requests).await;
     }
 }
 
-async fn write_batch(pool: &SqlitePool, interner: &Interner, requests: Vec<Request>) {
+async fn write_batch(
+    pool: &SqlitePool,
+    interner: &Interner,
+    agents: &AgentCache,
+    requests: Vec<Request>,
+) {
     let mut answers: Vec<Result<InventoryChange>> = Vec::with_capacity(requests.len());
     let mut pending: Pending = Vec::new();
+    // The agents of these assets show their inventory hash: forgotten after the commit
+    // and before any caller hears of it (here, not in the caller, whose request may be
+    // cancelled while its report is still written).
+    let invalidations: Vec<_> = requests
+        .iter()
+        .map(|r| agents.invalidation(Scope::Asset(r.id)))
+        .collect();
     let outcome = write_all(pool, interner, &requests, &mut answers, &mut pending).await;
+    drop(invalidations);
     match outcome {
         Ok(()) => {
             interner.remember(pending);
