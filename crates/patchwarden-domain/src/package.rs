@@ -77,11 +77,23 @@ impl InstalledPackage {
 /// Agents and the server compute the same value, so an unchanged inventory need not be
 /// sent again.
 pub fn inventory_hash(format: PackageFormat, packages: &[InstalledPackage]) -> String {
-    use sha2::{Digest, Sha256};
+    hash_sorted(format, &sorted_by_key(packages))
+}
+
+fn key(p: &InstalledPackage) -> (&str, &str, &str) {
+    (&p.name, &p.arch, &p.version)
+}
+
+fn sorted_by_key(packages: &[InstalledPackage]) -> Vec<&InstalledPackage> {
     let mut sorted: Vec<&InstalledPackage> = packages.iter().collect();
-    sorted.sort_by(|a, b| (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version)));
+    sorted.sort_by(|a, b| key(a).cmp(&key(b)));
+    sorted
+}
+
+fn hash_sorted(format: PackageFormat, sorted: &[&InstalledPackage]) -> String {
+    use sha2::{Digest, Sha256};
     // One buffer, hashed once: per-field `update` calls cost more than the copying.
-    let mut text = Vec::with_capacity(16 + packages.len() * 64);
+    let mut text = Vec::with_capacity(16 + sorted.len() * 64);
     text.extend_from_slice(format.as_str().as_bytes());
     text.push(b'\n');
     for p in sorted {
@@ -106,6 +118,61 @@ pub fn inventory_hash(format: PackageFormat, packages: &[InstalledPackage]) -> S
     hex::encode(h)
 }
 
+/// An inventory with its canonical hash ([`inventory_hash`]) and no (name, arch,
+/// version) listed twice. The only way to make one is [`CheckedInventory::new`], which
+/// sorts the packages once for both checks, so whoever holds one can trust the hash
+/// without computing it again (the server checks an agent's claimed hash with it and
+/// hands the same value to the store).
+#[derive(Debug, Clone)]
+pub struct CheckedInventory<'a> {
+    format: PackageFormat,
+    packages: &'a [InstalledPackage],
+    hash: String,
+}
+
+/// A (name, arch, version) listed twice in one inventory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("package {name} {version} ({}) is listed twice", if arch.is_empty() { "no arch" } else { arch.as_str() })]
+pub struct DuplicatePackage {
+    pub name: String,
+    pub arch: String,
+    pub version: String,
+}
+
+impl<'a> CheckedInventory<'a> {
+    pub fn new(
+        format: PackageFormat,
+        packages: &'a [InstalledPackage],
+    ) -> Result<Self, DuplicatePackage> {
+        let sorted = sorted_by_key(packages);
+        if let Some(w) = sorted.windows(2).find(|w| key(w[0]) == key(w[1])) {
+            return Err(DuplicatePackage {
+                name: w[0].name.clone(),
+                arch: w[0].arch.clone(),
+                version: w[0].version.clone(),
+            });
+        }
+        Ok(Self {
+            format,
+            packages,
+            hash: hash_sorted(format, &sorted),
+        })
+    }
+
+    pub fn format(&self) -> PackageFormat {
+        self.format
+    }
+
+    /// The packages in the order given.
+    pub fn packages(&self) -> &'a [InstalledPackage] {
+        self.packages
+    }
+
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +185,32 @@ mod tests {
             source_name: None,
             source_version: None,
         }
+    }
+
+    #[test]
+    fn a_checked_inventory_has_the_canonical_hash_and_no_duplicate() {
+        let packages = vec![pkg("zlib1g", "1:1.2.13"), pkg("bash", "5.2.15-2+b2")];
+        let checked = CheckedInventory::new(PackageFormat::Deb, &packages).unwrap();
+        assert_eq!(
+            checked.hash(),
+            inventory_hash(PackageFormat::Deb, &packages)
+        );
+        assert_ne!(
+            checked.hash(),
+            inventory_hash(PackageFormat::Rpm, &packages)
+        );
+        assert_eq!(checked.packages()[0].name, "zlib1g", "order as given");
+        let mut twice = packages.clone();
+        twice.push(pkg("bash", "5.2.15-2+b2"));
+        let e = CheckedInventory::new(PackageFormat::Deb, &twice).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "package bash 5.2.15-2+b2 (amd64) is listed twice"
+        );
+        // Two versions of one name are not duplicates (kernels).
+        twice.pop();
+        twice.push(pkg("bash", "5.2.15-2+b3"));
+        assert!(CheckedInventory::new(PackageFormat::Deb, &twice).is_ok());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::db_err;
 use crate::{assets, audit};
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
-use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_store::audit_drafts as drafts;
 use patchwarden_store::inventory_diff::count_changes;
 use patchwarden_store::inventory_sets::{
@@ -181,16 +181,14 @@ async fn prepare(
     conn: &mut PgConnection,
     interner: &Interner,
     id: AssetId,
-    format: PackageFormat,
-    packages: &[InstalledPackage],
+    inventory: &CheckedInventory<'_>,
 ) -> Result<(Prepared, Pending)> {
-    let hash = Prepared::hash_of(format, packages)?;
     let asset = assets::load(&mut *conn, id).await?;
     let (old, read) = match asset.inventory_hash.as_deref() {
-        Some(h) if h != hash => set_packages(&mut *conn, interner, h).await?,
+        Some(h) if h != inventory.hash() => set_packages(&mut *conn, interner, h).await?,
         _ => (Vec::new(), Vec::new()),
     };
-    let prepared = Prepared::new(interner, format, packages, hash, asset.inventory_hash, &old)?;
+    let prepared = Prepared::new(interner, inventory, asset.inventory_hash, &old)?;
     Ok((prepared, read))
 }
 
@@ -269,12 +267,11 @@ pub(crate) async fn replace(
     interner: &Interner,
     ctx: &AuditCtx,
     id: AssetId,
-    format: PackageFormat,
-    packages: &[InstalledPackage],
+    inventory: &CheckedInventory<'_>,
 ) -> Result<InventoryChange> {
     let mut tx = pool.begin().await.map_err(db_err)?;
     assets::lock(&mut tx, id).await?;
-    let (prepared, mut pending) = prepare(&mut tx, interner, id, format, packages).await?;
+    let (prepared, mut pending) = prepare(&mut tx, interner, id, inventory).await?;
     let (change, written) = apply(&mut tx, interner, ctx, id, &prepared).await?;
     tx.commit().await.map_err(db_err)?;
     pending.extend(written);

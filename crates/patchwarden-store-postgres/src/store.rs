@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
-use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
@@ -72,14 +72,13 @@ impl Store for PostgresStore {
         self.named(assets::delete(&self.pool, ctx, id).await)
     }
 
-    async fn replace_inventory(
+    async fn replace_checked_inventory(
         &self,
         ctx: &AuditCtx,
         id: AssetId,
-        format: PackageFormat,
-        packages: &[InstalledPackage],
+        inv: &CheckedInventory<'_>,
     ) -> Result<InventoryChange> {
-        self.named(inventory::replace(&self.pool, &self.packages, ctx, id, format, packages).await)
+        self.named(inventory::replace(&self.pool, &self.packages, ctx, id, inv).await)
     }
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {

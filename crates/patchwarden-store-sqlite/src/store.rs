@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
-use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
@@ -71,24 +71,17 @@ impl Store for SqliteStore {
         assets::delete(&self.write, ctx, id).await
     }
 
-    async fn replace_inventory(
+    async fn replace_checked_inventory(
         &self,
         ctx: &AuditCtx,
         id: AssetId,
-        format: PackageFormat,
-        packages: &[InstalledPackage],
+        inv: &CheckedInventory<'_>,
     ) -> Result<InventoryChange> {
-        // The writer task forgets this asset's agents in the cache once it wrote.
         // Everything but the writes happens here, in parallel with other reports; the
-        // writer task only applies the result (group commit).
-        let (prepared, read) = inventory::prepare(
-            &mut *self.reader().await?,
-            &self.packages,
-            id,
-            format,
-            packages,
-        )
-        .await?;
+        // writer task only applies the result (group commit), then forgets this asset's
+        // agents in the agent cache.
+        let (prepared, read) =
+            inventory::prepare(&mut *self.reader().await?, &self.packages, id, inv).await?;
         self.packages.remember(read);
         self.inventory_writer.replace(ctx, id, prepared).await
     }

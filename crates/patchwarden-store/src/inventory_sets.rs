@@ -13,9 +13,9 @@
 //! ([`Interner`]) by every replica without invalidation; a backend adds entries only
 //! after the transaction that inserted them committed.
 
-use crate::inventory_diff::{check_no_duplicates, count_changes};
+use crate::inventory_diff::count_changes;
 use crate::{InventoryChange, StoreError};
-use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{CheckedInventory, InstalledPackage, PackageFormat};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -178,25 +178,16 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Refuses duplicate (name, arch, version) keys and returns the canonical hash.
-    pub fn hash_of(
-        format: PackageFormat,
-        packages: &[InstalledPackage],
-    ) -> Result<String, StoreError> {
-        check_no_duplicates(packages)?;
-        Ok(inventory_hash(format, packages))
-    }
-
-    /// `old` is the inventory stored under `based_on` (empty when that is `hash` itself
-    /// or nothing).
+    /// `old` is the inventory stored under `based_on` (empty when that is the
+    /// inventory's own hash, or nothing).
     pub fn new(
         interner: &Interner,
-        format: PackageFormat,
-        packages: &[InstalledPackage],
-        hash: String,
+        inventory: &CheckedInventory<'_>,
         based_on: Option<String>,
         old: &[InstalledPackage],
     ) -> Result<Self, StoreError> {
+        let (format, packages) = (inventory.format(), inventory.packages());
+        let hash = inventory.hash().to_owned();
         let count =
             i64::try_from(packages.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let change = if based_on.as_deref() == Some(hash.as_str()) {

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
-use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{CheckedInventory, InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -71,6 +71,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         id: AssetId,
         format: PackageFormat,
         packages: &[InstalledPackage],
+    ) -> Result<InventoryChange> {
+        let checked = CheckedInventory::new(format, packages)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.replace_checked_inventory(ctx, id, &checked).await
+    }
+    /// [`Store::replace_inventory`] with the hash and the duplicate check done already
+    /// (an agent's report, checked against the hash it claims).
+    async fn replace_checked_inventory(
+        &self,
+        ctx: &AuditCtx,
+        id: AssetId,
+        inventory: &CheckedInventory<'_>,
     ) -> Result<InventoryChange>;
     /// The asset's packages ordered by (name, arch, version).
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>>;

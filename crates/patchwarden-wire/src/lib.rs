@@ -13,7 +13,9 @@ pub mod sign;
 
 use jiff::Timestamp;
 use patchwarden_domain::asset::{Hostname, OsInfo};
-use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{
+    inventory_hash, CheckedInventory, InstalledPackage, PackageFormat,
+};
 use patchwarden_domain::ValidationError;
 use serde::{Deserialize, Serialize};
 
@@ -70,9 +72,11 @@ impl InventoryReport {
         }
     }
 
-    /// Checks what deserialization cannot: package count and shape, kernel string, and
-    /// that `inventory_hash` matches the packages. The server calls this on every report.
-    pub fn check(&self) -> Result<(), ValidationError> {
+    /// Checks what deserialization cannot: package count and shape, no (name, arch,
+    /// version) twice, kernel string, and that `inventory_hash` matches the packages.
+    /// The server calls this on every report and keeps the checked inventory, whose
+    /// hash it need not compute again.
+    pub fn check(&self) -> Result<CheckedInventory<'_>, ValidationError> {
         if self.packages.len() > MAX_PACKAGES {
             return Err(ValidationError::new(
                 "packages",
@@ -90,13 +94,15 @@ impl InventoryReport {
                 ));
             }
         }
-        if self.inventory_hash != inventory_hash(self.format, &self.packages) {
+        let checked = CheckedInventory::new(self.format, &self.packages)
+            .map_err(|e| ValidationError::new("packages", e.to_string()))?;
+        if self.inventory_hash != checked.hash() {
             return Err(ValidationError::new(
                 "inventory_hash",
                 "does not match the packages in the report",
             ));
         }
-        Ok(())
+        Ok(checked)
     }
 }
 

@@ -175,7 +175,7 @@ pub async fn checkin(
     }
     let mut stored_hash = None;
     if let Some(inv) = &c.inventory {
-        inv.check()?;
+        let checked = inv.check()?;
         if inv.inventory_hash != c.inventory_hash {
             return Err(patchwarden_domain::ValidationError::new(
                 "inventory_hash",
@@ -193,7 +193,7 @@ pub async fn checkin(
         }
         let stored = state
             .store
-            .replace_inventory(&ctx, asset_id, inv.format, &inv.packages)
+            .replace_checked_inventory(&ctx, asset_id, &checked)
             .await?;
         asset.package_format = Some(inv.format);
         asset.inventory_hash = Some(stored.hash);
