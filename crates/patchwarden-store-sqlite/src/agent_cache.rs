@@ -4,10 +4,12 @@
 //! Sound only because one process owns a SQLite file and changes agents only through
 //! this store (the CLI has no agent commands): every `Store` method that can change
 //! what [`Agent`] shows — the agent row, its asset's host name or inventory hash, its
-//! jobs — invalidates here, through an [`Invalidation`] guard that acts when dropped,
-//! so also when the caller's future is cancelled after the commit (inventory reports
-//! are invalidated by the group-commit writer task itself, which outlives a cancelled
-//! caller). The conformance case `agents::get_agent_sees_every_change` fails when any
+//! jobs — invalidates here, through an [`Invalidation`] guard, after the write and
+//! before the method returns (inventory reports: in the group-commit writer task,
+//! before it answers). When the caller's future is dropped mid-write, the statement
+//! sent last (a `COMMIT`, say) still runs on the connection's thread after the drop;
+//! the guard then invalidates at once and again once the single writer connection is
+//! handed out again, which sqlx does only after that statement ran. The conformance case `agents::get_agent_sees_every_change` fails when any
 //! of them is left out. The PostgreSQL store, shared by replicas, has no such cache.
 //!
 //! Ordering: a reader takes the generation before it reads the row and caches the row
@@ -16,8 +18,9 @@
 
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::Agent;
+use sqlx::SqlitePool;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Agents kept at most; the cache is emptied when it would grow past this.
 pub(crate) const MAX_AGENTS: usize = 200_000;
@@ -111,10 +114,19 @@ impl AgentCache {
         }
     }
 
-    /// A guard to hold across a write: it invalidates `scope` when dropped, that is
-    /// after the write finished, failed or was cancelled.
-    pub(crate) fn invalidation(&self, scope: Scope) -> Invalidation<'_> {
-        Invalidation { cache: self, scope }
+    /// A guard to hold across a write on `writer` (the single writer connection's
+    /// pool): [`Invalidation::finish`] after the write, or dropped unfinished when the
+    /// write was cancelled. `None` for a write that cannot be cancelled.
+    pub(crate) fn invalidation(
+        self: &Arc<Self>,
+        scope: Scope,
+        writer: Option<&SqlitePool>,
+    ) -> Invalidation {
+        Invalidation {
+            cache: Arc::clone(self),
+            scope,
+            unfinished: writer.cloned(),
+        }
     }
 
     #[cfg(test)]
@@ -131,14 +143,35 @@ impl AgentCache {
 
 /// See [`AgentCache::invalidation`].
 #[derive(Debug)]
-pub(crate) struct Invalidation<'a> {
-    cache: &'a AgentCache,
+pub(crate) struct Invalidation {
+    cache: Arc<AgentCache>,
     scope: Scope,
+    /// The writer pool while the write may still be running.
+    unfinished: Option<SqlitePool>,
 }
 
-impl Drop for Invalidation<'_> {
+impl Invalidation {
+    /// The write is over (committed, failed or rolled back).
+    pub(crate) fn finish(mut self) {
+        self.unfinished = None;
+    }
+}
+
+impl Drop for Invalidation {
     fn drop(&mut self) {
         self.cache.invalidate(self.scope);
+        let Some(writer) = self.unfinished.take() else {
+            return;
+        };
+        // Dropped mid-write: invalidate again once the writer connection is free.
+        // Without a runtime (shutting down) nothing can be served from the cache.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (cache, scope) = (Arc::clone(&self.cache), self.scope);
+            runtime.spawn(async move {
+                let _writer = writer.acquire().await;
+                cache.invalidate(scope);
+            });
+        }
     }
 }
 
@@ -167,10 +200,10 @@ mod tests {
 
     #[test]
     fn a_row_read_before_a_write_finished_is_not_kept() {
-        let c = AgentCache::default();
+        let c = Arc::new(AgentCache::default());
         let g = c.get(1).unwrap_err();
         // A write finishes between the read and the store.
-        drop(c.invalidation(Scope::Agent(2)));
+        c.invalidation(Scope::Agent(2), None).finish();
         c.store(g, &agent(1, 10));
         assert!(c.get(1).is_err());
         let g = c.get(1).unwrap_err();
@@ -180,27 +213,54 @@ mod tests {
 
     #[test]
     fn scopes_forget_what_they_name() {
-        let c = AgentCache::default();
+        let c = Arc::new(AgentCache::default());
         for (id, asset) in [(1, 10), (2, 10), (3, 30)] {
             let g = c.get(id).unwrap_err();
             c.store(g, &agent(id, asset));
         }
-        drop(c.invalidation(Scope::Agent(3)));
+        c.invalidation(Scope::Agent(3), None).finish();
         assert_eq!(c.len(), 2);
         {
-            let _held = c.invalidation(Scope::Asset(AssetId::new(10)));
+            let held = c.invalidation(Scope::Asset(AssetId::new(10)), None);
             assert_eq!(c.len(), 2, "nothing happens before the write is over");
+            held.finish();
         }
         assert_eq!(c.len(), 0);
         let g = c.get(3).unwrap_err();
         c.store(g, &agent(3, 30));
-        drop(c.invalidation(Scope::All));
+        c.invalidation(Scope::All, None).finish();
         assert_eq!(c.len(), 0);
+    }
+
+    /// A write cancelled after its `COMMIT` was sent: a row read before that commit
+    /// landed and cached after the guard dropped is forgotten once the writer
+    /// connection is free again.
+    #[tokio::test]
+    async fn a_cancelled_write_invalidates_again_when_the_writer_is_free() {
+        let writer = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let c = Arc::new(AgentCache::default());
+        let in_flight = writer.acquire().await.unwrap();
+        drop(c.invalidation(Scope::Agent(1), Some(&writer)));
+        let g = c.get(1).unwrap_err();
+        c.store(g, &agent(1, 10));
+        assert!(c.get(1).is_ok(), "cached while the write may still land");
+        drop(in_flight);
+        for _ in 0..200 {
+            if c.get(1).is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("the stale row stayed cached after the writer was free");
     }
 
     #[test]
     fn a_full_cache_starts_over() {
-        let c = AgentCache::default();
+        let c = Arc::new(AgentCache::default());
         for id in 0..i64::try_from(MAX_AGENTS).unwrap() + 1 {
             let g = c.get(id).unwrap_err();
             c.store(g, &agent(id, id));

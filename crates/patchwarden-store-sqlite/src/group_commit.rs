@@ -8,7 +8,7 @@
 //! commit for all. A caller is answered only after that commit, so an acknowledged
 //! report is durable exactly as with one transaction per report.
 
-use crate::agent_cache::{AgentCache, Scope};
+use crate::agent_cache::{AgentCache, Invalidation, Scope};
 use crate::error::db_err;
 use crate::inventory::{self, Pending};
 use patchwarden_domain::ids::AssetId;
@@ -91,7 +91,7 @@ async fn run(
 async fn write_batch(
     pool: &SqlitePool,
     interner: &Interner,
-    agents: &AgentCache,
+    agents: &Arc<AgentCache>,
     requests: Vec<Request>,
 ) {
     let mut answers: Vec<Result<InventoryChange>> = Vec::with_capacity(requests.len());
@@ -101,10 +101,10 @@ async fn write_batch(
     // cancelled while its report is still written).
     let invalidations: Vec<_> = requests
         .iter()
-        .map(|r| agents.invalidation(Scope::Asset(r.id)))
+        .map(|r| agents.invalidation(Scope::Asset(r.id), None))
         .collect();
     let outcome = write_all(pool, interner, &requests, &mut answers, &mut pending).await;
-    drop(invalidations);
+    invalidations.into_iter().for_each(Invalidation::finish);
     match outcome {
         Ok(()) => {
             interner.remember(pending);

@@ -142,6 +142,19 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Runs `write` (on the writer) and then forgets `scope` in the agent cache, also
+    /// when this future is dropped before the write is over (see `agent_cache`).
+    async fn changing_agents<T>(
+        &self,
+        scope: agent_cache::Scope,
+        write: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let agents = self.agents.invalidation(scope, Some(&self.write));
+        let out = write.await;
+        agents.finish();
+        out
+    }
+
     async fn reader(&self) -> Result<PoolConnection<Sqlite>> {
         self.read.acquire().await.map_err(db_err)
     }

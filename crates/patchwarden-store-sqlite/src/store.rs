@@ -62,13 +62,16 @@ impl Store for SqliteStore {
     }
 
     async fn update_asset(&self, ctx: &AuditCtx, id: AssetId, patch: &AssetPatch) -> Result<Asset> {
-        let _agents = self.agents.invalidation(Scope::Asset(id));
-        assets::update(&self.write, ctx, id, patch).await
+        self.changing_agents(
+            Scope::Asset(id),
+            assets::update(&self.write, ctx, id, patch),
+        )
+        .await
     }
 
     async fn delete_asset(&self, ctx: &AuditCtx, id: AssetId) -> Result<()> {
-        let _agents = self.agents.invalidation(Scope::Asset(id));
-        assets::delete(&self.write, ctx, id).await
+        self.changing_agents(Scope::Asset(id), assets::delete(&self.write, ctx, id))
+            .await
     }
 
     async fn replace_checked_inventory(
@@ -298,8 +301,8 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_enrollment_token(&self, ctx: &AuditCtx, id: i64) -> Result<EnrollmentToken> {
-        let _agents = self.agents.invalidation(Scope::All);
-        agents::revoke_token(&self.write, ctx, id).await
+        self.changing_agents(Scope::All, agents::revoke_token(&self.write, ctx, id))
+            .await
     }
 
     async fn enroll_agent(
@@ -308,8 +311,11 @@ impl Store for SqliteStore {
         token_hash: &str,
         new: &NewAgent,
     ) -> Result<Option<Enrolled>> {
-        let _agents = self.agents.invalidation(Scope::All);
-        agents::enroll(&self.write, ctx, token_hash, new).await
+        self.changing_agents(
+            Scope::All,
+            agents::enroll(&self.write, ctx, token_hash, new),
+        )
+        .await
     }
 
     async fn get_agent(&self, id: i64) -> Result<Agent> {
@@ -327,8 +333,8 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_agent(&self, ctx: &AuditCtx, id: i64) -> Result<Agent> {
-        let _agents = self.agents.invalidation(Scope::All);
-        agents::revoke_agent(&self.write, ctx, id).await
+        self.changing_agents(Scope::All, agents::revoke_agent(&self.write, ctx, id))
+            .await
     }
 
     async fn record_agent_contact(
@@ -337,8 +343,8 @@ impl Store for SqliteStore {
         at: jiff::Timestamp,
         c: &AgentContact,
     ) -> Result<()> {
-        let _agents = self.agents.invalidation(Scope::Agent(id));
-        agents::contact(&self.write, id, at, c).await
+        self.changing_agents(Scope::Agent(id), agents::contact(&self.write, id, at, c))
+            .await
     }
 
     async fn server_key(&self, ctx: &AuditCtx, key: &NewServerKey) -> Result<String> {
@@ -346,8 +352,8 @@ impl Store for SqliteStore {
     }
 
     async fn create_job(&self, ctx: &AuditCtx, new: &NewJob) -> Result<StoredJob> {
-        let _agents = self.agents.invalidation(Scope::All);
-        jobs::create(&self.write, ctx, new).await
+        self.changing_agents(Scope::All, jobs::create(&self.write, ctx, new))
+            .await
     }
 
     async fn get_job(&self, id: &str) -> Result<StoredJob> {
@@ -364,8 +370,8 @@ impl Store for SqliteStore {
         if !jobs::any_pending(&mut *self.reader().await?, agent, now).await? {
             return Ok(Vec::new());
         }
-        let _agents = self.agents.invalidation(Scope::Agent(agent));
-        jobs::deliver(&self.write, agent, now).await
+        self.changing_agents(Scope::Agent(agent), jobs::deliver(&self.write, agent, now))
+            .await
     }
 
     async fn record_job_reports(
@@ -374,7 +380,10 @@ impl Store for SqliteStore {
         agent: i64,
         reports: &[NewJobReport],
     ) -> Result<ReportsRecorded> {
-        let _agents = self.agents.invalidation(Scope::Agent(agent));
-        jobs::record_reports(&self.write, ctx, agent, reports).await
+        self.changing_agents(
+            Scope::Agent(agent),
+            jobs::record_reports(&self.write, ctx, agent, reports),
+        )
+        .await
     }
 }
