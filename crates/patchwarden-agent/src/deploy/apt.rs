@@ -24,7 +24,7 @@
 //! then replaced by its saved version like any half-configured one.
 
 use super::backup::SavedPackage;
-use super::manager::{all_saved, without_epoch, Manager};
+use super::manager::{all_saved, without_epoch, Manager, Unsettled};
 use super::run::{run_capture, run_logged, run_logged_group, Outcome};
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::PackageTarget;
@@ -407,6 +407,48 @@ impl Manager for Apt {
             log: format!("{}\n{}\n{verdict}", audit.log, state.log),
         }
     }
+
+    fn unsettled(&self, log: &Path) -> Result<Vec<Unsettled>, String> {
+        let dpkg_args = self.dpkg_args(log);
+        let mut query = Command::new("dpkg-query");
+        query
+            .args(dpkg_args.iter().filter(|a| a.starts_with("--admindir=")))
+            .arg("-W")
+            .arg(UNSETTLED_FORMAT);
+        let (out, text) = run_capture(query, self.timeout, log);
+        if out.ok {
+            Ok(unsettled_in(&text))
+        } else {
+            Err(format!("cannot list the packages' states: {}", out.log))
+        }
+    }
+}
+
+/// `dpkg-query -W` format for [`unsettled_in`].
+const UNSETTLED_FORMAT: &str = "-f=${db:Status-Abbrev}\t${Package}\t${Architecture}\t${Version}\n";
+
+/// The packages of a `dpkg-query -W` listing ([`UNSETTLED_FORMAT`]) that are neither
+/// installed, absent nor left as configuration files, or that need reinstallation
+/// (error flag `R`). Other lines (dpkg-query's warnings) are skipped.
+pub fn unsettled_in(text: &str) -> Vec<Unsettled> {
+    let mut found: Vec<Unsettled> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            let (abbrev, name, arch, version) = (f.next()?, f.next()?, f.next()?, f.next()?);
+            let mut c = abbrev.chars();
+            let (_want, state, error) = (c.next()?, c.next()?, c.next().unwrap_or(' '));
+            let settled = matches!(state, 'i' | 'n' | 'c') && error == ' ';
+            (!settled && f.next().is_none()).then(|| Unsettled {
+                name: name.to_owned(),
+                arch: arch.to_owned(),
+                version: version.to_owned(),
+                state: abbrev.trim_end().to_owned(),
+            })
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// Appends a line of the agent's own to a step's log file.
@@ -444,6 +486,26 @@ mod tests {
             ["libc6", "newdep", "old-thing", "pwt"]
         );
         assert_eq!(deb_file_name("a", "1:2.0", "all"), "a_1%3a2.0_all.deb");
+    }
+
+    #[test]
+    fn half_done_packages_are_unsettled() {
+        let text = "ii \tpwt\tall\t1.0-1\nrc \told\tamd64\t0.1\nun \tgone\t\t\n\
+                    iF \tnewdep\tall\t1.0-1\niU \tapp\tall\t2.0-1\n\
+                    iHR\tbroken\tamd64\t3\niiR\treinst\tall\t4\n\
+                    iW \tman-db\tamd64\t2.11\n\
+                    dpkg-query: warning: something odd\n";
+        let found: Vec<String> = unsettled_in(text).iter().map(|u| u.to_string()).collect();
+        assert_eq!(
+            found,
+            [
+                "app:all 2.0-1 (iU)",
+                "broken:amd64 3 (iHR)",
+                "man-db:amd64 2.11 (iW)",
+                "newdep:all 1.0-1 (iF)",
+                "reinst:all 4 (iiR)",
+            ]
+        );
     }
 
     fn pkg(name: &str, version: &str, arch: &str) -> InstalledPackage {

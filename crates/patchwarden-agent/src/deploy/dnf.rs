@@ -13,7 +13,7 @@
 //! scriptlet error in the output makes the step fail.
 
 use super::backup::SavedPackage;
-use super::manager::{all_saved, without_epoch, Manager};
+use super::manager::{all_saved, without_epoch, Manager, Unsettled};
 use super::run::{run_capture, run_logged, Outcome};
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::PackageTarget;
@@ -270,6 +270,13 @@ impl Manager for Dnf {
             ok: check.ok,
             log: format!("{}\n{}\n{verdict}", check.log, state.log),
         }
+    }
+
+    /// None: rpm records no state between installed and absent (a failed scriptlet
+    /// leaves the package installed, an interrupted transaction two versions of it,
+    /// both of which the inventory shows).
+    fn unsettled(&self, _log: &Path) -> Result<Vec<Unsettled>, String> {
+        Ok(Vec::new())
     }
 }
 

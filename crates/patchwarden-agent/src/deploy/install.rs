@@ -1,7 +1,7 @@
 //! The install and rollback flows of [`PackageExecutor`], and their verification.
 
 use super::backup::Backup;
-use super::manager::{same_version, Manager};
+use super::manager::{same_version, Manager, Unsettled};
 use super::run::Outcome;
 use super::{deployment_of, PackageExecutor};
 use crate::jobs::step;
@@ -51,6 +51,11 @@ impl PackageExecutor {
             Err(e) => return Self::fail_step(report, "backup", &e),
         };
         report.before = Some(before.clone());
+        // Packages already in the middle of a change are not this deployment's doing.
+        let unsettled_before = match m.unsettled(&log("package-state")) {
+            Ok(u) => u,
+            Err(e) => return Self::fail_step(report, "backup", &e),
+        };
 
         let started = Timestamp::now();
         let mut touched = match m.plan(targets, &log("plan")) {
@@ -145,12 +150,16 @@ impl PackageExecutor {
             return JobStatus::Succeeded;
         }
         if !job.rollback_on_failure {
-            let (status, why) = left_for_revocation(
-                &before,
-                now.as_deref().map_err(String::as_str),
+            let unsettled_now = m.unsettled(&log("package-state"));
+            let left = what_is_left(
+                (&before, now.as_deref().map_err(String::as_str)),
+                (
+                    &unsettled_before,
+                    unsettled_now.as_deref().map_err(String::as_str),
+                ),
                 &touched,
-                dep,
             );
+            let (status, why) = left_for_revocation(&left, dep);
             let t = Timestamp::now();
             report.steps.push(step("rollback", true, t, t, &why));
             return status;
@@ -208,11 +217,19 @@ impl PackageExecutor {
             })
             .map(|s| dir.join(&s.file))
             .collect();
+        // Added by the deployment: installed now, or left half-installed (in no
+        // inventory, so asked of the package database).
+        let unsettled = m.unsettled(&log("package-state")).unwrap_or_else(|e| {
+            crate::warn(&e);
+            Vec::new()
+        });
         let remove: Vec<String> = backup
             .touched
             .iter()
             .filter(|n| !backup.before.iter().any(|p| &p.name == *n))
-            .filter(|n| now.iter().any(|p| &p.name == *n))
+            .filter(|n| {
+                now.iter().any(|p| &p.name == *n) || unsettled.iter().any(|u| &u.name == *n)
+            })
             .cloned()
             .collect();
         let restored = Self::timed(report, "rollback", || {
@@ -309,33 +326,73 @@ impl PackageExecutor {
     }
 }
 
-/// The outcome of a failed install the job does not roll back, and the `rollback`
-/// step's text: `awaiting_revocation` when the packages the transaction touches
-/// differ from the recorded set (another version or architecture, or no longer fully
-/// installed — dpkg's half-configured packages are not in the inventory) or cannot be
-/// read; plain `failed` when they are as recorded, as nothing is left to restore.
-fn left_for_revocation(
-    before: &[InstalledPackage],
-    now: Result<&[InstalledPackage], &str>,
+/// What a failed install left, as far as the package database tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Left {
+    /// The packages the transaction touches are as recorded before it, and no package
+    /// is newly in the middle of a change.
+    Unchanged,
+    /// Changed; the packages newly left half-installed, if any.
+    Changed(Vec<Unsettled>),
+    /// The database could not be read: why.
+    Unknown(String),
+}
+
+/// Compares the recorded package set and unsettled packages (`before`) with those
+/// now: another version or architecture of a touched package, one no longer fully
+/// installed, or any package newly neither installed nor absent (a new dependency
+/// left half-configured is in neither package list) is a change.
+fn what_is_left(
+    packages: (&[InstalledPackage], Result<&[InstalledPackage], &str>),
+    unsettled: (&[Unsettled], Result<&[Unsettled], &str>),
     touched: &[String],
-    dep: &str,
-) -> (JobStatus, String) {
+) -> Left {
+    let (now, unsettled_now) = match (packages.1, unsettled.1) {
+        (Ok(now), Ok(u)) => (now, u),
+        (Err(e), _) | (_, Err(e)) => return Left::Unknown(e.to_owned()),
+    };
+    let new: Vec<Unsettled> = unsettled_now
+        .iter()
+        .filter(|u| !unsettled.0.contains(u))
+        .cloned()
+        .collect();
+    if same_packages(packages.0, now, touched) && new.is_empty() {
+        Left::Unchanged
+    } else {
+        Left::Changed(new)
+    }
+}
+
+/// The outcome of a failed install the job does not roll back, and the `rollback`
+/// step's text: `awaiting_revocation` when packages were changed ([`what_is_left`]) or
+/// the database cannot be read; plain `failed` when nothing was changed, as nothing is
+/// left to restore.
+fn left_for_revocation(left: &Left, dep: &str) -> (JobStatus, String) {
     let waiting = format!("waiting for a Rollback job for deployment {dep}");
-    match now {
-        Ok(now) if same_packages(before, now, touched) => (
+    match left {
+        Left::Unchanged => (
             JobStatus::Failed,
             "not rolled back (rollback_on_failure is false): the packages the transaction \
-             touches are as recorded before it; nothing to restore"
+             touches are as recorded before it and none is left half-installed; nothing \
+             to restore"
                 .to_owned(),
         ),
-        Ok(_) => (
-            JobStatus::AwaitingRevocation,
-            format!(
-                "not rolled back (rollback_on_failure is false): packages were changed; \
-                 {waiting}"
-            ),
-        ),
-        Err(e) => (
+        Left::Changed(new) => {
+            let half = if new.is_empty() {
+                String::new()
+            } else {
+                let list: Vec<String> = new.iter().map(ToString::to_string).collect();
+                format!(". Not fully installed now: {}", list.join(", "))
+            };
+            (
+                JobStatus::AwaitingRevocation,
+                format!(
+                    "not rolled back (rollback_on_failure is false): packages were changed; \
+                     {waiting}{half}"
+                ),
+            )
+        }
+        Left::Unknown(e) => (
             JobStatus::AwaitingRevocation,
             format!(
                 "not rolled back (rollback_on_failure is false): {e}, so packages may have \
@@ -384,18 +441,30 @@ mod tests {
         }
     }
 
+    fn half(name: &str, state: &str) -> Unsettled {
+        Unsettled {
+            name: name.into(),
+            arch: "all".into(),
+            version: "1".into(),
+            state: state.into(),
+        }
+    }
+
     #[test]
     fn a_failure_without_rollback_awaits_revocation_only_when_packages_changed() {
         let before = [pkg("app", "1.0-1", "all"), pkg("other", "5", "amd64")];
         let touched = ["app".to_owned(), "libnew".to_owned()];
-        let status = |now: Result<&[InstalledPackage], &str>| {
-            left_for_revocation(&before, now, &touched, "dep-1")
+        let was_half = [half("stuck", "iU")];
+        let status = |now: Result<&[InstalledPackage], &str>, half_now: &[Unsettled]| {
+            let left = what_is_left((&before, now), (&was_half, Ok(half_now)), &touched);
+            left_for_revocation(&left, "dep-1")
         };
-        // Nothing the transaction touches changed (an untouched package may).
-        let (s, why) = status(Ok(&[
-            pkg("app", "1.0-1", "all"),
-            pkg("other", "6", "amd64"),
-        ]));
+        // Nothing the transaction touches changed (an untouched package may), and the
+        // package half-installed before still is.
+        let (s, why) = status(
+            Ok(&[pkg("app", "1.0-1", "all"), pkg("other", "6", "amd64")]),
+            &was_half,
+        );
         assert_eq!(s, JobStatus::Failed);
         assert!(why.contains("nothing to restore"), "{why}");
         // Upgraded, half-configured (absent from the inventory), another architecture,
@@ -406,16 +475,35 @@ mod tests {
             vec![pkg("app", "1.0-1", "amd64")],
             vec![pkg("app", "1.0-1", "all"), pkg("libnew", "1", "all")],
         ] {
-            let (s, why) = status(Ok(&now));
+            let (s, why) = status(Ok(&now), &was_half);
             assert_eq!(s, JobStatus::AwaitingRevocation, "{now:?}");
             assert!(
                 why.contains("waiting for a Rollback job for deployment dep-1"),
                 "{why}"
             );
         }
+        // A new dependency left half-configured is in neither list: changed, and said.
+        let (s, why) = status(
+            Ok(&[pkg("app", "1.0-1", "all")]),
+            &[half("libnew", "iF"), half("stuck", "iU")],
+        );
+        assert_eq!(s, JobStatus::AwaitingRevocation);
+        assert!(
+            why.ends_with("Not fully installed now: libnew:all 1 (iF)"),
+            "{why}"
+        );
         // Unknown: the backup is kept and a revocation decides.
-        let (s, why) = status(Err("cannot read the package database: gone"));
+        let (s, why) = status(Err("cannot read the package database: gone"), &[]);
         assert_eq!(s, JobStatus::AwaitingRevocation);
         assert!(why.contains("may have changed"), "{why}");
+        let left = what_is_left(
+            (&before, Ok(&before)),
+            (&was_half, Err("cannot list the packages' states: x")),
+            &touched,
+        );
+        assert_eq!(
+            left,
+            Left::Unknown("cannot list the packages' states: x".into())
+        );
     }
 }

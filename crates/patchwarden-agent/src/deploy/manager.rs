@@ -32,6 +32,30 @@ pub trait Manager: Send + std::fmt::Debug {
     /// The package database's consistency (`dpkg --audit`, `dnf check`) and the state
     /// of `names`.
     fn check_db(&self, names: &[String], log: &Path) -> Outcome;
+    /// Every package the database holds neither fully installed nor absent: such a
+    /// package is in no inventory, so a change that leaves one is seen only here.
+    fn unsettled(&self, log: &Path) -> Result<Vec<Unsettled>, String>;
+}
+
+/// A package in the middle of a change: dpkg's half-installed, unpacked,
+/// half-configured or triggers-awaited/-pending states, or one marked as needing a
+/// reinstallation (the state as `dpkg-query`'s `db:Status-Abbrev`, e.g. `iF`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unsettled {
+    pub name: String,
+    pub arch: String,
+    pub version: String,
+    pub state: String,
+}
+
+impl std::fmt::Display for Unsettled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{} {} ({})",
+            self.name, self.arch, self.version, self.state
+        )
+    }
 }
 
 /// The package manager for `root` per the configuration, or why there is none.

@@ -7,6 +7,8 @@ use super::{deploy_job, install, step_ok, steps, version_in};
 use crate::jobs::job;
 use patchwarden_pmtest::PkgSpec;
 use patchwarden_wire::job::{JobStatus, Operation, RebootPolicy};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 #[test]
 fn apt_health_check_failing_without_automatic_rollback_awaits_revocation_at_v2() {
@@ -128,6 +130,101 @@ fn apt_install_failing_without_a_change_and_without_automatic_rollback_is_plain_
     assert_eq!(
         version_in(&r.after, "pwtest-gone").as_deref(),
         Some("1.0-1")
+    );
+    t.d.host_untouched();
+}
+
+/// A `.deb` of `name` `version` that pre-depends on `pre` (which dpkg must then
+/// configure before it unpacks `name`), built with dpkg-deb in `dir`.
+fn pre_depending_deb(dir: &Path, name: &str, version: &str, pre: &str) -> PathBuf {
+    let stage = dir.join(format!("stage-{name}"));
+    std::fs::create_dir_all(stage.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(stage.join(format!("usr/share/{name}"))).unwrap();
+    std::fs::write(stage.join(format!("usr/share/{name}/version")), version).unwrap();
+    let control = format!(
+        "Package: {name}\nVersion: {version}\nArchitecture: all\nPre-Depends: {pre}\n\
+         Maintainer: Patchwarden tests <tests@example.invalid>\n\
+         Description: Patchwarden test package {name}\n"
+    );
+    std::fs::write(stage.join("DEBIAN/control"), control).unwrap();
+    let deb = dir.join(format!("{name}_{version}_all.deb"));
+    let out = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Zgzip", "--build"])
+        .arg(&stage)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    deb
+}
+
+#[test]
+fn apt_new_dependency_left_half_configured_without_automatic_rollback_awaits_revocation() {
+    // v2 pre-depends on a package absent before, whose postinst fails: dpkg leaves the
+    // dependency half-configured and never unpacks v2. The dependency is in neither
+    // package list (the inventory holds fully installed packages only).
+    let dep = PkgSpec::new("pwtest-newdep", "1.0-1").failing_postinst();
+    let Some(t) = apt(PkgSpec::new("pwtest-app", "1.0-1"), &[dep], "") else {
+        return;
+    };
+    let built = tempfile::tempdir().unwrap();
+    let v2 = pre_depending_deb(built.path(), "pwtest-app", "2.0-1", "pwtest-newdep");
+    t.repo.add_file(&v2).unwrap();
+    t.repo.publish().unwrap();
+    t.root.update().unwrap();
+    let r = t.d.run(deploy_job(
+        "newdep",
+        vec![install("pwtest-app", "2.0-1")],
+        false,
+    ));
+    assert_eq!(
+        t.root.status_abbrev("pwtest-app").unwrap().as_deref(),
+        Some("ii")
+    );
+    assert_eq!(
+        t.root.installed_version("pwtest-app").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        t.root.status_abbrev("pwtest-newdep").unwrap().as_deref(),
+        Some("iF")
+    );
+    assert_eq!(version_in(&r.before, "pwtest-newdep"), None);
+    assert_eq!(version_in(&r.after, "pwtest-newdep"), None);
+    assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
+    assert_eq!(
+        steps(&r),
+        [
+            ("plan", true),
+            ("backup", true),
+            ("install", false),
+            ("rollback", true),
+        ]
+    );
+    let waiting = &r.steps[3].log_excerpt;
+    for said in [
+        "Not fully installed now: pwtest-newdep:all 1.0-1 (iF)",
+        "waiting for a Rollback job for deployment dep-newdep",
+    ] {
+        assert!(waiting.contains(said), "{said:?} in {waiting}");
+    }
+    // The approved revocation removes the half-configured dependency.
+    let r = t.d.run(job(
+        "newdep-rb",
+        41,
+        vec![Operation::Rollback {
+            deployment: "dep-newdep".into(),
+        }],
+    ));
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    assert_eq!(
+        t.root.installed_version("pwtest-app").unwrap().as_deref(),
+        Some("1.0-1")
+    );
+    let dep_state = t.root.status_abbrev("pwtest-newdep").unwrap();
+    assert!(
+        matches!(dep_state.as_deref(), None | Some("un" | "rc")),
+        "{dep_state:?}"
     );
     t.d.host_untouched();
 }
