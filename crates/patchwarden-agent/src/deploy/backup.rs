@@ -52,6 +52,11 @@ pub struct Backup {
     pub saved: Vec<SavedPackage>,
     #[serde(default)]
     pub rolled_back_at: Option<Timestamp>,
+    /// When the deployment's install failed leaving the packages as recorded in
+    /// `before` (plain `failed`): there is nothing to restore, and a retry of the
+    /// deployment may replace this backup with one of the same, unchanged set.
+    #[serde(default)]
+    pub failed_unchanged_at: Option<Timestamp>,
 }
 
 /// The deployments and logs under a state directory.
@@ -102,14 +107,16 @@ impl Store {
     }
 
     /// An empty `packages/` directory for a new backup of `deployment`. Refused when a
-    /// backup that was not rolled back exists: it is the only way back to the state
-    /// before that deployment, and a second install must not replace it.
+    /// backup exists that was neither rolled back nor left by an install that failed
+    /// without a change: it is the only way back to the state before that deployment,
+    /// and a second install must not replace it.
     pub fn prepare(&self, deployment: &str) -> Result<PathBuf, String> {
         if let Some(old) = self.load(deployment)? {
-            if old.rolled_back_at.is_none() {
+            if old.rolled_back_at.is_none() && old.failed_unchanged_at.is_none() {
                 return Err(format!(
                     "deployment {deployment} already has a backup (job {}, {}); a deployment \
-                     installs once — roll it back first or use a new deployment id",
+                     installs once unless it failed without a change — roll it back first or \
+                     use a new deployment id",
                     old.job_id, old.created_at
                 ));
             }
@@ -156,6 +163,7 @@ mod tests {
             touched: vec!["a".into()],
             saved: Vec::new(),
             rolled_back_at: None,
+            failed_unchanged_at: None,
         };
         store.save(&b).unwrap();
         assert_eq!(store.load("d1").unwrap().as_ref(), Some(&b));
@@ -169,5 +177,45 @@ mod tests {
         assert_eq!(store.load("d1").unwrap(), None);
         let mode = fs::metadata(store.dir("d1")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn a_backup_left_by_a_failure_without_a_change_may_be_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let packages = store.prepare("d2").unwrap();
+        fs::write(packages.join("a.deb"), b"x").unwrap();
+        let mut b = Backup {
+            deployment: "d2".into(),
+            job_id: "j1".into(),
+            manager: "apt".into(),
+            created_at: Timestamp::UNIX_EPOCH,
+            before: Vec::new(),
+            targets: Vec::new(),
+            touched: vec!["a".into()],
+            saved: Vec::new(),
+            rolled_back_at: None,
+            failed_unchanged_at: Some(Timestamp::UNIX_EPOCH),
+        };
+        store.save(&b).unwrap();
+        // A record of an older agent (no such field) is a live backup.
+        let path = store.dir("d2").join(RECORD);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"failed_unchanged_at\""), "{text}");
+        b.failed_unchanged_at = None;
+        let old = serde_json::to_value(&b).unwrap();
+        let mut old = old.as_object().unwrap().clone();
+        old.remove("failed_unchanged_at");
+        fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        assert_eq!(store.load("d2").unwrap().as_ref(), Some(&b));
+        assert!(store
+            .prepare("d2")
+            .unwrap_err()
+            .contains("already has a backup"));
+        b.failed_unchanged_at = Some(Timestamp::UNIX_EPOCH);
+        store.save(&b).unwrap();
+        let again = store.prepare("d2").unwrap();
+        assert!(!again.join("a.deb").exists());
+        assert_eq!(store.load("d2").unwrap(), None);
     }
 }

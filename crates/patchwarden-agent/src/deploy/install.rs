@@ -109,6 +109,7 @@ impl PackageExecutor {
                 touched: touched.clone(),
                 saved,
                 rolled_back_at: None,
+                failed_unchanged_at: None,
             };
             if let Err(e) = self.store.save(&record) {
                 return Outcome::fail(e);
@@ -124,11 +125,27 @@ impl PackageExecutor {
             backup = Some(record);
             Outcome::success(text)
         });
-        let Some(backup) = backup.filter(|_| backed_up) else {
+        let Some(mut backup) = backup.filter(|_| backed_up) else {
             return JobStatus::Failed;
+        };
+        let left_now = || {
+            let now = self.packages_now();
+            let unsettled_now = m.unsettled(&log("package-state"));
+            what_is_left(
+                (&before, now.as_deref().map_err(String::as_str)),
+                (
+                    &unsettled_before,
+                    unsettled_now.as_deref().map_err(String::as_str),
+                ),
+                &touched,
+            )
         };
         if let Some(argv) = &self.hooks.pre {
             if !self.hook("pre", argv, job, report, NOTHING_CHANGED) {
+                // The hook is local code: a retry is allowed when it changed no package.
+                if left_now() == Left::Unchanged {
+                    self.failed_unchanged(&mut backup);
+                }
                 return JobStatus::Failed;
             }
         }
@@ -150,21 +167,26 @@ impl PackageExecutor {
             return JobStatus::Succeeded;
         }
         if !job.rollback_on_failure {
-            let unsettled_now = m.unsettled(&log("package-state"));
-            let left = what_is_left(
-                (&before, now.as_deref().map_err(String::as_str)),
-                (
-                    &unsettled_before,
-                    unsettled_now.as_deref().map_err(String::as_str),
-                ),
-                &touched,
-            );
+            let left = left_now();
+            if left == Left::Unchanged {
+                self.failed_unchanged(&mut backup);
+            }
             let (status, why) = left_for_revocation(&left, dep);
             let t = Timestamp::now();
             report.steps.push(step("rollback", true, t, t, &why));
             return status;
         }
         self.rollback(job, backup, m, report)
+    }
+
+    /// Marks `backup` as left by an install that failed without a change, so that a
+    /// retry of the deployment may replace it. When the mark cannot be written the
+    /// backup stays live and a retry is refused, as after a change.
+    fn failed_unchanged(&self, backup: &mut Backup) {
+        backup.failed_unchanged_at = Some(Timestamp::now());
+        if let Err(e) = self.store.save(backup) {
+            crate::warn(&e);
+        }
     }
 
     pub(super) fn rollback_job(

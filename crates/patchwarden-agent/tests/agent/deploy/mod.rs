@@ -7,6 +7,7 @@
 mod apt;
 mod apt_faults;
 mod apt_post_hook;
+mod apt_retry;
 mod apt_revocation;
 mod dnf;
 
