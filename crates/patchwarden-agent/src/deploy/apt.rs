@@ -474,6 +474,7 @@ fn saved_package(p: &InstalledPackage, file: String) -> SavedPackage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::testing::pkg;
 
     #[test]
     fn simulation_names_what_changes() {
@@ -506,16 +507,6 @@ mod tests {
                 "reinst:all 4 (iiR)",
             ]
         );
-    }
-
-    fn pkg(name: &str, version: &str, arch: &str) -> InstalledPackage {
-        InstalledPackage {
-            name: name.into(),
-            version: version.into(),
-            arch: arch.into(),
-            source_name: None,
-            source_version: None,
-        }
     }
 
     #[test]

@@ -146,15 +146,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    #[test]
-    fn a_live_backup_is_never_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
-        assert_eq!(store.load("d1").unwrap(), None);
-        let packages = store.prepare("d1").unwrap();
-        fs::write(packages.join("a.deb"), b"x").unwrap();
-        let mut b = Backup {
-            deployment: "d1".into(),
+    /// The record of a backup of `deployment` by job `j1` that saved package `a`.
+    fn record(deployment: &str, failed_unchanged_at: Option<Timestamp>) -> Backup {
+        Backup {
+            deployment: deployment.into(),
             job_id: "j1".into(),
             manager: "apt".into(),
             created_at: Timestamp::UNIX_EPOCH,
@@ -163,8 +158,18 @@ mod tests {
             touched: vec!["a".into()],
             saved: Vec::new(),
             rolled_back_at: None,
-            failed_unchanged_at: None,
-        };
+            failed_unchanged_at,
+        }
+    }
+
+    #[test]
+    fn a_live_backup_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        assert_eq!(store.load("d1").unwrap(), None);
+        let packages = store.prepare("d1").unwrap();
+        fs::write(packages.join("a.deb"), b"x").unwrap();
+        let mut b = record("d1", None);
         store.save(&b).unwrap();
         assert_eq!(store.load("d1").unwrap().as_ref(), Some(&b));
         let err = store.prepare("d1").unwrap_err();
@@ -185,18 +190,7 @@ mod tests {
         let store = Store::new(dir.path());
         let packages = store.prepare("d2").unwrap();
         fs::write(packages.join("a.deb"), b"x").unwrap();
-        let mut b = Backup {
-            deployment: "d2".into(),
-            job_id: "j1".into(),
-            manager: "apt".into(),
-            created_at: Timestamp::UNIX_EPOCH,
-            before: Vec::new(),
-            targets: Vec::new(),
-            touched: vec!["a".into()],
-            saved: Vec::new(),
-            rolled_back_at: None,
-            failed_unchanged_at: Some(Timestamp::UNIX_EPOCH),
-        };
+        let mut b = record("d2", Some(Timestamp::UNIX_EPOCH));
         store.save(&b).unwrap();
         // A record of an older agent (no such field) is a live backup.
         let path = store.dir("d2").join(RECORD);

@@ -452,16 +452,7 @@ fn touched_only(now: Vec<InstalledPackage>, touched: &[String]) -> Vec<Installed
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pkg(name: &str, version: &str, arch: &str) -> InstalledPackage {
-        InstalledPackage {
-            name: name.into(),
-            version: version.into(),
-            arch: arch.into(),
-            source_name: None,
-            source_version: None,
-        }
-    }
+    use crate::deploy::testing::pkg;
 
     fn half(name: &str, state: &str) -> Unsettled {
         Unsettled {

@@ -19,6 +19,8 @@ mod install;
 mod manager;
 pub(crate) mod reboot;
 mod run;
+#[cfg(test)]
+mod testing;
 mod validate;
 
 use crate::config::{AgentConfig, Hooks};

@@ -224,16 +224,7 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pkg(name: &str, version: &str, arch: &str) -> InstalledPackage {
-        InstalledPackage {
-            name: name.into(),
-            version: version.into(),
-            arch: arch.into(),
-            source_name: None,
-            source_version: None,
-        }
-    }
+    use crate::deploy::testing::pkg;
 
     #[test]
     fn a_newer_installed_kernel_needs_a_reboot() {
