@@ -1,13 +1,15 @@
 //! apt/dpkg deployments: upgrade, rollback from the backup, waiting for a rollback
 //! job, health checks, reboot policy, an agent killed mid-install, refusals.
 
-use super::{deploy_job, install, step_ok, steps, version_in, Deployed};
+use super::{
+    assert_before_after, assert_report, assert_root_says, deploy_job, install, install_job,
+    retry_job, rollback_job, step_ok, steps, version_in, Deployed,
+};
 use crate::host::{assert_ok, wait_until};
-use crate::jobs::job;
 use patchwarden_pmtest::{
     tools_and_root_present, AptRoot, DebRepo, PkgSpec, ReleaseMeta, APT_TOOLS,
 };
-use patchwarden_wire::job::{JobStatus, Operation, RebootPolicy, SignedJob};
+use patchwarden_wire::job::{JobStatus, Operation, RebootPolicy};
 
 /// A root with `name` v1 installed from a repository holding `more` too.
 pub(super) struct Apt {
@@ -18,6 +20,12 @@ pub(super) struct Apt {
 
 pub(super) fn apt(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Apt> {
     apt_with_timeout(v1, more, extra, 120)
+}
+
+/// `name` 1.0-1 installed, 2.0-1 in the repository too.
+pub(super) fn apt_v1_v2(name: &str) -> Option<Apt> {
+    let v2 = PkgSpec::new(name, "2.0-1");
+    apt(PkgSpec::new(name, "1.0-1"), &[v2], "")
 }
 
 /// [`apt`] with the package-manager timeout (`timeout_secs`) given.
@@ -50,6 +58,20 @@ pub(super) fn apt_with_timeout(
     Some(Apt { d, root, repo })
 }
 
+/// v1 of `pwtest-web` (with the file its health check tests) installed, v2 (without)
+/// in the repository, and the health check `web`.
+pub(super) fn apt_web_with_health_check() -> Option<Apt> {
+    let v1 = PkgSpec::new("pwtest-web", "1.0-1").file("usr/share/pwtest-web/healthy", "yes\n");
+    let v2 = PkgSpec::new("pwtest-web", "2.0-1");
+    let t = apt(v1, &[v2], "")?;
+    let check = format!(
+        "[[health_checks]]\nname = \"web\"\nkind = \"command\"\nargv = [\"test\", \"-f\", {:?}]\n",
+        t.root.path().join("usr/share/pwtest-web/healthy")
+    );
+    t.d.add_config(&check);
+    Some(t)
+}
+
 pub(super) fn clear_archives(root: &AptRoot) {
     for e in std::fs::read_dir(root.archives()).unwrap() {
         let p = e.unwrap().path();
@@ -59,10 +81,30 @@ pub(super) fn clear_archives(root: &AptRoot) {
     }
 }
 
+impl Apt {
+    /// Takes `name` `version` (`all`) out of the repository and updates the root's lists.
+    pub(super) fn remove_from_repo(&self, name: &str, version: &str) {
+        self.repo.remove(name, version, "all").unwrap();
+        self.repo.publish().unwrap();
+        self.root.update().unwrap();
+    }
+
+    /// `name` is installed at `version` per the root's dpkg database.
+    #[track_caller]
+    pub(super) fn assert_installed(&self, name: &str, version: &str) {
+        assert_root_says(self.root.installed_version(name), version);
+    }
+
+    /// `name` has the dpkg status abbreviation `status` (`ii`, `iF`, …).
+    #[track_caller]
+    pub(super) fn assert_status(&self, name: &str, status: &str) {
+        assert_root_says(self.root.status_abbrev(name), status);
+    }
+}
+
 #[test]
 fn apt_upgrade_v1_to_v2_is_verified() {
-    let v2 = PkgSpec::new("pwtest-app", "2.0-1");
-    let Some(t) = apt(PkgSpec::new("pwtest-app", "1.0-1"), &[v2], "") else {
+    let Some(t) = apt_v1_v2("pwtest-app") else {
         return;
     };
     let snapshot_ran = t.d.host.dir.path().join("snapshot-ran");
@@ -73,35 +115,26 @@ fn apt_upgrade_v1_to_v2_is_verified() {
     clear_archives(&t.root);
     let ops = vec![Operation::RefreshMetadata, install("pwtest-app", "2.0-1")];
     let r = t.d.run(deploy_job("up", ops, true));
-    assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    assert_report(
+        &r,
+        JobStatus::Succeeded,
+        &[
             ("refresh_metadata", true),
             ("plan", true),
             ("hook:snapshot", true),
             ("backup", true),
             ("install", true),
-            ("verify", true)
-        ]
+            ("verify", true),
+        ],
     );
     assert!(snapshot_ran.exists());
-    assert_eq!(
-        t.root.installed_version("pwtest-app").unwrap().as_deref(),
-        Some("2.0-1")
-    );
-    assert_eq!(
-        version_in(&r.before, "pwtest-app").as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(version_in(&r.after, "pwtest-app").as_deref(), Some("2.0-1"));
+    t.assert_installed("pwtest-app", "2.0-1");
+    assert_before_after(&r, "pwtest-app", Some("1.0-1"), Some("2.0-1"));
     assert!(r.steps[5]
         .log_excerpt
         .contains("wanted 2.0-1, installed 2.0-1 all — ok"));
     let kept =
-        t.d.host
-            .state
-            .join("deployments/dep-up/packages/pwtest-app_1.0-1_all.deb");
+        t.d.deployment_file("dep-up/packages/pwtest-app_1.0-1_all.deb");
     assert!(kept.is_file(), "{:#?}", r.steps[3]);
     assert!(!r.reboot_required && !t.d.rebooted.exists());
     t.d.host_untouched();
@@ -115,23 +148,17 @@ fn apt_failing_postinst_is_rolled_back_from_the_backup_after_v1_left_the_reposit
     };
     // v1 leaves the repository; apt's cache still has it (copied at install), and the
     // pre hook empties that cache after the backup, so only the backup is left.
-    t.repo.remove("pwtest-bad", "1.0-1", "all").unwrap();
-    t.repo.publish().unwrap();
-    t.root.update().unwrap();
+    t.remove_from_repo("pwtest-bad", "1.0-1");
     let hooks = format!(
         "[hooks]\npre = [\"find\", {:?}, \"-name\", \"*.deb\", \"-delete\"]\n",
         t.root.archives()
     );
     t.d.add_config(&hooks);
-    let r = t.d.run(deploy_job(
-        "bad",
-        vec![install("pwtest-bad", "2.0-1")],
-        true,
-    ));
-    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    let r = t.d.run(install_job("bad", "pwtest-bad", "2.0-1", true));
+    assert_report(
+        &r,
+        JobStatus::RolledBack,
+        &[
             ("plan", true),
             ("backup", true),
             ("hook:pre", true),
@@ -139,20 +166,14 @@ fn apt_failing_postinst_is_rolled_back_from_the_backup_after_v1_left_the_reposit
             ("rollback", true),
             ("verify_rollback", true),
             ("package-db", true),
-        ]
+        ],
     );
     assert!(r.steps[3].log_excerpt.contains("postinst fails on purpose"));
     assert!(r.steps[4]
         .log_excerpt
         .contains("deployments/dep-bad/packages/pwtest-bad_1.0-1_all.deb"));
-    assert_eq!(
-        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        t.root.status_abbrev("pwtest-bad").unwrap().as_deref(),
-        Some("ii")
-    );
+    t.assert_installed("pwtest-bad", "1.0-1");
+    t.assert_status("pwtest-bad", "ii");
     assert_eq!(version_in(&r.after, "pwtest-bad").as_deref(), Some("1.0-1"));
     assert!(!t.root.archives().join("pwtest-bad_1.0-1_all.deb").exists());
     t.d.host_untouched();
@@ -164,11 +185,7 @@ fn apt_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_
     let Some(t) = apt(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], "") else {
         return;
     };
-    let r = t.d.run(deploy_job(
-        "norb",
-        vec![install("pwtest-bad", "2.0-1")],
-        false,
-    ));
+    let r = t.d.run(install_job("norb", "pwtest-bad", "2.0-1", false));
     // Not plain `failed`: v2 is left half-configured, and the report carries the
     // package set a revocation restores.
     assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
@@ -178,10 +195,7 @@ fn apt_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_
         last.contains("packages were changed; waiting for a Rollback job for deployment dep-norb"),
         "{last}"
     );
-    assert_eq!(
-        t.root.status_abbrev("pwtest-bad").unwrap().as_deref(),
-        Some("iF")
-    );
+    t.assert_status("pwtest-bad", "iF");
     assert_eq!(
         version_in(&r.before, "pwtest-bad").as_deref(),
         Some("1.0-1")
@@ -191,17 +205,11 @@ fn apt_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_
         None,
         "not fully installed"
     );
-    assert!(t
-        .d
-        .host
-        .state
-        .join("deployments/dep-norb/backup.json")
-        .is_file());
+    assert!(t.d.deployment_file("dep-norb/backup.json").is_file());
     // The deployment cannot be installed over while its backup is live; that refusal
     // changes nothing, so it is plain `failed`.
-    let mut again = deploy_job("norb-2", vec![install("pwtest-bad", "2.0-1")], false);
-    again.deployment = Some("dep-norb".into());
-    let again = t.d.run(again);
+    let again =
+        t.d.run(retry_job("norb-2", "dep-norb", "pwtest-bad", "2.0-1"));
     assert_eq!(again.status, JobStatus::Failed, "{:#?}", again.steps);
     let again_backup = again.steps.iter().find(|s| s.step == "backup").unwrap();
     assert!(
@@ -209,36 +217,19 @@ fn apt_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_
         "{again_backup:?}"
     );
 
-    t.repo.remove("pwtest-bad", "1.0-1", "all").unwrap();
-    t.repo.publish().unwrap();
-    t.root.update().unwrap();
+    t.remove_from_repo("pwtest-bad", "1.0-1");
     clear_archives(&t.root);
-    let mut rb = job(
-        "rb-1",
-        41,
-        vec![Operation::Rollback {
-            deployment: "dep-norb".into(),
-        }],
-    );
+    let mut rb = rollback_job("rb-1", "dep-norb");
     rb.deployment = Some("dep-norb".into());
     let r = t.d.run(rb);
     assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-bad", "1.0-1");
     assert_eq!(
         version_in(&r.before, "pwtest-bad").as_deref(),
         Some("1.0-1")
     );
     // An unknown deployment has nothing to restore.
-    let r = t.d.run(job(
-        "rb-2",
-        41,
-        vec![Operation::Rollback {
-            deployment: "nope".into(),
-        }],
-    ));
+    let r = t.d.run(rollback_job("rb-2", "nope"));
     assert_eq!(r.status, JobStatus::Failed);
     assert!(r.steps[0]
         .log_excerpt
@@ -248,16 +239,9 @@ fn apt_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_
 
 #[test]
 fn apt_health_check_failing_after_the_install_rolls_back() {
-    let v1 = PkgSpec::new("pwtest-web", "1.0-1").file("usr/share/pwtest-web/healthy", "yes\n");
-    let v2 = PkgSpec::new("pwtest-web", "2.0-1");
-    let Some(t) = apt(v1, &[v2], "") else {
+    let Some(t) = apt_web_with_health_check() else {
         return;
     };
-    let check = format!(
-        "[[health_checks]]\nname = \"web\"\nkind = \"command\"\nargv = [\"test\", \"-f\", {:?}]\n",
-        t.root.path().join("usr/share/pwtest-web/healthy")
-    );
-    t.d.add_config(&check);
     let ops = vec![
         install("pwtest-web", "2.0-1"),
         Operation::HealthChecks {
@@ -276,10 +260,7 @@ fn apt_health_check_failing_after_the_install_rolls_back() {
         Some(&("health:web", true)),
         "healthy again after the rollback"
     );
-    assert_eq!(
-        t.root.installed_version("pwtest-web").unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-web", "1.0-1");
     t.d.host_untouched();
 }
 
@@ -296,7 +277,7 @@ fn apt_reboot_policy_if_needed_reboots_and_never_does_not() {
     ) else {
         return;
     };
-    let mut never = deploy_job("k2", vec![install("pwtest-kern", "2.0-1")], true);
+    let mut never = install_job("k2", "pwtest-kern", "2.0-1", true);
     never.reboot = RebootPolicy::Never;
     let r = t.d.run(never);
     assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
@@ -328,9 +309,8 @@ fn apt_agent_killed_mid_install_reports_an_honest_interrupted_state() {
     ) else {
         return;
     };
-    let j = deploy_job("slow", vec![install("pwtest-slow", "2.0-1")], true);
-    t.d.fake.queue(vec![SignedJob::sign(&j, &t.d.fake.job_key)]);
-    let mut child = t.d.host.spawn(&["checkin"]);
+    let mut child =
+        t.d.spawn(&install_job("slow", "pwtest-slow", "2.0-1", true));
     let started = t.root.path().join("var/lib/pwtest-slow.started");
     wait_until(60, "the postinst to start", || started.exists());
     child.kill().unwrap(); // SIGKILL; dpkg, orphaned, goes on
@@ -365,18 +345,9 @@ fn apt_agent_killed_mid_install_reports_an_honest_interrupted_state() {
         "{}",
         String::from_utf8_lossy(&audit.stdout)
     );
-    let r = t.d.run(job(
-        "slow-rb",
-        41,
-        vec![Operation::Rollback {
-            deployment: "dep-slow".into(),
-        }],
-    ));
+    let r = t.d.run(rollback_job("slow-rb", "dep-slow"));
     assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        t.root.installed_version("pwtest-slow").unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-slow", "1.0-1");
     t.d.host_untouched();
 }
 
@@ -385,30 +356,21 @@ fn unsafe_targets_and_an_unconfined_root_are_rejected_before_anything_runs() {
     let Some(t) = apt(PkgSpec::new("pwtest-x", "1.0-1"), &[], "") else {
         return;
     };
-    let r = t.d.run(deploy_job(
+    let r = t.d.run(install_job(
         "inj",
-        vec![install("-oAPT::Update::Pre-Invoke::=x", "1")],
+        "-oAPT::Update::Pre-Invoke::=x",
+        "1",
         true,
     ));
     assert_eq!(r.status, JobStatus::Rejected);
     assert_eq!(steps(&r), [("install", false)]);
-    let r = t.d.run(deploy_job(
-        "ver",
-        vec![install("pwtest-x", "1.0 --force-all")],
-        true,
-    ));
+    let r =
+        t.d.run(install_job("ver", "pwtest-x", "1.0 --force-all", true));
     assert_eq!(r.status, JobStatus::Rejected);
     // A version the repository does not have: the plan fails, nothing changes.
-    let r = t.d.run(deploy_job(
-        "nover",
-        vec![install("pwtest-x", "9.9-1")],
-        true,
-    ));
+    let r = t.d.run(install_job("nover", "pwtest-x", "9.9-1", true));
     assert_eq!(r.status, JobStatus::Failed);
     assert_eq!(steps(&r), [("plan", false)]);
-    assert_eq!(
-        t.root.installed_version("pwtest-x").unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-x", "1.0-1");
     t.d.host_untouched();
 }

@@ -2,12 +2,40 @@
 //! postinst runs, that postinst hanging again when the rollback finishes dpkg's work,
 //! and a backup that only `dpkg-repack` can make.
 
-use super::apt::{apt, apt_with_timeout, clear_archives};
-use super::{deploy_job, install, steps, version_in};
+use super::apt::{apt, apt_with_timeout, clear_archives, Apt};
+use super::{assert_before_after, assert_report, install_job, version_in, ROLLED_BACK};
 use crate::host::{assert_ok, wait_output, wait_until};
 use patchwarden_pmtest::{tools_present, PkgSpec, DPKG_REPACK_TOOLS};
-use patchwarden_wire::job::{JobStatus, SignedJob};
+use patchwarden_wire::job::JobStatus;
 use std::process::Command;
+
+/// The one dpkg running on the root of `t` (other tests run dpkg on their own roots
+/// meanwhile).
+#[track_caller]
+fn the_dpkg(t: &Apt) -> String {
+    let pids = t.root.dpkg_pids().unwrap();
+    assert_eq!(pids.len(), 1, "dpkg processes on the root: {pids:?}");
+    pids[0].to_string()
+}
+
+#[track_caller]
+fn kill(pid: &str) {
+    assert_ok(&Command::new("kill").args(["-KILL", pid]).output().unwrap());
+}
+
+/// The rolled-back `name` is v1 again, fully installed (`ii`).
+#[track_caller]
+fn assert_v1_restored(t: &Apt, name: &str) {
+    t.assert_installed(name, "1.0-1");
+    t.assert_status(name, "ii");
+}
+
+/// `dpkg --audit` finds nothing half-done on the root.
+#[track_caller]
+fn assert_audit_clean(t: &Apt) {
+    let audit = t.root.dpkg_any(&["--audit"]).unwrap();
+    assert!(audit.stdout.is_empty(), "{audit:?}");
+}
 
 #[test]
 fn apt_dpkg_killed_mid_postinst_is_rolled_back_from_a_half_configured_v2() {
@@ -25,35 +53,16 @@ fn apt_dpkg_killed_mid_postinst_is_rolled_back_from_a_half_configured_v2() {
     };
     let block = t.root.path().join("var/lib/pwtest-hang.block");
     std::fs::write(&block, "").unwrap();
-    let j = deploy_job("hang", vec![install("pwtest-hang", "2.0-1")], true);
-    t.d.fake.queue(vec![SignedJob::sign(&j, &t.d.fake.job_key)]);
-    let child = t.d.host.spawn(&["checkin"]);
+    let child =
+        t.d.spawn(&install_job("hang", "pwtest-hang", "2.0-1", true));
     let started = t.root.path().join("var/lib/pwtest-hang.started");
     wait_until(60, "the postinst to start", || started.exists());
-    // Only this root's dpkg (other tests run dpkg on their own roots meanwhile).
-    let pids = t.root.dpkg_pids().unwrap();
-    assert_eq!(pids.len(), 1, "dpkg processes on the root: {pids:?}");
-    let kill = Command::new("kill")
-        .args(["-KILL", &pids[0].to_string()])
-        .output()
-        .unwrap();
-    assert_ok(&kill);
+    kill(&the_dpkg(&t));
     std::fs::remove_file(&block).unwrap();
     assert_ok(&wait_output(child, 300));
 
     let r = t.d.report("hang");
-    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
-            ("plan", true),
-            ("backup", true),
-            ("install", false),
-            ("rollback", true),
-            ("verify_rollback", true),
-            ("package-db", true),
-        ]
-    );
+    assert_report(&r, JobStatus::RolledBack, &ROLLED_BACK);
     let install_log = &r.steps[2].log_excerpt;
     assert!(
         install_log.contains("Sub-process /usr/bin/dpkg exited unexpectedly"),
@@ -71,24 +80,9 @@ fn apt_dpkg_killed_mid_postinst_is_rolled_back_from_a_half_configured_v2() {
     ] {
         assert!(rollback_log.contains(said), "{said:?} in {rollback_log}");
     }
-    assert_eq!(
-        t.root.installed_version("pwtest-hang").unwrap().as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        t.root.status_abbrev("pwtest-hang").unwrap().as_deref(),
-        Some("ii")
-    );
-    assert_eq!(
-        version_in(&r.before, "pwtest-hang").as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        version_in(&r.after, "pwtest-hang").as_deref(),
-        Some("1.0-1")
-    );
-    let audit = t.root.dpkg_any(&["--audit"]).unwrap();
-    assert!(audit.stdout.is_empty(), "{audit:?}");
+    assert_v1_restored(&t, "pwtest-hang");
+    assert_before_after(&r, "pwtest-hang", Some("1.0-1"), Some("1.0-1"));
+    assert_audit_clean(&t);
     t.d.host_untouched();
 }
 
@@ -124,34 +118,20 @@ fn apt_rollback_bounds_a_hung_dpkg_configure_and_still_restores_v1() {
             .collect::<Vec<_>>()
     };
     std::fs::write(&block, "").unwrap();
-    let j = deploy_job("stuck", vec![install("pwtest-stuck", "2.0-1")], true);
-    t.d.fake.queue(vec![SignedJob::sign(&j, &t.d.fake.job_key)]);
-    let child = t.d.host.spawn(&["checkin"]);
+    let child =
+        t.d.spawn(&install_job("stuck", "pwtest-stuck", "2.0-1", true));
     wait_until(60, "the postinst to start", || !runs().is_empty());
     // The install's dpkg dies mid-postinst (its journal left behind), then the orphaned
     // script: the rollback must run `dpkg --configure -a`, where the script hangs again.
-    let dpkg = t.root.dpkg_pids().unwrap();
-    assert_eq!(dpkg.len(), 1, "dpkg processes on the root: {dpkg:?}");
-    for pid in [dpkg[0].to_string(), runs()[0].clone()] {
-        assert_ok(&Command::new("kill").args(["-KILL", &pid]).output().unwrap());
+    for pid in [the_dpkg(&t), runs()[0].clone()] {
+        kill(&pid);
     }
     let out = wait_output(child, 300);
     std::fs::remove_file(&block).unwrap();
     assert_ok(&out);
 
     let r = t.d.report("stuck");
-    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
-            ("plan", true),
-            ("backup", true),
-            ("install", false),
-            ("rollback", true),
-            ("verify_rollback", true),
-            ("package-db", true),
-        ]
-    );
+    assert_report(&r, JobStatus::RolledBack, &ROLLED_BACK);
     // The second run of the postinst (by `dpkg --configure -a`) was killed with dpkg.
     let runs = runs();
     assert_eq!(runs.len(), 2, "postinst runs: {runs:?}");
@@ -181,20 +161,12 @@ fn apt_rollback_bounds_a_hung_dpkg_configure_and_still_restores_v1() {
     assert!(took < 60, "the rollback took {took} s");
     let full = std::fs::read_to_string(t.d.host.state.join("logs/stuck.rollback.log")).unwrap();
     assert!(full.contains("dpkg was interrupted"), "{full}");
-    assert_eq!(
-        t.root.installed_version("pwtest-stuck").unwrap().as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        t.root.status_abbrev("pwtest-stuck").unwrap().as_deref(),
-        Some("ii")
-    );
+    assert_v1_restored(&t, "pwtest-stuck");
     assert_eq!(
         version_in(&r.after, "pwtest-stuck").as_deref(),
         Some("1.0-1")
     );
-    let audit = t.root.dpkg_any(&["--audit"]).unwrap();
-    assert!(audit.stdout.is_empty(), "{audit:?}");
+    assert_audit_clean(&t);
     t.d.host_untouched();
 }
 
@@ -209,36 +181,17 @@ fn apt_backup_falls_back_to_dpkg_repack_and_the_rollback_restores_from_it() {
         return;
     };
     // No .deb of v1 anywhere: not in the repository, not in apt's cache.
-    t.repo.remove("pwtest-repack", "1.0-1", "all").unwrap();
-    t.repo.publish().unwrap();
-    t.root.update().unwrap();
+    t.remove_from_repo("pwtest-repack", "1.0-1");
     clear_archives(&t.root);
-    let r = t.d.run(deploy_job(
-        "rp",
-        vec![install("pwtest-repack", "2.0-1")],
-        true,
-    ));
-    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
-            ("plan", true),
-            ("backup", true),
-            ("install", false),
-            ("rollback", true),
-            ("verify_rollback", true),
-            ("package-db", true),
-        ]
-    );
+    let r = t.d.run(install_job("rp", "pwtest-repack", "2.0-1", true));
+    assert_report(&r, JobStatus::RolledBack, &ROLLED_BACK);
     let backup_log = std::fs::read_to_string(t.d.host.state.join("logs/rp.backup.log")).unwrap();
     assert!(
         backup_log.contains("repacked pwtest-repack_1.0-1_all.deb with dpkg-repack"),
         "{backup_log}"
     );
     let kept =
-        t.d.host
-            .state
-            .join("deployments/dep-rp/packages/pwtest-repack_1.0-1_all.deb");
+        t.d.deployment_file("dep-rp/packages/pwtest-repack_1.0-1_all.deb");
     assert!(r.steps[3]
         .log_excerpt
         .contains("deployments/dep-rp/packages/pwtest-repack_1.0-1_all.deb"));
@@ -250,17 +203,7 @@ fn apt_backup_falls_back_to_dpkg_repack_and_the_rollback_restores_from_it() {
         .unwrap();
     assert_ok(&contents);
     assert!(String::from_utf8_lossy(&contents.stdout).contains("./usr/share/pwtest-repack/v1"));
-    assert_eq!(
-        t.root
-            .installed_version("pwtest-repack")
-            .unwrap()
-            .as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        t.root.status_abbrev("pwtest-repack").unwrap().as_deref(),
-        Some("ii")
-    );
+    assert_v1_restored(&t, "pwtest-repack");
     assert_eq!(
         std::fs::read_to_string(t.root.path().join("usr/share/pwtest-repack/v1")).unwrap(),
         "one\n"

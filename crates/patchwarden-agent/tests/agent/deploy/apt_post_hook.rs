@@ -2,15 +2,13 @@
 //! local `post` hook fails: that counts as a failed health check does — rolled back
 //! when the job's policy allows, else left waiting for an approved revocation.
 
-use super::apt::{apt, Apt};
-use super::{deploy_job, install, step_ok, steps, version_in};
-use patchwarden_pmtest::PkgSpec;
+use super::apt::{apt_v1_v2, Apt};
+use super::{assert_before_after, assert_report, install_job, step_ok};
 use patchwarden_wire::job::JobStatus;
 
 /// v1 installed, v2 in the repository, and a post hook that fails with status 7.
 fn failing_post_hook() -> Option<Apt> {
-    let v2 = PkgSpec::new("pwtest-post", "2.0-1");
-    let t = apt(PkgSpec::new("pwtest-post", "1.0-1"), &[v2], "")?;
+    let t = apt_v1_v2("pwtest-post")?;
     t.d.add_config(
         "[hooks]\npost = [\"sh\", \"-c\", \"echo 'post hook: service did not come back' >&2; exit 7\"]\n",
     );
@@ -39,15 +37,11 @@ fn apt_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows(
     let Some(t) = failing_post_hook() else {
         return;
     };
-    let r = t.d.run(deploy_job(
-        "post",
-        vec![install("pwtest-post", "2.0-1")],
-        true,
-    ));
-    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    let r = t.d.run(install_job("post", "pwtest-post", "2.0-1", true));
+    assert_report(
+        &r,
+        JobStatus::RolledBack,
+        &[
             ("plan", true),
             ("backup", true),
             ("install", true),
@@ -56,24 +50,14 @@ fn apt_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows(
             ("rollback", true),
             ("verify_rollback", true),
             ("package-db", true),
-        ]
+        ],
     );
     assert_post_hook_step_says_it_failed(&r);
     assert!(r.steps[6]
         .log_excerpt
         .contains("pwtest-post: recorded 1.0-1 all, now 1.0-1 all — ok"));
-    assert_eq!(
-        t.root.installed_version("pwtest-post").unwrap().as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        version_in(&r.before, "pwtest-post").as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        version_in(&r.after, "pwtest-post").as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-post", "1.0-1");
+    assert_before_after(&r, "pwtest-post", Some("1.0-1"), Some("1.0-1"));
     t.d.host_untouched();
 }
 
@@ -82,22 +66,19 @@ fn apt_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2() {
     let Some(t) = failing_post_hook() else {
         return;
     };
-    let r = t.d.run(deploy_job(
-        "post-nr",
-        vec![install("pwtest-post", "2.0-1")],
-        false,
-    ));
-    assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    let r =
+        t.d.run(install_job("post-nr", "pwtest-post", "2.0-1", false));
+    assert_report(
+        &r,
+        JobStatus::AwaitingRevocation,
+        &[
             ("plan", true),
             ("backup", true),
             ("install", true),
             ("hook:post", false),
             ("verify", true),
             ("rollback", true),
-        ]
+        ],
     );
     assert_post_hook_step_says_it_failed(&r);
     assert!(step_ok(&r, "rollback"));
@@ -106,23 +87,8 @@ fn apt_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2() {
         waiting.contains("waiting for a Rollback job for deployment dep-post-nr"),
         "{waiting}"
     );
-    assert_eq!(
-        t.root.installed_version("pwtest-post").unwrap().as_deref(),
-        Some("2.0-1")
-    );
-    assert_eq!(
-        version_in(&r.before, "pwtest-post").as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        version_in(&r.after, "pwtest-post").as_deref(),
-        Some("2.0-1")
-    );
-    assert!(t
-        .d
-        .host
-        .state
-        .join("deployments/dep-post-nr/backup.json")
-        .is_file());
+    t.assert_installed("pwtest-post", "2.0-1");
+    assert_before_after(&r, "pwtest-post", Some("1.0-1"), Some("2.0-1"));
+    assert!(t.d.deployment_file("dep-post-nr/backup.json").is_file());
     t.d.host_untouched();
 }

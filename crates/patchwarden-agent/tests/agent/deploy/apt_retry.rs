@@ -2,15 +2,13 @@
 //! `failed`) the same deployment may install again, its backup replaced by one of
 //! the unchanged set; after a change it is refused until rolled back.
 
-use super::apt::apt;
-use super::{deploy_job, install, steps};
-use patchwarden_pmtest::PkgSpec;
+use super::apt::apt_v1_v2;
+use super::{assert_report, install_job, retry_job};
 use patchwarden_wire::job::JobStatus;
 
 #[test]
 fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_after_a_change() {
-    let v2 = PkgSpec::new("pwtest-retry", "2.0-1");
-    let Some(t) = apt(PkgSpec::new("pwtest-retry", "1.0-1"), &[v2], "") else {
+    let Some(t) = apt_v1_v2("pwtest-retry") else {
         return;
     };
     // v2 is in the repository's index but its file is away: the plan and the backup
@@ -18,53 +16,46 @@ fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_af
     let pool = t.repo.repo_dir().join("pool/pwtest-retry_2.0-1_all.deb");
     let away = t.d.host.dir.path().join("pwtest-retry_2.0-1_all.deb.away");
     std::fs::rename(&pool, &away).unwrap();
-    let first = t.d.run(deploy_job(
-        "retry",
-        vec![install("pwtest-retry", "2.0-1")],
-        false,
-    ));
-    assert_eq!(first.status, JobStatus::Failed, "{:#?}", first.steps);
-    assert_eq!(
-        steps(&first),
-        [
+    let first =
+        t.d.run(install_job("retry", "pwtest-retry", "2.0-1", false));
+    assert_report(
+        &first,
+        JobStatus::Failed,
+        &[
             ("plan", true),
             ("backup", true),
             ("install", false),
-            ("rollback", true)
-        ]
+            ("rollback", true),
+        ],
     );
     assert!(first.steps[3].log_excerpt.contains("nothing to restore"));
-    let record = t.d.host.state.join("deployments/dep-retry/backup.json");
-    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let record = t.d.deployment_file("dep-retry/backup.json");
+    let read_record = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap()
+    };
+    let kept = read_record();
     assert!(kept["failed_unchanged_at"].is_string(), "{kept:#}");
 
     // The same deployment again, the file back: installed, the backup replaced.
     std::fs::rename(&away, &pool).unwrap();
-    let mut again = deploy_job("retry-2", vec![install("pwtest-retry", "2.0-1")], false);
-    again.deployment = Some("dep-retry".into());
-    let again = t.d.run(again);
+    let again =
+        t.d.run(retry_job("retry-2", "dep-retry", "pwtest-retry", "2.0-1"));
     assert_eq!(again.status, JobStatus::Succeeded, "{:#?}", again.steps);
-    assert_eq!(
-        t.root.installed_version("pwtest-retry").unwrap().as_deref(),
-        Some("2.0-1")
-    );
-    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    t.assert_installed("pwtest-retry", "2.0-1");
+    let kept = read_record();
     assert_eq!(kept["job_id"], "retry-2");
     assert!(kept["failed_unchanged_at"].is_null(), "{kept:#}");
     assert_eq!(kept["before"].as_array().map(Vec::len), Some(1), "{kept:#}");
     assert_eq!(kept["before"][0]["version"], "1.0-1");
     assert!(t
         .d
-        .host
-        .state
-        .join("deployments/dep-retry/packages/pwtest-retry_1.0-1_all.deb")
+        .deployment_file("dep-retry/packages/pwtest-retry_1.0-1_all.deb")
         .is_file());
 
     // That one changed the host: a third install of the deployment is refused, and
     // the backup of v1 is kept.
-    let mut third = deploy_job("retry-3", vec![install("pwtest-retry", "1.0-1")], false);
-    third.deployment = Some("dep-retry".into());
-    let third = t.d.run(third);
+    let third =
+        t.d.run(retry_job("retry-3", "dep-retry", "pwtest-retry", "1.0-1"));
     assert_eq!(third.status, JobStatus::Failed, "{:#?}", third.steps);
     let backup = third.steps.iter().find(|s| s.step == "backup").unwrap();
     assert!(
@@ -73,11 +64,8 @@ fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_af
             .contains("already has a backup (job retry-2"),
         "{backup:?}"
     );
-    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let kept = read_record();
     assert_eq!(kept["job_id"], "retry-2");
-    assert_eq!(
-        t.root.installed_version("pwtest-retry").unwrap().as_deref(),
-        Some("2.0-1")
-    );
+    t.assert_installed("pwtest-retry", "2.0-1");
     t.d.host_untouched();
 }

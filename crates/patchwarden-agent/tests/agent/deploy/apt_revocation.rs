@@ -2,9 +2,10 @@
 //! left packages changed waits for an approved revocation (`awaiting_revocation`, with
 //! the recorded package set); one that changed nothing is plain `failed`.
 
-use super::apt::apt;
-use super::{deploy_job, install, step_ok, steps, version_in};
-use crate::jobs::job;
+use super::apt::{apt, apt_v1_v2, apt_web_with_health_check};
+use super::{
+    assert_before_after, assert_report, deploy_job, install, install_job, rollback_job, step_ok,
+};
 use patchwarden_pmtest::PkgSpec;
 use patchwarden_wire::job::{JobStatus, Operation, RebootPolicy};
 use std::path::{Path, PathBuf};
@@ -12,16 +13,9 @@ use std::process::Command;
 
 #[test]
 fn apt_health_check_failing_without_automatic_rollback_awaits_revocation_at_v2() {
-    let v1 = PkgSpec::new("pwtest-web", "1.0-1").file("usr/share/pwtest-web/healthy", "yes\n");
-    let v2 = PkgSpec::new("pwtest-web", "2.0-1");
-    let Some(t) = apt(v1, &[v2], "") else {
+    let Some(t) = apt_web_with_health_check() else {
         return;
     };
-    let check = format!(
-        "[[health_checks]]\nname = \"web\"\nkind = \"command\"\nargv = [\"test\", \"-f\", {:?}]\n",
-        t.root.path().join("usr/share/pwtest-web/healthy")
-    );
-    t.d.add_config(&check);
     let mut j = deploy_job(
         "manual",
         vec![install("pwtest-web", "2.0-1"), Operation::Reboot],
@@ -29,10 +23,10 @@ fn apt_health_check_failing_without_automatic_rollback_awaits_revocation_at_v2()
     );
     j.reboot = RebootPolicy::Always;
     let r = t.d.run(j);
-    assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    assert_report(
+        &r,
+        JobStatus::AwaitingRevocation,
+        &[
             ("plan", true),
             ("backup", true),
             ("install", true),
@@ -40,7 +34,7 @@ fn apt_health_check_failing_without_automatic_rollback_awaits_revocation_at_v2()
             ("health:web", false),
             ("rollback", true),
             ("reboot", true),
-        ]
+        ],
     );
     let waiting = &r.steps[5].log_excerpt;
     assert!(
@@ -49,44 +43,24 @@ fn apt_health_check_failing_without_automatic_rollback_awaits_revocation_at_v2()
         "{waiting}"
     );
     // Left at v2, fully installed; the report carries v1 as the set to restore.
-    assert_eq!(
-        t.root.installed_version("pwtest-web").unwrap().as_deref(),
-        Some("2.0-1")
-    );
-    assert_eq!(
-        t.root.status_abbrev("pwtest-web").unwrap().as_deref(),
-        Some("ii")
-    );
-    assert_eq!(
-        version_in(&r.before, "pwtest-web").as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(version_in(&r.after, "pwtest-web").as_deref(), Some("2.0-1"));
+    t.assert_installed("pwtest-web", "2.0-1");
+    t.assert_status("pwtest-web", "ii");
+    assert_before_after(&r, "pwtest-web", Some("1.0-1"), Some("2.0-1"));
     // Not finished: no reboot, whatever the policy.
     assert!(r.steps[6].log_excerpt.contains("the job failed"));
     assert!(!t.d.rebooted.exists());
 
     // The approved revocation restores the recorded set from the backup.
-    let r = t.d.run(job(
-        "manual-rb",
-        41,
-        vec![Operation::Rollback {
-            deployment: "dep-manual".into(),
-        }],
-    ));
+    let r = t.d.run(rollback_job("manual-rb", "dep-manual"));
     assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
     assert!(step_ok(&r, "health:web"), "healthy again: {:#?}", r.steps);
-    assert_eq!(
-        t.root.installed_version("pwtest-web").unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-web", "1.0-1");
     t.d.host_untouched();
 }
 
 #[test]
 fn apt_install_failing_without_a_change_and_without_automatic_rollback_is_plain_failed() {
-    let v2 = PkgSpec::new("pwtest-gone", "2.0-1");
-    let Some(t) = apt(PkgSpec::new("pwtest-gone", "1.0-1"), &[v2], "") else {
+    let Some(t) = apt_v1_v2("pwtest-gone") else {
         return;
     };
     // v2 leaves the repository after the plan and the backup: apt cannot fetch it and
@@ -94,43 +68,26 @@ fn apt_install_failing_without_a_change_and_without_automatic_rollback_is_plain_
     let v2_file = t.repo.repo_dir().join("pool/pwtest-gone_2.0-1_all.deb");
     assert!(v2_file.is_file());
     t.d.add_config(&format!("[hooks]\npre = [\"rm\", \"-f\", {v2_file:?}]\n"));
-    let r = t.d.run(deploy_job(
-        "gone",
-        vec![install("pwtest-gone", "2.0-1")],
-        false,
-    ));
-    assert_eq!(r.status, JobStatus::Failed, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    let r = t.d.run(install_job("gone", "pwtest-gone", "2.0-1", false));
+    assert_report(
+        &r,
+        JobStatus::Failed,
+        &[
             ("plan", true),
             ("backup", true),
             ("hook:pre", true),
             ("install", false),
             ("rollback", true),
-        ]
+        ],
     );
     assert!(
         r.steps[4].log_excerpt.contains("nothing to restore"),
         "{}",
         r.steps[4].log_excerpt
     );
-    assert_eq!(
-        t.root.status_abbrev("pwtest-gone").unwrap().as_deref(),
-        Some("ii")
-    );
-    assert_eq!(
-        t.root.installed_version("pwtest-gone").unwrap().as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        version_in(&r.before, "pwtest-gone").as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        version_in(&r.after, "pwtest-gone").as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_status("pwtest-gone", "ii");
+    t.assert_installed("pwtest-gone", "1.0-1");
+    assert_before_after(&r, "pwtest-gone", Some("1.0-1"), Some("1.0-1"));
     t.d.host_untouched();
 }
 
@@ -172,34 +129,20 @@ fn apt_new_dependency_left_half_configured_without_automatic_rollback_awaits_rev
     t.repo.add_file(&v2).unwrap();
     t.repo.publish().unwrap();
     t.root.update().unwrap();
-    let r = t.d.run(deploy_job(
-        "newdep",
-        vec![install("pwtest-app", "2.0-1")],
-        false,
-    ));
-    assert_eq!(
-        t.root.status_abbrev("pwtest-app").unwrap().as_deref(),
-        Some("ii")
-    );
-    assert_eq!(
-        t.root.installed_version("pwtest-app").unwrap().as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(
-        t.root.status_abbrev("pwtest-newdep").unwrap().as_deref(),
-        Some("iF")
-    );
-    assert_eq!(version_in(&r.before, "pwtest-newdep"), None);
-    assert_eq!(version_in(&r.after, "pwtest-newdep"), None);
-    assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    let r = t.d.run(install_job("newdep", "pwtest-app", "2.0-1", false));
+    t.assert_status("pwtest-app", "ii");
+    t.assert_installed("pwtest-app", "1.0-1");
+    t.assert_status("pwtest-newdep", "iF");
+    assert_before_after(&r, "pwtest-newdep", None, None);
+    assert_report(
+        &r,
+        JobStatus::AwaitingRevocation,
+        &[
             ("plan", true),
             ("backup", true),
             ("install", false),
             ("rollback", true),
-        ]
+        ],
     );
     let waiting = &r.steps[3].log_excerpt;
     for said in [
@@ -209,18 +152,9 @@ fn apt_new_dependency_left_half_configured_without_automatic_rollback_awaits_rev
         assert!(waiting.contains(said), "{said:?} in {waiting}");
     }
     // The approved revocation removes the half-configured dependency.
-    let r = t.d.run(job(
-        "newdep-rb",
-        41,
-        vec![Operation::Rollback {
-            deployment: "dep-newdep".into(),
-        }],
-    ));
+    let r = t.d.run(rollback_job("newdep-rb", "dep-newdep"));
     assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        t.root.installed_version("pwtest-app").unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-app", "1.0-1");
     let dep_state = t.root.status_abbrev("pwtest-newdep").unwrap();
     assert!(
         matches!(dep_state.as_deref(), None | Some("un" | "rc")),

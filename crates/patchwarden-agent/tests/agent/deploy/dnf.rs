@@ -1,8 +1,10 @@
 //! dnf/rpm deployments: upgrade, and a `%post` failure rolled back from the backup
 //! after v1 left the repository, automatically or by a rollback job.
 
-use super::{deploy_job, install, steps, version_in, Deployed};
-use crate::jobs::job;
+use super::{
+    assert_before_after, assert_report, assert_root_says, deploy_job, install, install_job,
+    rollback_job, version_in, Deployed,
+};
 use patchwarden_pmtest::{tools_and_root_present, DnfRoot, PkgSpec, RpmRepo, DNF_TOOLS};
 use patchwarden_wire::job::{JobStatus, Operation};
 
@@ -38,6 +40,14 @@ fn dnf(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Dnf> {
     Some(Dnf { d, root, repo })
 }
 
+impl Dnf {
+    /// `name` is installed at `version` per the root's rpm database.
+    #[track_caller]
+    fn assert_installed(&self, name: &str, version: &str) {
+        assert_root_says(self.root.installed_version(name), version);
+    }
+}
+
 /// A pre hook that takes v1 out of the repository after the backup was made.
 fn drop_v1_hook(file: &str) -> String {
     format!(
@@ -65,30 +75,21 @@ fn dnf_upgrade_v1_to_v2_is_verified() {
     };
     let ops = vec![Operation::RefreshMetadata, install("pwtest-app", "2.0-1")];
     let r = t.d.run(deploy_job("up", ops, true));
-    assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    assert_report(
+        &r,
+        JobStatus::Succeeded,
+        &[
             ("refresh_metadata", true),
             ("plan", true),
             ("backup", true),
             ("install", true),
-            ("verify", true)
-        ]
+            ("verify", true),
+        ],
     );
-    assert_eq!(
-        t.root.installed_version("pwtest-app").unwrap().as_deref(),
-        Some("2.0-1")
-    );
-    assert_eq!(
-        version_in(&r.before, "pwtest-app").as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(version_in(&r.after, "pwtest-app").as_deref(), Some("2.0-1"));
+    t.assert_installed("pwtest-app", "2.0-1");
+    assert_before_after(&r, "pwtest-app", Some("1.0-1"), Some("2.0-1"));
     let kept =
-        t.d.host
-            .state
-            .join("deployments/dep-up/packages/pwtest-app-1.0-1.noarch.rpm");
+        t.d.deployment_file("dep-up/packages/pwtest-app-1.0-1.noarch.rpm");
     assert!(kept.is_file(), "{:#?}", r.steps[2]);
     t.d.host_untouched();
 }
@@ -105,8 +106,7 @@ fn dnf_plan_reads_wrapped_rows_of_long_names() {
     let Some(t) = dnf(PkgSpec::new(long, "1.0-1"), &more, "") else {
         return;
     };
-    let r =
-        t.d.run(deploy_job("long", vec![install(long, "2.0-1")], true));
+    let r = t.d.run(install_job("long", long, "2.0-1", true));
     assert_eq!(r.status, JobStatus::Succeeded, "{:#?}", r.steps);
     let plan = &r.steps[0];
     assert_eq!(plan.step, "plan");
@@ -114,10 +114,7 @@ fn dnf_plan_reads_wrapped_rows_of_long_names() {
         plan.log_excerpt,
         format!("the transaction changes: {long}, {dep}"),
     );
-    assert_eq!(
-        t.root.installed_version(&dep).unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed(&dep, "1.0-1");
     t.d.host_untouched();
 }
 
@@ -128,15 +125,11 @@ fn dnf_failing_post_is_rolled_back_from_the_backup_after_v1_left_the_repository(
     let Some(t) = dnf(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], &hook) else {
         return;
     };
-    let r = t.d.run(deploy_job(
-        "bad",
-        vec![install("pwtest-bad", "2.0-1")],
-        true,
-    ));
-    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        steps(&r),
-        [
+    let r = t.d.run(install_job("bad", "pwtest-bad", "2.0-1", true));
+    assert_report(
+        &r,
+        JobStatus::RolledBack,
+        &[
             ("plan", true),
             ("backup", true),
             ("hook:pre", true),
@@ -144,7 +137,7 @@ fn dnf_failing_post_is_rolled_back_from_the_backup_after_v1_left_the_repository(
             ("rollback", true),
             ("verify_rollback", true),
             ("package-db", true),
-        ]
+        ],
     );
     // dnf exits 0 when %post fails (rpm keeps v2): the scriptlet error is the failure.
     assert!(
@@ -154,10 +147,7 @@ fn dnf_failing_post_is_rolled_back_from_the_backup_after_v1_left_the_repository(
     );
     let v1_file = t.repo.repo_dir().join("pwtest-bad-1.0-1.noarch.rpm");
     assert!(!v1_file.exists(), "v1 is still in the repository");
-    assert_eq!(
-        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-bad", "1.0-1");
     assert_eq!(version_in(&r.after, "pwtest-bad").as_deref(), Some("1.0-1"));
     t.d.host_untouched();
 }
@@ -169,35 +159,15 @@ fn dnf_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_
     let Some(t) = dnf(PkgSpec::new("pwtest-bad", "1.0-1"), &[bad], &hook) else {
         return;
     };
-    let r = t.d.run(deploy_job(
-        "norb",
-        vec![install("pwtest-bad", "2.0-1")],
-        false,
-    ));
+    let r = t.d.run(install_job("norb", "pwtest-bad", "2.0-1", false));
     assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
-    assert_eq!(
-        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
-        Some("2.0-1")
-    );
-    assert_eq!(
-        version_in(&r.before, "pwtest-bad").as_deref(),
-        Some("1.0-1")
-    );
-    assert_eq!(version_in(&r.after, "pwtest-bad").as_deref(), Some("2.0-1"));
+    t.assert_installed("pwtest-bad", "2.0-1");
+    assert_before_after(&r, "pwtest-bad", Some("1.0-1"), Some("2.0-1"));
     if let Some(found) = repo_lookup(&t, "pwtest-bad-1.0-1") {
         panic!("v1 is still in the repository: {found}\n{:#?}", r.steps);
     }
-    let r = t.d.run(job(
-        "rb",
-        41,
-        vec![Operation::Rollback {
-            deployment: "dep-norb".into(),
-        }],
-    ));
+    let r = t.d.run(rollback_job("rb", "dep-norb"));
     assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
-    assert_eq!(
-        t.root.installed_version("pwtest-bad").unwrap().as_deref(),
-        Some("1.0-1")
-    );
+    t.assert_installed("pwtest-bad", "1.0-1");
     t.d.host_untouched();
 }

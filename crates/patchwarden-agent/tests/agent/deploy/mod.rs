@@ -14,9 +14,10 @@ mod dnf;
 use crate::fake::Fake;
 use crate::host::{assert_ok, Host};
 use crate::jobs::{job, reports};
-use patchwarden_pmtest::HostSnapshot;
-use patchwarden_wire::job::{Job, JobReport, Operation, PackageTarget, SignedJob};
+use patchwarden_pmtest::{HostSnapshot, PmError};
+use patchwarden_wire::job::{Job, JobReport, JobStatus, Operation, PackageTarget, SignedJob};
 use std::path::{Path, PathBuf};
+use std::process::Child;
 
 /// An enrolled agent whose root is a pmtest root, and the fake server.
 pub struct Deployed {
@@ -76,11 +77,21 @@ impl Deployed {
 
     /// Sends one job, checks in once, and returns its report.
     pub fn run(&self, job: Job) -> JobReport {
-        let id = job.id.clone();
-        self.fake
-            .queue(vec![SignedJob::sign(&job, &self.fake.job_key)]);
+        self.queue(&job);
         assert_ok(&self.host.run(&["checkin"]));
-        self.report(&id)
+        self.report(&job.id)
+    }
+
+    /// Sends one job and starts the check-in that runs it, for the test to interfere
+    /// with meanwhile.
+    pub fn spawn(&self, job: &Job) -> Child {
+        self.queue(job);
+        self.host.spawn(&["checkin"])
+    }
+
+    fn queue(&self, job: &Job) {
+        self.fake
+            .queue(vec![SignedJob::sign(job, &self.fake.job_key)]);
     }
 
     pub fn report(&self, id: &str) -> JobReport {
@@ -95,6 +106,11 @@ impl Deployed {
     pub fn add_config(&self, toml: &str) {
         let old = std::fs::read_to_string(&self.host.config).unwrap();
         std::fs::write(&self.host.config, old + toml).unwrap();
+    }
+
+    /// `rel` in the agent's deployment store (`dep-X/backup.json`, `dep-X/packages/…`).
+    pub fn deployment_file(&self, rel: &str) -> PathBuf {
+        self.host.state.join("deployments").join(rel)
     }
 
     /// The host's own package databases were not touched.
@@ -120,9 +136,49 @@ pub fn deploy_job(id: &str, ops: Vec<Operation>, rollback: bool) -> Job {
     j
 }
 
+/// A [`deploy_job`] (deployment `dep-{id}`) that installs `name` `version` only.
+pub fn install_job(id: &str, name: &str, version: &str, rollback: bool) -> Job {
+    deploy_job(id, vec![install(name, version)], rollback)
+}
+
+/// An [`install_job`] in the existing `deployment`: a retry of it.
+pub fn retry_job(id: &str, deployment: &str, name: &str, version: &str) -> Job {
+    let mut j = install_job(id, name, version, false);
+    j.deployment = Some(deployment.into());
+    j
+}
+
+/// A job that restores the backup of `deployment`.
+pub fn rollback_job(id: &str, deployment: &str) -> Job {
+    job(
+        id,
+        41,
+        vec![Operation::Rollback {
+            deployment: deployment.into(),
+        }],
+    )
+}
+
+/// The steps of an install that failed and was rolled back from the backup.
+pub const ROLLED_BACK: [(&str, bool); 6] = [
+    ("plan", true),
+    ("backup", true),
+    ("install", false),
+    ("rollback", true),
+    ("verify_rollback", true),
+    ("package-db", true),
+];
+
 /// `(step, ok)` of every step.
 pub fn steps(r: &JobReport) -> Vec<(&str, bool)> {
     r.steps.iter().map(|s| (s.step.as_str(), s.ok)).collect()
+}
+
+/// The job ended with `status` after exactly these `(step, ok)`.
+#[track_caller]
+pub fn assert_report(r: &JobReport, status: JobStatus, want: &[(&str, bool)]) {
+    assert_eq!(r.status, status, "{:#?}", r.steps);
+    assert_eq!(steps(r), want);
 }
 
 #[track_caller]
@@ -142,4 +198,18 @@ pub fn version_in(
         .iter()
         .find(|p| p.name == name)
         .map(|p| p.version.clone())
+}
+
+/// `name` is at `before` in the report's package set before the job and at `after`
+/// in the one after it (`None`: not fully installed).
+#[track_caller]
+pub fn assert_before_after(r: &JobReport, name: &str, before: Option<&str>, after: Option<&str>) {
+    assert_eq!(version_in(&r.before, name).as_deref(), before);
+    assert_eq!(version_in(&r.after, name).as_deref(), after);
+}
+
+/// A root's answer (`installed_version`, `status_abbrev`) is `want`.
+#[track_caller]
+pub fn assert_root_says(answer: Result<Option<String>, PmError>, want: &str) {
+    assert_eq!(answer.unwrap().as_deref(), Some(want));
 }
