@@ -7,6 +7,7 @@ use crate::state::AppState;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
+use patchwarden_domain::level::Level;
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_match::fleet::{evaluate, PackageTable};
 use patchwarden_match::level::{Facts, LevelPolicy};
@@ -186,26 +187,44 @@ fn new_findings(
     mut found: Vec<Finding>,
 ) -> Vec<NewFinding> {
     patchwarden_match::signal::drop_explained(&mut found, format);
-    let mut seen = HashSet::new();
+    let first: Vec<bool> = {
+        let mut seen = HashSet::with_capacity(found.len());
+        found
+            .iter()
+            .map(|f| seen.insert((f.package.as_str(), f.arch.as_str(), f.advisory.as_str())))
+            .collect()
+    };
+    // One level per advisory: a host has several findings of most advisories.
+    let mut levels: HashMap<String, Level> = HashMap::new();
     found
         .into_iter()
-        .filter(|f| seen.insert((f.package.clone(), f.arch.clone(), f.advisory.clone())))
-        .map(|f| with_level(loaded, f))
+        .zip(first)
+        .filter(|(_, first)| *first)
+        .map(|(finding, _)| {
+            let level = match levels.get(&finding.advisory) {
+                Some(l) => *l,
+                None => {
+                    let l = level_of(loaded, &finding.advisory);
+                    levels.insert(finding.advisory.clone(), l);
+                    l
+                }
+            };
+            NewFinding {
+                finding,
+                level,
+                allowed: level.default_deadline(),
+            }
+        })
         .collect()
 }
 
-fn with_level(loaded: &Loaded, finding: Finding) -> NewFinding {
-    let level = loaded
+fn level_of(loaded: &Loaded, advisory: &str) -> Level {
+    loaded
         .index
-        .advisory(&finding.advisory)
+        .advisory(advisory)
         .map_or(loaded.policy.otherwise, |a| {
             loaded.policy.level(&Facts::of(a, &loaded.enrichment))
-        });
-    NewFinding {
-        finding,
-        level,
-        allowed: level.default_deadline(),
-    }
+        })
 }
 
 /// Re-matches one asset and records the result.

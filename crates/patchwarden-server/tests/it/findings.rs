@@ -320,3 +320,55 @@ async fn the_level_rule_comes_from_the_configuration() {
     let deadline: Timestamp = one["deadline_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(deadline.duration_since(first).as_hours(), 48);
 }
+
+/// Two installed versions of one package (as kernels are on RPM hosts) hit by one
+/// advisory are one finding: the first version stored, the lower one. Two advisories
+/// naming the same package are two findings, each with its own level (CVSS 9.8 without
+/// a KEV listing is high under the default rule).
+#[tokio::test]
+async fn one_finding_per_package_and_advisory_each_with_its_level() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin().await;
+    let web = asset(
+        &admin,
+        "web3",
+        json!([xorg("2:1.20.11-1+deb11u4"), xorg("2:1.20.11-1+deb11u5")]),
+    )
+    .await;
+    let mut second = osv_xorg();
+    second["id"] = json!("DEBIAN-TEST-5381");
+    second["aliases"] = json!(["CVE-2023-9999"]);
+    second["severity"] = json!([{"type": "CVSS_V3",
+        "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]);
+    for (name, body) in [("first.json", osv_xorg()), ("second.json", second)] {
+        import(&admin, name, body).await;
+    }
+    let f = admin.get(&format!("/api/v1/findings?asset={web}")).await;
+    let mut list: Vec<(String, String, String)> = f.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let s = |k: &str| x[k].as_str().unwrap_or_default().to_owned();
+            (s("advisory"), s("installed"), s("level"))
+        })
+        .collect();
+    list.sort();
+    assert_eq!(
+        list,
+        [
+            (
+                "DEBIAN-TEST-5380".to_owned(),
+                "2:1.20.11-1+deb11u4".to_owned(),
+                "normal".to_owned()
+            ),
+            (
+                "DEBIAN-TEST-5381".to_owned(),
+                "2:1.20.11-1+deb11u4".to_owned(),
+                "high".to_owned()
+            ),
+        ],
+        "{}",
+        f.text
+    );
+}
