@@ -15,7 +15,9 @@ pub struct PackageTable {
     distros: Vec<DistroRelease>,
     distro_ids: HashMap<DistroRelease, u16>,
     entries: Vec<(u16, PackageFormat, InstalledPackage)>,
-    ids: HashMap<(u16, PackageFormat, InstalledPackage), u32>,
+    /// Per (release, format), the id of each package: looked up by reference, so a
+    /// package already interned is never cloned again.
+    ids: HashMap<(u16, PackageFormat), HashMap<InstalledPackage, u32>>,
 }
 
 impl PackageTable {
@@ -39,13 +41,13 @@ impl PackageTable {
                 d
             }
         };
-        let key = (d, format, pkg.clone());
-        if let Some(id) = self.ids.get(&key) {
+        let ids = self.ids.entry((d, format)).or_default();
+        if let Some(id) = ids.get(pkg) {
             return *id;
         }
         let id = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-        self.entries.push(key.clone());
-        self.ids.insert(key, id);
+        self.entries.push((d, format, pkg.clone()));
+        ids.insert(pkg.clone(), id);
         id
     }
 
