@@ -92,6 +92,7 @@ pub(crate) async fn sync(
         return Ok(dry.change);
     }
     let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    // Still there (`NotFound` otherwise), and its rows read again under the writer.
     stored_digest(&mut tx, asset).await?;
     let open = open_findings(&mut tx, asset).await?;
     let SyncPlan {
