@@ -434,6 +434,29 @@ pub(crate) async fn get_agent_sees_every_change(s: SharedStore) {
     );
     assert_eq!(a.restart_needed, contact.restart_needed);
     assert_eq!(s.get_agent(other.id).await.unwrap().last_seen_at, None);
+    // Contacts recorded at once for several agents (SQLite writes them together), one
+    // of them unknown: that one alone fails.
+    let later = AgentContact {
+        agent_version: "0.3.0".into(),
+        ..contact.clone()
+    };
+    let (a, b, unknown) = tokio::join!(
+        s.record_agent_contact(me.id, t(6), &later),
+        s.record_agent_contact(other.id, t(6), &later),
+        s.record_agent_contact(other.id + 1000, t(6), &later),
+    );
+    (a.unwrap(), b.unwrap());
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound { .. })),
+        "{unknown:?}"
+    );
+    for id in [me.id, other.id] {
+        let seen = s.get_agent(id).await.unwrap();
+        assert_eq!(
+            (seen.last_seen_at, seen.agent_version.as_str()),
+            (Some(t(6)), "0.3.0")
+        );
+    }
 
     let inv = [crate::fixtures::pkg("bash", "amd64", "5.2.15-2+b2")];
     let stored = s

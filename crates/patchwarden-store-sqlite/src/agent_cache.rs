@@ -17,7 +17,7 @@
 //! its commit. A row read before a commit therefore never lands after it.
 
 use patchwarden_domain::ids::AssetId;
-use patchwarden_store::Agent;
+use patchwarden_store::{Agent, AgentContact};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -111,6 +111,20 @@ impl AgentCache {
                 }
             }
             Scope::All => inner.clear(),
+        }
+    }
+
+    /// After a committed contact write: the cached row (if any) takes the new values.
+    /// Readers that read the row before the commit do not cache it afterwards.
+    pub(crate) fn apply_contact(&self, id: i64, at: jiff::Timestamp, c: &AgentContact) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        if let Some(a) = inner.by_id.get_mut(&id) {
+            a.last_seen_at = Some(at);
+            a.agent_version.clone_from(&c.agent_version);
+            a.kernel_running.clone_from(&c.kernel_running);
+            a.reboot_required = c.reboot_required;
+            a.restart_needed.clone_from(&c.restart_needed);
         }
     }
 

@@ -236,8 +236,9 @@ pub(crate) async fn revoke_agent(pool: &SqlitePool, ctx: &AuditCtx, id: i64) -> 
     Ok(after)
 }
 
+/// Inside the group-commit writer's transaction (`group_commit`).
 pub(crate) async fn contact(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     id: i64,
     at: jiff::Timestamp,
     c: &AgentContact,
@@ -252,7 +253,7 @@ pub(crate) async fn contact(
     .bind(c.reboot_required)
     .bind(id)
     .bind(serde_json::to_string(&c.restart_needed).unwrap_or_else(|_| "[]".into()))
-    .execute(pool)
+    .execute(conn)
     .await
     .map_err(db_err)?;
     if done.rows_affected() == 0 {

@@ -1,12 +1,12 @@
-//! Group commit for inventory reports.
+//! Group commit for the writes agents cause: inventory reports and check-in contacts.
 //!
 //! Every commit on the single writer connection waits for an fsync
-//! (`synchronous=FULL`), a few milliseconds on ordinary disks, which would cap a fleet
-//! at a few hundred reports a second. Reports that arrive while a commit is in flight
-//! are therefore queued and written together: one `BEGIN IMMEDIATE`, each report in its
-//! own savepoint (a failing one is rolled back alone and gets its own error), one
-//! commit for all. A caller is answered only after that commit, so an acknowledged
-//! report is durable exactly as with one transaction per report.
+//! (`synchronous=FULL`), which would cap a fleet at a few hundred reports (or
+//! check-ins recording an agent's contact) a second. Writes that arrive while a commit
+//! is in flight are therefore queued and written together: one `BEGIN IMMEDIATE`, each
+//! write in its own savepoint (a failing one is rolled back alone and gets its own
+//! error), one commit for all. A caller is answered only after that commit, so an
+//! acknowledged write is durable exactly as with one transaction per write.
 
 use crate::agent_cache::{AgentCache, Invalidation, Scope};
 use crate::error::db_err;
@@ -14,34 +14,59 @@ use crate::inventory::{self, Pending};
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::inventory_sets::Prepared;
-use patchwarden_store::{AuditCtx, InventoryChange, Result, StoreError};
-use sqlx::SqlitePool;
+use patchwarden_store::{AgentContact, AuditCtx, InventoryChange, Result, StoreError};
+use sqlx::{SqliteConnection, SqlitePool};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// Reports written in one transaction at most.
+/// Writes in one transaction at most.
 const MAX_BATCH: usize = 64;
 
-struct Request {
-    ctx: AuditCtx,
-    id: AssetId,
-    prepared: Prepared,
-    reply: oneshot::Sender<Result<InventoryChange>>,
+enum Request {
+    Inventory {
+        ctx: AuditCtx,
+        id: AssetId,
+        prepared: Prepared,
+        reply: oneshot::Sender<Result<InventoryChange>>,
+    },
+    Contact {
+        agent: i64,
+        at: jiff::Timestamp,
+        contact: AgentContact,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// What one request's write gave, before the commit.
+enum Done {
+    Inventory(Result<InventoryChange>),
+    Contact(Result<()>),
 }
 
 /// The queue in front of the writer task.
 #[derive(Debug, Clone)]
-pub(crate) struct InventoryWriter {
+pub(crate) struct Writer {
     queue: mpsc::Sender<Request>,
 }
 
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Request").field("asset", &self.id).finish()
+        match self {
+            Request::Inventory { id, .. } => {
+                f.debug_struct("Inventory").field("asset", id).finish()
+            }
+            Request::Contact { agent, .. } => {
+                f.debug_struct("Contact").field("agent", agent).finish()
+            }
+        }
     }
 }
 
-impl InventoryWriter {
+fn gone() -> StoreError {
+    StoreError::Unavailable("the store is closed".to_owned())
+}
+
+impl Writer {
     /// Starts the writer task; it ends when every handle is dropped.
     pub(crate) fn start(
         pool: SqlitePool,
@@ -61,16 +86,31 @@ impl InventoryWriter {
         prepared: Prepared,
     ) -> Result<InventoryChange> {
         let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the store is closed".to_owned());
-        self.queue
-            .send(Request {
-                ctx: ctx.clone(),
-                id,
-                prepared,
-                reply,
-            })
-            .await
-            .map_err(|_| gone())?;
+        let request = Request::Inventory {
+            ctx: ctx.clone(),
+            id,
+            prepared,
+            reply,
+        };
+        self.queue.send(request).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Records what an agent said about itself in a check-in (`Store::record_agent_contact`).
+    pub(crate) async fn contact(
+        &self,
+        agent: i64,
+        at: jiff::Timestamp,
+        contact: &AgentContact,
+    ) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Contact {
+            agent,
+            at,
+            contact: contact.clone(),
+            reply,
+        };
+        self.queue.send(request).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 }
@@ -94,30 +134,96 @@ async fn write_batch(
     agents: &Arc<AgentCache>,
     requests: Vec<Request>,
 ) {
-    let mut answers: Vec<Result<InventoryChange>> = Vec::with_capacity(requests.len());
+    let mut done: Vec<Done> = Vec::with_capacity(requests.len());
     let mut pending: Pending = Vec::new();
-    // The agents of these assets show their inventory hash: forgotten after the commit
-    // and before any caller hears of it (here, not in the caller, whose request may be
-    // cancelled while its report is still written).
+    // The agent cache learns of the batch after the commit and before any caller hears
+    // of it (here, not in the caller, whose request may be cancelled while its write is
+    // still made): the agents of a reporting asset are forgotten (they show its
+    // inventory hash), an agent's contact is applied to its cached row.
     let invalidations: Vec<_> = requests
         .iter()
-        .map(|r| agents.invalidation(Scope::Asset(r.id), None))
+        .filter_map(|r| match r {
+            Request::Inventory { id, .. } => Some(agents.invalidation(Scope::Asset(*id), None)),
+            Request::Contact { .. } => None,
+        })
         .collect();
-    let outcome = write_all(pool, interner, &requests, &mut answers, &mut pending).await;
+    let outcome = write_all(pool, interner, &requests, &mut done, &mut pending).await;
     invalidations.into_iter().for_each(Invalidation::finish);
     match outcome {
         Ok(()) => {
             interner.remember(pending);
-            for (r, res) in requests.into_iter().zip(answers) {
-                let _ = r.reply.send(res);
+            for (r, d) in requests.into_iter().zip(done) {
+                match (r, d) {
+                    (Request::Inventory { reply, .. }, Done::Inventory(res)) => {
+                        let _ = reply.send(res);
+                    }
+                    (
+                        Request::Contact {
+                            agent,
+                            at,
+                            contact,
+                            reply,
+                        },
+                        Done::Contact(res),
+                    ) => {
+                        if res.is_ok() {
+                            agents.apply_contact(agent, at, &contact);
+                        } else {
+                            agents.invalidation(Scope::Agent(agent), None).finish();
+                        }
+                        let _ = reply.send(res);
+                    }
+                    (r, _) => fail(r, &StoreError::corrupt("a write's result went astray")),
+                }
             }
         }
         Err(e) => {
             // Nothing of the batch was written: every caller gets the error.
-            tracing::error!(error = %e, "inventory batch failed");
+            tracing::error!(error = %e, "agent write batch failed");
             for r in requests {
-                let _ = r.reply.send(Err(copy(&e)));
+                fail(r, &e);
             }
+        }
+    }
+}
+
+fn fail(r: Request, e: &StoreError) {
+    match r {
+        Request::Inventory { reply, .. } => {
+            let _ = reply.send(Err(copy(e)));
+        }
+        Request::Contact { reply, .. } => {
+            let _ = reply.send(Err(copy(e)));
+        }
+    }
+}
+
+async fn write_one(
+    conn: &mut SqliteConnection,
+    interner: &Interner,
+    r: &Request,
+    pending: &mut Pending,
+) -> (Done, bool) {
+    match r {
+        Request::Inventory {
+            ctx, id, prepared, ..
+        } => {
+            let res = inventory::apply(&mut *conn, interner, ctx, *id, prepared).await;
+            let ok = res.is_ok();
+            (
+                Done::Inventory(res.map(|(change, rows)| {
+                    pending.extend(rows);
+                    change
+                })),
+                ok,
+            )
+        }
+        Request::Contact {
+            agent, at, contact, ..
+        } => {
+            let res = crate::agents::contact(&mut *conn, *agent, *at, contact).await;
+            let ok = res.is_ok();
+            (Done::Contact(res), ok)
         }
     }
 }
@@ -126,30 +232,27 @@ async fn write_all(
     pool: &SqlitePool,
     interner: &Interner,
     requests: &[Request],
-    answers: &mut Vec<Result<InventoryChange>>,
+    done: &mut Vec<Done>,
     pending: &mut Pending,
 ) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     for r in requests {
-        sqlx::query("SAVEPOINT report")
+        sqlx::query("SAVEPOINT write")
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        let res = inventory::apply(&mut tx, interner, &r.ctx, r.id, &r.prepared).await;
-        if res.is_err() {
-            sqlx::query("ROLLBACK TO report")
+        let (result, ok) = write_one(&mut tx, interner, r, pending).await;
+        if !ok {
+            sqlx::query("ROLLBACK TO write")
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
         }
-        sqlx::query("RELEASE report")
+        sqlx::query("RELEASE write")
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        answers.push(res.map(|(change, rows)| {
-            pending.extend(rows);
-            change
-        }));
+        done.push(result);
     }
     tx.commit().await.map_err(db_err)
 }

@@ -52,8 +52,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Committed `packages` rows (`patchwarden_store::inventory_sets`).
     packages: Arc<Interner>,
-    /// Inventory reports, written with group commit.
-    inventory_writer: group_commit::InventoryWriter,
+    /// Inventory reports and agents' contacts, written with group commit.
+    writer: group_commit::Writer,
     /// Agents for check-ins without a database read (see `agent_cache`).
     agents: Arc<agent_cache::AgentCache>,
 }
@@ -125,14 +125,13 @@ impl SqliteStore {
         tracing::info!(path = %path.display(), "sqlite store open");
         let packages = Arc::new(Interner::default());
         let agents = Arc::new(agent_cache::AgentCache::default());
-        let inventory_writer =
-            group_commit::InventoryWriter::start(write.clone(), packages.clone(), agents.clone());
+        let writer = group_commit::Writer::start(write.clone(), packages.clone(), agents.clone());
         Ok(SqliteStore {
             write,
             read,
             path,
             packages,
-            inventory_writer,
+            writer,
             agents,
         })
     }

@@ -86,7 +86,7 @@ impl Store for SqliteStore {
         let (prepared, read) =
             inventory::prepare(&mut *self.reader().await?, &self.packages, id, inv).await?;
         self.packages.remember(read);
-        self.inventory_writer.replace(ctx, id, prepared).await
+        self.writer.replace(ctx, id, prepared).await
     }
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {
@@ -343,8 +343,8 @@ impl Store for SqliteStore {
         at: jiff::Timestamp,
         c: &AgentContact,
     ) -> Result<()> {
-        self.changing_agents(Scope::Agent(id), agents::contact(&self.write, id, at, c))
-            .await
+        // Group-committed; the writer applies it to the agent cache.
+        self.writer.contact(id, at, c).await
     }
 
     async fn server_key(&self, ctx: &AuditCtx, key: &NewServerKey) -> Result<String> {
