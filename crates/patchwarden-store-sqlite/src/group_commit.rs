@@ -237,21 +237,27 @@ async fn write_all(
 ) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     for r in requests {
-        sqlx::query("SAVEPOINT write")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let (result, ok) = write_one(&mut tx, interner, r, pending).await;
-        if !ok {
-            sqlx::query("ROLLBACK TO write")
+        // A contact is one UPDATE, atomic by itself; a report is several statements.
+        let savepoint = matches!(r, Request::Inventory { .. });
+        if savepoint {
+            sqlx::query("SAVEPOINT write")
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
         }
-        sqlx::query("RELEASE write")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let (result, ok) = write_one(&mut tx, interner, r, pending).await;
+        if savepoint {
+            if !ok {
+                sqlx::query("ROLLBACK TO write")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            sqlx::query("RELEASE write")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
         done.push(result);
     }
     tx.commit().await.map_err(db_err)
