@@ -5,12 +5,13 @@
 //! this store (the CLI has no agent commands): every `Store` method that can change
 //! what [`Agent`] shows — the agent row, its asset's host name or inventory hash, its
 //! jobs — invalidates here, through an [`Invalidation`] guard, after the write and
-//! before the method returns (inventory reports: in the group-commit writer task,
-//! before it answers). When the caller's future is dropped mid-write, the statement
-//! sent last (a `COMMIT`, say) still runs on the connection's thread after the drop;
-//! the guard then invalidates at once and again once the single writer connection is
-//! handed out again, which sqlx does only after that statement ran. The conformance case `agents::get_agent_sees_every_change` fails when any
-//! of them is left out. The PostgreSQL store, shared by replicas, has no such cache.
+//! before the method returns (inventory reports and contacts: in the group-commit
+//! writer task, before it answers). When the caller's future is dropped mid-write, the
+//! statement sent last (a `COMMIT`, say) still runs on the connection's thread after
+//! the drop; the guard then invalidates at once and again once the single writer
+//! connection is handed out again, which sqlx does only after that statement ran. The
+//! conformance case `agents::get_agent_sees_every_change` fails when any of them is
+//! left out. The PostgreSQL store, shared by replicas, has no such cache.
 //!
 //! Ordering: a reader takes the generation before it reads the row and caches the row
 //! only if the generation is unchanged afterwards; a writer bumps the generation after
