@@ -2,11 +2,9 @@
 //! rollback and left its host changed (`awaiting_revocation`) is stored as final, with
 //! the package set its revocation restores.
 
-use super::agents::{checkin, enroll, facts, inventory, pkg, report, token};
-use jiff::SignedDuration;
-use patchwarden_domain::clock::Clock;
+use super::agents::{checkin, enroll, facts, inventory, open_job, pkg, report, token};
 use patchwarden_testkit::TestServer;
-use patchwarden_wire::job::{Job, JobStatus, SignedJob};
+use patchwarden_wire::job::{JobStatus, SignedJob};
 use serde_json::json;
 
 #[tokio::test]
@@ -27,15 +25,7 @@ async fn a_report_awaiting_revocation_is_stored_final_and_shown_with_its_package
 
     let reply = checkin(&ts, &a, &facts(&inv, true)).await;
     let sent: Vec<SignedJob> = serde_json::from_value(reply.json["jobs"].clone()).unwrap();
-    let job: Job = sent[0]
-        .open(
-            &a.server_key,
-            a.id,
-            ts.clock.now(),
-            SignedDuration::from_mins(5),
-            |_| false,
-        )
-        .unwrap();
+    let job = open_job(&ts, &a, &sent[0]);
     assert!(!job.rollback_on_failure);
 
     // What the agent sends: v2 left in place, v1 recorded as the set to restore.

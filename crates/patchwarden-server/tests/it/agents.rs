@@ -407,6 +407,19 @@ async fn gzip_bodies_inventories_and_findings() {
     assert_eq!((r.status.as_u16(), r.code()), (413, "payload_too_large"));
 }
 
+/// Opens a job as the agent does (pinned key, addressee, validity window, no replay).
+pub(crate) fn open_job(ts: &TestServer, a: &Sim, signed: &SignedJob) -> Job {
+    signed
+        .open(
+            &a.server_key,
+            a.id,
+            ts.clock.now(),
+            SignedDuration::from_mins(5),
+            |_| false,
+        )
+        .unwrap()
+}
+
 pub(crate) fn report(job: &str, status: JobStatus) -> JobReport {
     let at = Timestamp::now();
     JobReport {
@@ -448,15 +461,7 @@ async fn jobs_are_signed_delivered_reported_and_not_resent() {
     let reply = checkin(&ts, &a, &facts(&inv, true)).await;
     let jobs: Vec<SignedJob> = serde_json::from_value(reply.json["jobs"].clone()).unwrap();
     assert_eq!(jobs.len(), 1, "the expired job is not sent");
-    let job: Job = jobs[0]
-        .open(
-            &a.server_key,
-            a.id,
-            ts.clock.now(),
-            SignedDuration::from_mins(5),
-            |_| false,
-        )
-        .unwrap();
+    let job = open_job(&ts, &a, &jobs[0]);
     assert_eq!(job.id, job_id);
     assert_ne!(job.id, short_id);
     // Still pending until reported.
