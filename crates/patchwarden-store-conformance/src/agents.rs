@@ -445,7 +445,8 @@ pub(crate) async fn get_agent_sees_every_change(s: SharedStore) {
         s.record_agent_contact(other.id, t(6), &later),
         s.record_agent_contact(other.id + 1000, t(6), &later),
     );
-    (a.unwrap(), b.unwrap());
+    a.unwrap();
+    b.unwrap();
     assert!(
         matches!(unknown, Err(StoreError::NotFound { .. })),
         "{unknown:?}"
