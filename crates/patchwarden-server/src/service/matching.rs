@@ -174,7 +174,7 @@ pub async fn findings_of(
         idx.hits(&distro, format, p, &mut hits);
         found.extend(idx.findings(&distro, p, &hits));
     }
-    Ok(new_findings(&loaded, format, found))
+    Ok(new_findings(|a| level_of(&loaded, a), format, found))
 }
 
 /// Levels and deadlines for an asset's findings, suppressed ones included; when two
@@ -182,7 +182,7 @@ pub async fn findings_of(
 /// (lowest stored) one is reported. A package-manager security finding that a feed's
 /// fix explains is left out (`signal::drop_explained`): it would count one update twice.
 fn new_findings(
-    loaded: &Loaded,
+    level_of: impl Fn(&str) -> Level,
     format: PackageFormat,
     mut found: Vec<Finding>,
 ) -> Vec<NewFinding> {
@@ -204,7 +204,7 @@ fn new_findings(
             let level = match levels.get(&finding.advisory) {
                 Some(l) => *l,
                 None => {
-                    let l = level_of(loaded, &finding.advisory);
+                    let l = level_of(&finding.advisory);
                     levels.insert(finding.advisory.clone(), l);
                     l
                 }
@@ -447,26 +447,46 @@ pub async fn rematch_all(
         }
     }
     // Each unique package tuple is evaluated once, for the whole fleet, under one read
-    // of the index (hits refer to its advisories by position).
-    let planned: Vec<(AssetId, Vec<NewFinding>)> = {
+    // of the index (hits refer to its advisories by position): each entry's findings and
+    // each advisory's level are taken out, so that the read ends before any sync.
+    let (per_entry, levels) = {
         let loaded = state
             .engine
             .read(state.store.as_ref(), &state.config.levels)
             .await?;
         let results = evaluate(&loaded.index, &table);
-        hosts
-            .iter()
-            .map(|(id, format, entries)| {
-                let found = results.findings_for_host(&loaded.index, &table, entries);
-                (*id, new_findings(&loaded, *format, found))
-            })
-            .collect()
+        let per_entry: Vec<Vec<Finding>> = (0..u32::try_from(table.len()).unwrap_or(u32::MAX))
+            .map(|e| results.findings_for_host(&loaded.index, &table, &[e]))
+            .collect();
+        let mut levels: HashMap<String, Level> = HashMap::new();
+        for f in per_entry.iter().flatten() {
+            if !levels.contains_key(&f.advisory) {
+                levels.insert(f.advisory.clone(), level_of(&loaded, &f.advisory));
+            }
+        }
+        (per_entry, levels)
     };
-    // A few syncs at once: each plans on a reader (in parallel) and takes the single
-    // writer only when its asset's findings changed.
+    let otherwise = state.config.levels.otherwise;
+    // A few syncs at once, each host's findings put together only when its sync
+    // starts (a fleet's findings all at once would not fit in memory: 858 per host in
+    // the benchmark fleet); each plans on a reader and takes the single writer only
+    // when its asset's findings changed.
     use futures::{StreamExt, TryStreamExt};
-    let total = futures::stream::iter(&planned)
-        .map(|(id, findings)| state.store.sync_findings(ctx, *id, findings))
+    let total = futures::stream::iter(&hosts)
+        .map(|(id, format, entries)| {
+            let found: Vec<Finding> = entries
+                .iter()
+                .filter_map(|e| per_entry.get(*e as usize))
+                .flatten()
+                .cloned()
+                .collect();
+            let findings = new_findings(
+                |a| levels.get(a).copied().unwrap_or(otherwise),
+                *format,
+                found,
+            );
+            async move { state.store.sync_findings(ctx, *id, &findings).await }
+        })
         .buffer_unordered(SYNCS_IN_FLIGHT)
         .try_fold(FindingsChange::default(), |mut total, c| async move {
             total.add(&c);

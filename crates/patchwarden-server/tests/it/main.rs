@@ -14,6 +14,7 @@ mod feed_sync;
 mod findings;
 mod openapi_sync;
 mod quickstart;
+mod rematch_all;
 mod role_matrix;
 mod scan;
 mod scans;

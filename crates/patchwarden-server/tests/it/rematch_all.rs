@@ -1,0 +1,135 @@
+//! The fleet re-match (`rematch_all`: each unique package evaluated once, fanned out)
+//! and the per-asset re-match find exactly the same findings, on the real UBI 9
+//! `rpm -qa` list treated as AlmaLinux 9 hosts against the real AlmaLinux 9 OSV feed.
+
+use patchwarden_domain::asset::{AssetKind, Criticality, Environment, Hostname, OsFamily, OsInfo};
+use patchwarden_domain::clock::{Clock, SystemClock};
+use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_server::config::Config;
+use patchwarden_server::service::matching::{rematch_all, rematch_asset, store_import};
+use patchwarden_server::AppState;
+use patchwarden_store::{AuditCtx, FindingFilter, NewAsset, Store};
+use std::sync::Arc;
+
+const FEED: &str = "../../../shared/fixtures/advisories/osv-almalinux/advisories/almalinux9";
+const UBI9: &str = "../../../shared/fixtures/inventories/rpm-qa/rpm-4.16_ubi9.json";
+
+fn ctx() -> AuditCtx {
+    AuditCtx::system("test", jiff::Timestamp::now())
+}
+
+fn ubi9() -> Vec<InstalledPackage> {
+    let text = std::fs::read_to_string(UBI9).unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    rows.iter()
+        .filter(|p| p["name"] != "gpg-pubkey")
+        .map(|p| {
+            let s = |k: &str| p[k].as_str().unwrap().to_owned();
+            let epoch = p["epoch"]
+                .as_i64()
+                .filter(|e| *e != 0)
+                .map(|e| format!("{e}:"))
+                .unwrap_or_default();
+            InstalledPackage {
+                name: s("name"),
+                version: format!("{epoch}{}-{}", s("version"), s("release")),
+                arch: s("arch"),
+                source_name: None,
+                source_version: None,
+            }
+        })
+        .collect()
+}
+
+fn alma(host: &str) -> NewAsset {
+    NewAsset {
+        hostname: Hostname::parse(host).unwrap(),
+        kind: AssetKind::Server,
+        os: OsInfo {
+            family: OsFamily::Linux,
+            distribution: "almalinux".into(),
+            release: "9.4".into(),
+            arch: "aarch64".into(),
+        },
+        environment: Environment::Production,
+        criticality: Criticality::Standard,
+        owner: None,
+        groups: vec![],
+        protected_data: false,
+    }
+}
+
+/// Every open finding with every column a sync writes.
+async fn open_findings(st: &AppState) -> Vec<String> {
+    let mut rows: Vec<String> = st
+        .store
+        .list_findings(&FindingFilter {
+            include_suppressed: true,
+            limit: 100_000,
+            ..FindingFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            format!(
+                "{:?} {:?} {:?} {} {}",
+                f.asset_id, f.finding, f.level, f.first_seen_at, f.deadline_at
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_rematch_and_the_per_asset_rematch_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.database.url = format!("sqlite://{}", dir.path().join("pw.db").display());
+    let store: Arc<dyn Store> = patchwarden_server::server::open_store(&cfg).await.unwrap();
+    let st = AppState::new(store, Arc::new(SystemClock) as Arc<dyn Clock>, cfg);
+    store_import(
+        &st,
+        &ctx(),
+        patchwarden_advisory::import_path(FEED).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    // Three hosts: the whole list, the same list again (one shared inventory), and
+    // every other package of it.
+    let all = ubi9();
+    let half: Vec<InstalledPackage> = all.iter().step_by(2).cloned().collect();
+    let mut assets = Vec::new();
+    for (host, packages) in [("ubi-a", &all), ("ubi-b", &all), ("ubi-c", &half)] {
+        let a = st.store.create_asset(&ctx(), &alma(host)).await.unwrap();
+        st.store
+            .replace_inventory(&ctx(), a.id, PackageFormat::Rpm, packages)
+            .await
+            .unwrap();
+        assets.push(a.id);
+    }
+
+    let (hosts, cold) = rematch_all(&st, &ctx()).await.unwrap();
+    assert_eq!(hosts, 3);
+    assert!(cold.opened > 0, "the old UBI 9 list has findings: {cold:?}");
+    assert_eq!((cold.kept, cold.closed), (0, 0), "{cold:?}");
+    let opened = open_findings(&st).await;
+    assert_eq!(opened.len(), cold.opened as usize);
+
+    // The per-asset path finds the same findings: nothing to open, close or change.
+    for a in &assets {
+        let c = rematch_asset(&st, &ctx(), *a).await.unwrap();
+        assert_eq!((c.opened, c.closed), (0, 0), "asset {a:?}: {c:?}");
+    }
+    assert_eq!(open_findings(&st).await, opened);
+    // And the fleet path again: everything kept.
+    let (_, again) = rematch_all(&st, &ctx()).await.unwrap();
+    assert_eq!(
+        (again.opened, again.kept, again.closed),
+        (0, cold.opened, 0),
+        "{again:?}"
+    );
+    assert_eq!(open_findings(&st).await, opened);
+}
