@@ -71,12 +71,8 @@ async fn stored_hashes(
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(IDS) {
         let mut q =
-            QueryBuilder::<Sqlite>::new("SELECT id, content_hash FROM advisories WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
+            QueryBuilder::<Sqlite>::new("SELECT id, content_hash FROM advisories WHERE id IN ");
+        crate::sql::push_list(&mut q, chunk.iter().copied());
         let rows: Vec<(String, String)> = q
             .build_query_as()
             .fetch_all(&mut *conn)
@@ -120,12 +116,8 @@ pub(crate) async fn upsert(
     result.changed = write.iter().map(|p| p.advisory.id.clone()).collect();
     let at = to_micros(ctx.at);
     for chunk in replaced.chunks(IDS) {
-        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM advisory_cves WHERE advisory_id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM advisory_cves WHERE advisory_id IN ");
+        crate::sql::push_list(&mut q, chunk.iter().copied());
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     for chunk in write.chunks(ROWS) {

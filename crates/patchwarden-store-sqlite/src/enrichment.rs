@@ -84,13 +84,9 @@ pub(crate) async fn get(
     for chunk in cves.chunks(IDS) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT cve, kev, epss_probability, epss_percentile, epss_date, cvss \
-             FROM cve_enrichment WHERE cve IN (",
+             FROM cve_enrichment WHERE cve IN ",
         );
-        let mut sep = q.separated(", ");
-        for c in chunk {
-            sep.push_bind(c.as_str());
-        }
-        q.push(")");
+        crate::sql::push_list(&mut q, chunk.iter().map(|c| c.as_str()));
         let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
         for row in &rows {
             out.push(from_row(row)?);

@@ -104,12 +104,8 @@ pub(crate) async fn sync(
     let at = to_micros(ctx.at);
     for chunk in closing.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE findings SET closed_at = ");
-        q.push_bind(at).push(" WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
+        q.push_bind(at).push(" WHERE id IN ");
+        crate::sql::push_list(&mut q, chunk.iter().copied());
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     for chunk in updates.chunks(ROWS) {
@@ -256,12 +252,8 @@ pub(crate) async fn relevel(
     let assets: Vec<i64> = assets.into_iter().collect();
     for chunk in assets.chunks(ROWS) {
         let mut q =
-            QueryBuilder::<Sqlite>::new("UPDATE assets SET findings_digest = NULL WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
+            QueryBuilder::<Sqlite>::new("UPDATE assets SET findings_digest = NULL WHERE id IN ");
+        crate::sql::push_list(&mut q, chunk.iter().copied());
         q.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     if changed > 0 {

@@ -53,13 +53,9 @@ async fn set_packages(
     let mut pending = Vec::new();
     for chunk in missing.chunks(BATCH) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT id, name, arch, version, source_name, source_version FROM packages WHERE id IN (",
+            "SELECT id, name, arch, version, source_name, source_version FROM packages WHERE id IN ",
         );
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
+        crate::sql::push_list(&mut q, chunk.iter().copied());
         let rows: Vec<PackageRow> = q
             .build_query_as()
             .fetch_all(&mut *conn)
@@ -269,17 +265,10 @@ pub(crate) async fn assets_with_packages(
 ) -> Result<Vec<AssetId>> {
     let mut wanted = HashSet::new();
     for chunk in names.chunks(BATCH) {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM packages WHERE name IN (");
-        let mut sep = q.separated(", ");
-        for n in chunk {
-            sep.push_bind(n.as_str());
-        }
-        q.push(") UNION SELECT id FROM packages WHERE source_name IN (");
-        let mut sep = q.separated(", ");
-        for n in chunk {
-            sep.push_bind(n.as_str());
-        }
-        q.push(")");
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM packages WHERE name IN ");
+        crate::sql::push_list(&mut q, chunk.iter().map(|n| n.as_str()));
+        q.push(" UNION SELECT id FROM packages WHERE source_name IN ");
+        crate::sql::push_list(&mut q, chunk.iter().map(|n| n.as_str()));
         let rows: Vec<(i64,)> = q
             .build_query_as()
             .fetch_all(&mut *conn)
@@ -304,12 +293,8 @@ pub(crate) async fn assets_with_packages(
         .collect();
     let mut ids = BTreeSet::new();
     for chunk in hit.chunks(BATCH) {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM assets WHERE inventory_hash IN (");
-        let mut sep = q.separated(", ");
-        for h in chunk {
-            sep.push_bind(h.as_str());
-        }
-        q.push(")");
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM assets WHERE inventory_hash IN ");
+        crate::sql::push_list(&mut q, chunk.iter().map(|h| h.as_str()));
         let rows: Vec<(i64,)> = q
             .build_query_as()
             .fetch_all(&mut *conn)

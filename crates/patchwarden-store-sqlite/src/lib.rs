@@ -21,6 +21,7 @@ mod inventory;
 mod jobs;
 mod rows;
 mod scans;
+mod sql;
 mod store;
 mod tokens;
 mod users;
