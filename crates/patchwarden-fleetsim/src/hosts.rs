@@ -184,8 +184,33 @@ pub fn fleet(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// 1,500 packages per host, `behind` of the security-updated ones left behind.
+    pub(crate) fn shape(behind: f64, seed: u64) -> Shape {
+        Shape {
+            packages: 1500,
+            behind,
+            seed,
+        }
+    }
+
+    /// Two fleets of one seed are the same, another seed differs; returns the two
+    /// same-seed fleets for checks of one family.
+    pub(crate) fn assert_deterministic(
+        fleet: impl Fn(Shape) -> Vec<Host>,
+    ) -> (Vec<Host>, Vec<Host>) {
+        let a = fleet(shape(0.3, 5));
+        let b = fleet(shape(0.3, 5));
+        let c = fleet(shape(0.3, 6));
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.packages, y.packages);
+            assert_eq!(x.patched, y.patched);
+        }
+        assert_ne!(a[0].packages, c[0].packages);
+        (a, b)
+    }
 
     fn pkg(name: &str, version: &str) -> InstalledPackage {
         InstalledPackage {

@@ -162,6 +162,7 @@ impl Debian {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::hosts::tests::{assert_deterministic, shape};
     use std::sync::LazyLock;
 
     const LISTS: &str = "../../../shared/fixtures/inventories/debian12";
@@ -169,24 +170,9 @@ pub(crate) mod tests {
     pub(crate) static DEBIAN: LazyLock<Debian> =
         LazyLock::new(|| Debian::load(Path::new(LISTS)).expect("the Debian 12 lists"));
 
-    fn shape(behind: f64, seed: u64) -> Shape {
-        Shape {
-            packages: 1500,
-            behind,
-            seed,
-        }
-    }
-
     #[test]
     fn deterministic_by_seed() {
-        let a = DEBIAN.fleet(4, shape(0.3, 5));
-        let b = DEBIAN.fleet(4, shape(0.3, 5));
-        let c = DEBIAN.fleet(4, shape(0.3, 6));
-        for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x.packages, y.packages);
-            assert_eq!(x.patched, y.patched);
-        }
-        assert_ne!(a[0].packages, c[0].packages);
+        assert_deterministic(|s| DEBIAN.fleet(4, s));
     }
 
     #[test]
