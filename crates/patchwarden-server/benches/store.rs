@@ -281,24 +281,7 @@ fn one_new_advisory_propagated(b: divan::Bencher) {
         for i in 0..assets_wanted() {
             let a = st
                 .store
-                .create_asset(
-                    &ctx(),
-                    &NewAsset {
-                        hostname: Hostname::parse(&format!("alma-{i}")).unwrap(),
-                        kind: AssetKind::Server,
-                        os: OsInfo {
-                            family: OsFamily::Linux,
-                            distribution: "almalinux".into(),
-                            release: "9.4".into(),
-                            arch: "x86_64".into(),
-                        },
-                        environment: Environment::Production,
-                        criticality: Criticality::Standard,
-                        owner: None,
-                        groups: vec![],
-                        protected_data: false,
-                    },
-                )
+                .create_asset(&ctx(), &alma_asset(&format!("alma-{i}")))
                 .await
                 .unwrap();
             let mut pkgs: Vec<InstalledPackage> = (0..299)
