@@ -1,7 +1,9 @@
 //! OSV JSON (<https://ossf.github.io/osv-schema/>): one record per file, or a JSON array
 //! of records. Only distribution ecosystems are kept (see [`crate::distro`]); ECOSYSTEM
 //! ranges become [`VersionRange`]s with `introduced: "0"` read as "from the beginning",
-//! `fixed` as the exclusive end and `last_affected` as the inclusive end.
+//! `fixed` as the exclusive end and `last_affected` as the inclusive end, after sorting
+//! the events in the ecosystem's version ordering (dpkg, RPM or apk) as OSV's evaluation
+//! does, and capping the range at its `limit`.
 
 use crate::common::{self, ids, is_cve, record_id, severity, severity_from_summary, title, token};
 use crate::cvss_score::{push_unique, score_vector};
@@ -10,6 +12,8 @@ use crate::ImportResult;
 use patchwarden_domain::advisory::{
     Advisory, AffectedPackage, Cvss, PackageState, VendorSeverity, VersionRange,
 };
+use patchwarden_domain::package::PackageFormat;
+use patchwarden_version::{parse as parse_version, Scheme};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -83,6 +87,14 @@ struct RawEvent {
     fixed: Option<String>,
     last_affected: Option<String>,
     limit: Option<String>,
+}
+
+fn scheme_of(f: PackageFormat) -> Scheme {
+    match f {
+        PackageFormat::Deb => Scheme::Deb,
+        PackageFormat::Rpm => Scheme::Rpm,
+        PackageFormat::Apk => Scheme::Apk,
+    }
 }
 
 /// Parses one OSV file: a record object or an array of records. `file` names the input
@@ -189,7 +201,7 @@ fn convert(
             }
             cves_map(extra, &mut alias_list, &mut cvss, &mut vendor)?;
         }
-        let state = match ranges(&a) {
+        let state = match ranges(&a, scheme_of(info.scheme)) {
             Ok(s) => s,
             Err(e) => {
                 // The statement is skipped, the rest of the advisory imports.
@@ -287,14 +299,30 @@ fn cves_map(
 }
 
 /// One range event: OSV allows exactly one of the four keys per event object.
-enum Event {
-    Introduced(String),
-    Fixed(String),
-    LastAffected(String),
-    Limit(String),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    // Declaration order is the tie-break between events at equal versions: an interval
+    // opens before it closes, so `introduced X` + `fixed X` is empty and
+    // `introduced X` + `last_affected X` is the single version X, whatever the order
+    // the feed wrote them in.
+    Introduced,
+    Fixed,
+    LastAffected,
+    Limit,
 }
 
-fn event(ev: &RawEvent) -> Result<Event, String> {
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Introduced => "introduced",
+            Kind::Fixed => "fixed",
+            Kind::LastAffected => "last_affected",
+            Kind::Limit => "limit",
+        }
+    }
+}
+
+fn event(ev: &RawEvent) -> Result<(Kind, String), String> {
     let set = [&ev.introduced, &ev.fixed, &ev.last_affected, &ev.limit]
         .into_iter()
         .filter(|v| v.is_some())
@@ -306,80 +334,91 @@ fn event(ev: &RawEvent) -> Result<Event, String> {
                 .into(),
         );
     }
-    Ok(if let Some(v) = &ev.introduced {
-        Event::Introduced(token("introduced version", v)?)
+    let (kind, v) = if let Some(v) = &ev.introduced {
+        (Kind::Introduced, v)
     } else if let Some(v) = &ev.fixed {
-        Event::Fixed(token("fixed version", v)?)
+        (Kind::Fixed, v)
     } else if let Some(v) = &ev.last_affected {
-        Event::LastAffected(token("last_affected version", v)?)
+        (Kind::LastAffected, v)
     } else if let Some(v) = &ev.limit {
-        Event::Limit(token("limit version", v)?)
+        (Kind::Limit, v)
     } else {
         return Err("range event without introduced/fixed/last_affected/limit".into());
-    })
+    };
+    Ok((kind, token(&format!("{} version", kind.name()), v)?))
 }
 
-/// ECOSYSTEM ranges → package state, as the OSV evaluation algorithm reads a linear
-/// version order: each `introduced` opens an interval that the next `fixed` (exclusive)
-/// or `last_affected` (inclusive) closes; an interval still open at the end has no
-/// upper bound. Events are read in the order given (OSV recommends sorted order).
+/// A version of a range event in the ecosystem's ordering: `key` is the byte-comparable
+/// sort key (`None` for `introduced: "0"`, which sorts before every version).
+struct Point {
+    key: Option<Vec<u8>>,
+    text: String,
+}
+
+impl Point {
+    fn parse(scheme: Scheme, kind: Kind, text: String) -> Result<Point, String> {
+        if kind == Kind::Introduced && text == "0" {
+            return Ok(Point { key: None, text });
+        }
+        match parse_version(scheme, &text) {
+            Ok(v) => Ok(Point {
+                key: Some(v.sort_key()),
+                text,
+            }),
+            Err(e) => Err(format!("{}: {e}", kind.name())),
+        }
+    }
+}
+
+/// One affected interval of a range: from `start` (inclusive; `None` = from the
+/// beginning) to `end`.
+struct Interval {
+    start: Option<Point>,
+    end: End,
+}
+
+enum End {
+    Open,
+    /// Exclusive.
+    Fixed(Point),
+    /// Inclusive.
+    LastAffected(Point),
+}
+
+/// ECOSYSTEM ranges → package state, by OSV's evaluation algorithm: the events are
+/// sorted by version in the ecosystem's ordering (`scheme`; `introduced: "0"` lowest),
+/// then read as a timeline: an `introduced` makes versions from it affected, the next
+/// `fixed` (exclusive) or `last_affected` (inclusive) ends that, and an interval still
+/// open at the end has no upper bound. So the result does not depend on the order the
+/// feed lists its events in. An `introduced` inside an open interval and a `fixed` or
+/// `last_affected` outside one change nothing, as in OSV's algorithm; a range with no
+/// `introduced` at all (which OSV forbids) is read from the beginning, as before.
 ///
-/// A range may not mix `fixed` and `last_affected` (OSV forbids it). `limit` is refused
-/// unless it is `*` (OSV's "infinity", the implicit default): OSV says limit events
-/// "should not be used" for linear versions (they exist for GIT commit graphs), and
-/// capping a range at a limit would need version comparison, which this parser does
-/// not do. The refusal names the statement and the rest of the advisory imports.
-fn ranges(a: &RawAffected) -> Result<PackageState, String> {
+/// `limit` events cap the range (OSV `BeforeLimits`): a version is in the range only if
+/// it is below some limit, so the cap is the highest limit, and `*` (OSV's infinity,
+/// also the default without limits) removes it. Intervals starting at or above the cap
+/// are dropped. An interval the cap cuts short (an open one, or one ending above it) is
+/// refused: [`VersionRange`] has no exclusive end other than a fix, and writing the
+/// limit as `fixed` would name a fix nobody published.
+///
+/// A range may not mix `fixed` and `last_affected` (OSV forbids it). A version that does
+/// not parse in the scheme refuses the statement; the refusal names the statement and
+/// the rest of the advisory imports.
+fn ranges(a: &RawAffected, scheme: Scheme) -> Result<PackageState, String> {
     let mut out: Vec<VersionRange> = Vec::new();
     let mut saw_ecosystem = false;
     for r in a.ranges.iter().flatten().filter(|r| r.kind == "ECOSYSTEM") {
         saw_ecosystem = true;
-        let (mut saw_fixed, mut saw_last_affected) = (false, false);
-        let mut open: Option<Option<String>> = None;
-        for ev in &r.events {
-            match event(ev)? {
-                Event::Introduced(v) => {
-                    if let Some(intro) = open.take() {
-                        out.push(VersionRange {
-                            introduced: intro,
-                            ..VersionRange::default()
-                        });
-                    }
-                    open = Some((v != "0").then_some(v));
-                }
-                Event::Fixed(v) => {
-                    saw_fixed = true;
-                    out.push(VersionRange {
-                        introduced: open.take().flatten(),
-                        fixed: Some(v),
-                        last_affected: None,
-                    });
-                }
-                Event::LastAffected(v) => {
-                    saw_last_affected = true;
-                    out.push(VersionRange {
-                        introduced: open.take().flatten(),
-                        fixed: None,
-                        last_affected: Some(v),
-                    });
-                }
-                Event::Limit(v) if v.contains('*') => {}
-                Event::Limit(v) => {
-                    return Err(format!(
-                        "limit event {v:?} in an ECOSYSTEM range is not supported (OSV: \
-                         limit should not be used for linear versions; only \"*\" is accepted)"
-                    ));
-                }
-            }
-        }
-        if saw_fixed && saw_last_affected {
-            let why = "range mixes fixed and last_affected events (OSV allows one or the other)";
-            return Err(why.into());
-        }
-        if let Some(intro) = open.take() {
+        for iv in range(r, scheme)? {
+            let (fixed, last_affected) = match iv.end {
+                End::Open => (None, None),
+                End::Fixed(p) => (Some(p.text), None),
+                End::LastAffected(p) => (None, Some(p.text)),
+            };
             out.push(VersionRange {
-                introduced: intro,
-                ..VersionRange::default()
+                introduced: iv.start.map(|p| p.text),
+                fixed,
+                last_affected,
             });
         }
     }
@@ -403,6 +442,91 @@ fn ranges(a: &RawAffected) -> Result<PackageState, String> {
     }
 }
 
+/// The affected intervals of one ECOSYSTEM range, in version order.
+fn range(r: &RawRange, scheme: Scheme) -> Result<Vec<Interval>, String> {
+    let mut events: Vec<(Kind, String)> = r.events.iter().map(event).collect::<Result<_, _>>()?;
+    let has = |k: Kind| events.iter().any(|(kind, _)| *kind == k);
+    if has(Kind::Fixed) && has(Kind::LastAffected) {
+        let why = "range mixes fixed and last_affected events (OSV allows one or the other)";
+        return Err(why.into());
+    }
+    if !has(Kind::Introduced) {
+        events.insert(0, (Kind::Introduced, "0".to_owned()));
+    }
+    // Every version is parsed, limits included, so a bad one is reported whatever its
+    // place in the list.
+    let mut unlimited = false;
+    let mut cap: Option<Point> = None;
+    let mut points: Vec<(Kind, Point)> = Vec::with_capacity(events.len());
+    for (kind, text) in events {
+        match kind {
+            Kind::Limit if text.contains('*') => unlimited = true,
+            Kind::Limit => {
+                let p = Point::parse(scheme, kind, text)?;
+                if cap.as_ref().is_none_or(|c| p.key > c.key) {
+                    cap = Some(p);
+                }
+            }
+            _ => points.push((kind, Point::parse(scheme, kind, text)?)),
+        }
+    }
+    // Equal versions: by kind (see [`Kind`]), then by text, so any permutation of the
+    // events sorts the same.
+    points.sort_by(|(ka, a), (kb, b)| (&a.key, ka, &a.text).cmp(&(&b.key, kb, &b.text)));
+    let mut out: Vec<Interval> = Vec::new();
+    let mut open: Option<Option<Point>> = None;
+    for (kind, p) in points {
+        match kind {
+            Kind::Introduced if open.is_none() => open = Some(p.key.is_some().then_some(p)),
+            Kind::Fixed | Kind::LastAffected => {
+                if let Some(start) = open.take() {
+                    let end = if kind == Kind::Fixed {
+                        End::Fixed(p)
+                    } else {
+                        End::LastAffected(p)
+                    };
+                    out.push(Interval { start, end });
+                }
+            }
+            Kind::Introduced | Kind::Limit => {}
+        }
+    }
+    if let Some(start) = open {
+        out.push(Interval {
+            start,
+            end: End::Open,
+        });
+    }
+    match cap {
+        Some(cap) if !unlimited => {
+            apply_limit(&mut out, &cap)?;
+            Ok(out)
+        }
+        _ => Ok(out),
+    }
+}
+
+/// Drops the intervals at or above `cap` (exclusive) and refuses one that `cap` cuts.
+fn apply_limit(intervals: &mut Vec<Interval>, cap: &Point) -> Result<(), String> {
+    intervals.retain(|iv| iv.start.as_ref().is_none_or(|s| s.key < cap.key));
+    for iv in intervals.iter() {
+        let (cut, end) = match &iv.end {
+            End::Open => (true, "no end".to_owned()),
+            End::Fixed(f) => (f.key > cap.key, format!("fixed {}", f.text)),
+            End::LastAffected(l) => (l.key >= cap.key, format!("last_affected {}", l.text)),
+        };
+        if cut {
+            let start = iv.start.as_ref().map_or("0", |s| s.text.as_str());
+            return Err(format!(
+                "limit {:?} cuts the affected interval from {start} ({end}) short, which \
+                 the normalised range cannot express without a fixed version",
+                cap.text
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn references(list: Vec<RawRef>) -> Vec<String> {
     list.into_iter()
         .filter_map(|r| r.url)
@@ -410,6 +534,12 @@ fn references(list: Vec<RawRef>) -> Vec<String> {
         .take(1000)
         .collect()
 }
+
+/// Event order, limits and versions the scheme refuses (in their own file to keep this
+/// one short).
+#[cfg(test)]
+#[path = "../tests/osv/events.rs"]
+mod event_tests;
 
 #[cfg(test)]
 mod tests {
@@ -591,7 +721,9 @@ mod tests {
         let reasons: Vec<&str> = r.rejected.iter().map(|x| x.reason.as_str()).collect();
         assert_eq!(reasons.len(), 4, "{reasons:?}");
         assert!(reasons[0].starts_with("affected[0] mixed: range mixes fixed and last_affected"));
-        assert!(reasons[1].starts_with(r#"affected[1] limited: limit event "2.0-1""#));
+        assert!(reasons[1].starts_with(
+            r#"affected[1] limited: limit "2.0-1" cuts the affected interval from 0 (no end) short"#
+        ));
         assert!(reasons[2].starts_with("affected[2] two-keys: range event with more than one"));
         assert_eq!(
             reasons[3],
