@@ -460,3 +460,73 @@ fn statement(advisory: u32, ap: &AffectedPackage) -> Result<Statement, String> {
         state,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// OSV ranges as the parser normalises them (events sorted in the scheme, a range
+    /// capped at its limit), matched: the same findings whatever the order of the events,
+    /// and none from the range at or above its limit.
+    #[test]
+    fn osv_events_in_any_order_and_limits_match_as_sorted() {
+        let doc = |events: &str| {
+            format!(
+                r#"{{"id":"OSV-T-1","aliases":["CVE-2024-1"],"affected":[
+                   {{"package":{{"ecosystem":"Debian:12","name":"libfoo"}},
+                     "ranges":[{{"type":"ECOSYSTEM","events":[{events}]}}]}}]}}"#
+            )
+        };
+        let sorted = r#"{"introduced":"0"},{"fixed":"1.0-2"},{"introduced":"2.0~rc1-1"},
+                        {"fixed":"2.0-3"},{"introduced":"3.0-1"},{"limit":"2.5-1"}"#;
+        let shuffled = r#"{"limit":"2.5-1"},{"fixed":"2.0-3"},{"introduced":"3.0-1"},
+                          {"introduced":"2.0~rc1-1"},{"fixed":"1.0-2"},{"introduced":"0"}"#;
+        let distro = DistroRelease {
+            ecosystem: "debian".into(),
+            release: "12".into(),
+        };
+        let findings = |events: &str| -> Vec<(String, Option<String>)> {
+            let r = patchwarden_advisory::osv::parse("t.json", doc(events).as_bytes());
+            assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+            let idx = AdvisoryIndex::build(r.advisories);
+            assert!(idx.rejected.is_empty(), "{:?}", idx.rejected);
+            [
+                "0.9-1",
+                "1.0-2",
+                "2.0~rc1-1",
+                "2.0-1",
+                "2.0-3",
+                "2.5-1",
+                "3.0-1",
+                "9.0-1",
+            ]
+            .into_iter()
+            .flat_map(|v| {
+                let pkg = InstalledPackage {
+                    name: "libfoo".into(),
+                    version: v.into(),
+                    arch: "amd64".into(),
+                    source_name: None,
+                    source_version: None,
+                };
+                idx.match_package(&distro, PackageFormat::Deb, &pkg)
+                    .into_iter()
+                    .map(|f| (f.installed, f.fixed))
+            })
+            .collect()
+        };
+        let want: Vec<(String, Option<String>)> = [
+            ("0.9-1", "1.0-2"),
+            ("2.0~rc1-1", "2.0-3"),
+            ("2.0-1", "2.0-3"),
+        ]
+        .into_iter()
+        .map(|(v, f)| (v.to_owned(), Some(f.to_owned())))
+        .collect();
+        assert_eq!(findings(sorted), want);
+        // 3.0-1 and 9.0-1 are at or above the limit: the open interval from 3.0-1 gives
+        // them nothing.
+        assert_eq!(findings(shuffled), want);
+    }
+}
