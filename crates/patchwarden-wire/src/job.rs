@@ -153,12 +153,13 @@ pub enum JobStatus {
     /// (see the steps).
     Failed,
     RolledBack,
-    /// The install, its verification or a health check failed, the job did not allow an
-    /// automatic rollback (`rollback_on_failure` false) and packages were changed: the
-    /// host is left as the failure left it until an approved revocation job — a
-    /// `Rollback { deployment }` naming the job's deployment, else its id — restores
-    /// the package set recorded before the change, which the report carries in
-    /// [`JobReport::before`].
+    /// The install, its verification, a health check or a local hook failed, the job
+    /// did not allow an automatic rollback (`rollback_on_failure` false) and packages
+    /// were changed: the host is left as the failure left it until an approved
+    /// revocation job — a `Rollback { deployment }` naming the job's deployment, else
+    /// its id — restores the package set recorded before the change, which the report
+    /// carries in [`JobReport::before`] (a report without it is refused:
+    /// [`JobReport::check`]).
     AwaitingRevocation,
     /// The agent stopped (killed, rebooted) in the middle; the report says how far it got.
     Interrupted,
@@ -180,8 +181,11 @@ pub struct StepReport {
 }
 
 /// What the agent says about one job.
+///
+/// Parsed through [`JobReport::check`]: a report that breaks its rules is refused by
+/// the parser (the server's check-in body, the agent's spool), so none is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "UncheckedJobReport")]
 pub struct JobReport {
     pub job_id: String,
     pub status: JobStatus,
@@ -192,6 +196,59 @@ pub struct JobReport {
     /// Installed versions of the targeted packages afterwards.
     pub after: Option<Vec<InstalledPackage>>,
     pub reboot_required: bool,
+}
+
+/// Why a [`JobReport`] is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidReport {
+    #[error(
+        "job {0}: an awaiting_revocation report must carry before, the package set \
+         recorded before the change (what the revocation restores)"
+    )]
+    AwaitingRevocationWithoutBefore(String),
+}
+
+impl JobReport {
+    /// The rules every report keeps: a [`JobStatus::AwaitingRevocation`] report
+    /// carries [`JobReport::before`] (without it no one can tell what the revocation
+    /// is to restore).
+    pub fn check(&self) -> Result<(), InvalidReport> {
+        if self.status == JobStatus::AwaitingRevocation && self.before.is_none() {
+            return Err(InvalidReport::AwaitingRevocationWithoutBefore(
+                self.job_id.clone(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A [`JobReport`] as read, before [`JobReport::check`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UncheckedJobReport {
+    job_id: String,
+    status: JobStatus,
+    steps: Vec<StepReport>,
+    before: Option<Vec<InstalledPackage>>,
+    after: Option<Vec<InstalledPackage>>,
+    reboot_required: bool,
+}
+
+impl TryFrom<UncheckedJobReport> for JobReport {
+    type Error = InvalidReport;
+
+    fn try_from(r: UncheckedJobReport) -> Result<Self, InvalidReport> {
+        let report = JobReport {
+            job_id: r.job_id,
+            status: r.status,
+            steps: r.steps,
+            before: r.before,
+            after: r.after,
+            reboot_required: r.reboot_required,
+        };
+        report.check()?;
+        Ok(report)
+    }
 }
 
 #[cfg(test)]
@@ -259,6 +316,61 @@ mod tests {
             "{text}"
         );
         assert_eq!(serde_json::from_str::<JobReport>(&text).unwrap(), report);
+    }
+
+    #[test]
+    fn an_awaiting_revocation_report_without_before_is_refused() {
+        let report = |status, before: Option<Vec<InstalledPackage>>| JobReport {
+            job_id: "job-1".into(),
+            status,
+            steps: Vec::new(),
+            before,
+            after: None,
+            reboot_required: false,
+        };
+        let missing = report(JobStatus::AwaitingRevocation, None);
+        assert_eq!(
+            missing.check(),
+            Err(InvalidReport::AwaitingRevocationWithoutBefore(
+                "job-1".into()
+            ))
+        );
+        // Refused by the parser too, with the reason, whether `before` is null or absent.
+        let text = serde_json::to_string(&missing).unwrap();
+        assert!(text.contains("\"before\":null"), "{text}");
+        let err = serde_json::from_str::<JobReport>(&text).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("job job-1: an awaiting_revocation report must carry before"),
+            "{err}"
+        );
+        let absent = text.replace("\"before\":null,", "");
+        assert!(
+            serde_json::from_str::<JobReport>(&absent).is_err(),
+            "{absent}"
+        );
+        // Present (an empty set is a recorded set), or another status: accepted.
+        let kept = report(JobStatus::AwaitingRevocation, Some(Vec::new()));
+        assert_eq!(kept.check(), Ok(()));
+        let text = serde_json::to_string(&kept).unwrap();
+        assert_eq!(serde_json::from_str::<JobReport>(&text).unwrap(), kept);
+        for status in [
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+            JobStatus::RolledBack,
+            JobStatus::Interrupted,
+            JobStatus::Rejected,
+        ] {
+            let r = report(status, None);
+            assert_eq!(r.check(), Ok(()), "{status:?}");
+            let text = serde_json::to_string(&r).unwrap();
+            assert_eq!(serde_json::from_str::<JobReport>(&text).unwrap(), r);
+        }
+        // Unknown fields are still refused.
+        let odd = text.replace("\"job_id\"", "\"shell\":\"x\",\"job_id\"");
+        let err = serde_json::from_str::<JobReport>(&odd).unwrap_err();
+        assert!(err.to_string().contains("unknown field `shell`"), "{err}");
     }
 
     #[test]
