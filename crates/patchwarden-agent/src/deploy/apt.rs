@@ -16,6 +16,10 @@
 //! downgrades, and removes what the deployment added), after `dpkg --configure -a` when
 //! an interrupted dpkg left its journal.
 //!
+//! Every `apt-get` run that may start dpkg runs in a process group of its own, killed
+//! whole at the package-manager timeout, so that a hung maintainer script (dpkg's
+//! child) does not outlive it.
+//!
 //! That `dpkg --configure -a` runs the maintainer scripts the interruption cut short,
 //! and one of them may hang. It gets a bound of its own, shorter than the package
 //! manager's timeout ([`recovery_timeout`]); past it dpkg's whole process group (the
@@ -253,10 +257,13 @@ impl Apt {
         }
     }
 
+    /// A changing `apt-get` run (update, install, restore). dpkg runs maintainer
+    /// scripts as its children, so the run gets a process group of its own and at the
+    /// timeout the whole group is killed: a hung script does not outlive apt-get.
     fn get(&self, args: &[&str], extra: &[String], log: &Path) -> Outcome {
         let mut cmd = self.command("apt-get");
         cmd.args(args).args(extra);
-        run_logged(cmd, self.timeout, log)
+        run_logged_group(cmd, self.timeout, log).0
     }
 }
 

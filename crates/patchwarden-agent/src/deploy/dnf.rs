@@ -9,12 +9,15 @@
 //! `dnf install /path/to/saved.rpm …` (dnf up- or downgrades to a local file) and
 //! `dnf remove` of what the deployment added.
 //!
+//! `dnf install`/`remove` (which run scriptlets) run in a process group of their own,
+//! killed whole at the package-manager timeout.
+//!
 //! rpm keeps a package installed when its `%post` scriptlet fails and dnf exits 0; the
 //! scriptlet error in the output makes the step fail.
 
 use super::backup::SavedPackage;
 use super::manager::{all_saved, without_epoch, Manager, Unsettled};
-use super::run::{run_capture, run_logged, Outcome};
+use super::run::{run_capture, run_capture_group, run_logged, Outcome};
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::PackageTarget;
 use std::path::{Path, PathBuf};
@@ -131,11 +134,13 @@ impl Dnf {
         cmd
     }
 
-    /// `dnf -y ARGS`, failing on a scriptlet error too.
+    /// `dnf -y ARGS`, failing on a scriptlet error too. Scriptlets (and what they
+    /// start) are dnf's children: the run gets a process group of its own, killed
+    /// whole at the timeout.
     fn change(&self, args: &[String], log: &Path) -> Outcome {
         let mut cmd = self.dnf();
         cmd.arg("-y").args(args);
-        let (out, text) = run_capture(cmd, self.timeout, log);
+        let (out, text) = run_capture_group(cmd, self.timeout, log);
         if out.ok && scriptlet_failed(&text) {
             return Outcome::fail(format!(
                 "{}\na package scriptlet failed (rpm keeps such a package installed)",

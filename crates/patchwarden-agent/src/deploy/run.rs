@@ -51,7 +51,10 @@ pub fn describe(cmd: &Command) -> String {
 const MAX_CAPTURE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Runs `cmd` until it exits or `timeout` passes (then it is killed), with its output
-/// appended to `log_path`. Ok when it exits 0.
+/// appended to `log_path`. Ok when it exits 0. Only `cmd` itself is killed: for
+/// commands that start no long-lived children (queries, downloads, simulations);
+/// anything that runs maintainer scripts or scriptlets uses [`run_logged_group`] or
+/// [`run_capture_group`].
 pub fn run_logged(cmd: Command, timeout: Duration, log_path: &Path) -> Outcome {
     run_inner(cmd, timeout, log_path, TAIL_BYTES, false).0
 }
@@ -68,6 +71,14 @@ pub fn run_capture(cmd: Command, timeout: Duration, log_path: &Path) -> (Outcome
 pub fn run_logged_group(cmd: Command, timeout: Duration, log_path: &Path) -> (Outcome, bool) {
     let (out, _, timed_out) = run_inner(cmd, timeout, log_path, TAIL_BYTES, true);
     (out, timed_out)
+}
+
+/// [`run_capture`] in a process group of its own, killed whole at the timeout as
+/// [`run_logged_group`] does: for a package manager whose scriptlets run as its
+/// children (dnf) and whose output is read afterwards.
+pub fn run_capture_group(cmd: Command, timeout: Duration, log_path: &Path) -> (Outcome, String) {
+    let (out, text, _) = run_inner(cmd, timeout, log_path, MAX_CAPTURE_BYTES, true);
+    (out, text)
 }
 
 /// `SIGKILL` to every process of the group `pgid` (`kill -KILL -- -PGID`: the standard
@@ -303,29 +314,77 @@ mod tests {
         assert!(all.starts_with("out\nerr\nsecond\n"), "{all}");
     }
 
-    #[test]
-    fn a_timed_out_group_is_killed_with_its_children() {
+    /// Whether process `pid` runs (gone, or a zombie waiting for init to reap it,
+    /// does not).
+    fn running(pid: &str) -> bool {
+        let stat = Path::new("/proc").join(pid).join("stat");
+        let state = std::fs::read_to_string(stat).unwrap_or_default();
+        state
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    }
+
+    /// Runs `sh` with a child that would outlive its killed parent (as a maintainer
+    /// script of dpkg, or a scriptlet of dnf) through `run` with a short timeout;
+    /// returns the outcome and the child's pid.
+    fn with_a_lingering_child(
+        run: impl FnOnce(Command, Duration, &Path) -> Outcome,
+    ) -> (Outcome, String) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
         let log = dir.path().join("g.log");
         let pid_file = dir.path().join("child.pid");
-        // A child that would outlive its killed parent, as a maintainer script of dpkg.
-        let script = format!("sleep 300 & echo $! > '{}'; wait", pid_file.display());
-        let t = Duration::from_millis(500);
-        let (o, timed_out) = run_logged_group(cmd(&["sh", "-c", &script]), t, &log);
-        assert!(timed_out && !o.ok, "{o:?}");
-        assert!(o.log.contains("killed with its process group"), "{o:?}");
+        let script = format!(
+            "echo started; sleep 300 & echo $! > '{}'; wait",
+            pid_file.display()
+        );
+        let o = run(
+            cmd(&["sh", "-c", &script]),
+            Duration::from_millis(500),
+            &log,
+        );
         let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
         assert!(!pid.trim().is_empty(), "no pid of the child");
-        let stat = Path::new("/proc").join(pid.trim()).join("stat");
-        // Gone, or a zombie waiting for init to reap it.
-        let state = std::fs::read_to_string(stat).unwrap_or_default();
-        let state = state.rsplit_once(") ").map(|(_, rest)| &rest[..1]);
+        (o, pid.trim().to_owned())
+    }
+
+    #[test]
+    fn a_timed_out_group_is_killed_with_its_children() {
+        let (o, pid) = with_a_lingering_child(|c, t, log| {
+            let (o, timed_out) = run_logged_group(c, t, log);
+            assert!(timed_out, "{o:?}");
+            o
+        });
         assert!(
-            matches!(state, None | Some("Z")),
-            "sleep {pid} is {state:?}"
+            !o.ok && o.log.contains("killed with its process group"),
+            "{o:?}"
         );
-        let (o, timed_out) = run_logged_group(cmd(&["true"]), t, &log);
+        assert!(!running(&pid), "sleep {pid} still runs");
+        // Captured, the output is kept too.
+        let mut text = String::new();
+        let (o, pid) = with_a_lingering_child(|c, t, log| {
+            let (o, captured) = run_capture_group(c, t, log);
+            text = captured;
+            o
+        });
+        assert!(
+            !o.ok && o.log.contains("killed with its process group"),
+            "{o:?}"
+        );
+        assert!(!running(&pid), "sleep {pid} still runs");
+        assert_eq!(text, "started\n");
+        // Without a group, only the parent is killed: the child lingers (the reason
+        // the package manager's runs are grouped).
+        let (o, pid) = with_a_lingering_child(run_logged);
+        assert!(!o.ok && o.log.contains("timed out"), "{o:?}");
+        assert!(running(&pid), "sleep {pid} is gone");
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let t = Duration::from_secs(5);
+        let (o, timed_out) = run_logged_group(cmd(&["true"]), t, &dir.path().join("t.log"));
         assert!(o.ok && !timed_out, "{o:?}");
+        let (o, text) = run_capture_group(cmd(&["echo", "x"]), t, &dir.path().join("t.log"));
+        assert!(o.ok && text == "x\n", "{o:?}");
     }
 
     #[test]

@@ -171,6 +171,60 @@ fn apt_rollback_bounds_a_hung_dpkg_configure_and_still_restores_v1() {
 }
 
 #[test]
+fn apt_install_timing_out_kills_the_hung_postinst_with_apt_get_and_dpkg() {
+    // v2's postinst hangs as long as the block file exists, recording its pid.
+    let hang = "echo $$ >> \"$DPKG_ROOT/var/lib/pwtest-slow.pids\"\n\
+                while [ -e \"$DPKG_ROOT/var/lib/pwtest-slow.block\" ]; do sleep 0.1; done";
+    // timeout_secs = 20: ample for the plan and the backup, then the install times out.
+    let Some(t) = apt_with_timeout(
+        PkgSpec::new("pwtest-slow", "1.0-1"),
+        &[PkgSpec::new("pwtest-slow", "2.0-1").postinst(hang)],
+        "",
+        20,
+    ) else {
+        return;
+    };
+    let block = t.root.path().join("var/lib/pwtest-slow.block");
+    std::fs::write(&block, "").unwrap();
+    let r = t.d.run(install_job("slow", "pwtest-slow", "2.0-1", false));
+    let runs = std::fs::read_to_string(t.root.path().join("var/lib/pwtest-slow.pids"));
+    // Whatever happened, nothing is left blocked on the file once the test ends.
+    std::fs::remove_file(&block).unwrap();
+    let runs = runs.unwrap();
+    let runs: Vec<&str> = runs.lines().collect();
+    // apt-get, dpkg (its child) and the postinst (dpkg's child) were killed together:
+    // the script does not hang on (it used to, with dpkg, after apt-get was killed).
+    assert_eq!(runs.len(), 1, "postinst runs: {runs:?}");
+    assert!(
+        !running(runs[0]),
+        "the hung postinst {} still runs",
+        runs[0]
+    );
+    assert_eq!(
+        t.root.dpkg_pids().unwrap(),
+        Vec::<u32>::new(),
+        "dpkg still runs"
+    );
+    assert_report(
+        &r,
+        JobStatus::AwaitingRevocation,
+        &[
+            ("plan", true),
+            ("backup", true),
+            ("install", false),
+            ("rollback", true),
+        ],
+    );
+    let install = &r.steps[2].log_excerpt;
+    assert!(
+        install.contains("timed out after 20 s; killed with its process group"),
+        "{install}"
+    );
+    t.assert_status("pwtest-slow", "iF");
+    t.d.host_untouched();
+}
+
+#[test]
 fn apt_backup_falls_back_to_dpkg_repack_and_the_rollback_restores_from_it() {
     if !tools_present(DPKG_REPACK_TOOLS).unwrap() {
         return;
