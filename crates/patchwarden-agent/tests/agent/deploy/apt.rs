@@ -3,13 +3,14 @@
 
 use super::{
     assert_before_after, assert_report, assert_root_says, deploy_job, install, install_job,
-    retry_job, rollback_job, step_ok, steps, version_in, Deployed,
+    retry_job, rollback_job, step_ok, steps, version_in, Deployed, Fixture,
 };
 use crate::host::{assert_ok, wait_until};
 use patchwarden_pmtest::{
     tools_and_root_present, AptRoot, DebRepo, PkgSpec, ReleaseMeta, APT_TOOLS,
 };
 use patchwarden_wire::job::{JobStatus, Operation, RebootPolicy};
+use std::path::PathBuf;
 
 /// A root with `name` v1 installed from a repository holding `more` too.
 pub(super) struct Apt {
@@ -78,6 +79,25 @@ pub(super) fn clear_archives(root: &AptRoot) {
         if p.extension().is_some_and(|x| x == "deb") {
             std::fs::remove_file(p).unwrap();
         }
+    }
+}
+
+impl Fixture for Apt {
+    const ARCH: &'static str = "all";
+
+    fn d(&self) -> &Deployed {
+        &self.d
+    }
+
+    #[track_caller]
+    fn assert_installed(&self, name: &str, version: &str) {
+        Apt::assert_installed(self, name, version);
+    }
+
+    fn repo_file(&self, name: &str, version: &str) -> PathBuf {
+        self.repo
+            .repo_dir()
+            .join(format!("pool/{name}_{version}_all.deb"))
     }
 }
 

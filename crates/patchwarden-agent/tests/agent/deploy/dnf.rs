@@ -3,15 +3,22 @@
 
 use super::{
     assert_before_after, assert_report, assert_root_says, deploy_job, install, install_job,
-    rollback_job, version_in, Deployed,
+    rollback_job, version_in, Deployed, Fixture,
 };
 use patchwarden_pmtest::{tools_and_root_present, DnfRoot, PkgSpec, RpmRepo, DNF_TOOLS};
 use patchwarden_wire::job::{JobStatus, Operation};
+use std::path::PathBuf;
 
-struct Dnf {
-    d: Deployed,
-    root: DnfRoot,
-    repo: RpmRepo,
+pub(super) struct Dnf {
+    pub(super) d: Deployed,
+    pub(super) root: DnfRoot,
+    pub(super) repo: RpmRepo,
+}
+
+/// `name` 1.0-1 installed, 2.0-1 in the repository too.
+pub(super) fn dnf_v1_v2(name: &str) -> Option<Dnf> {
+    let v2 = PkgSpec::new(name, "2.0-1");
+    dnf(PkgSpec::new(name, "1.0-1"), &[v2], "")
 }
 
 /// A root with `v1` installed from a repository holding `more` too; `extra` is TOML
@@ -40,11 +47,23 @@ fn dnf(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Dnf> {
     Some(Dnf { d, root, repo })
 }
 
-impl Dnf {
+impl Fixture for Dnf {
+    const ARCH: &'static str = "noarch";
+
+    fn d(&self) -> &Deployed {
+        &self.d
+    }
+
     /// `name` is installed at `version` per the root's rpm database.
     #[track_caller]
     fn assert_installed(&self, name: &str, version: &str) {
         assert_root_says(self.root.installed_version(name), version);
+    }
+
+    fn repo_file(&self, name: &str, version: &str) -> PathBuf {
+        self.repo
+            .repo_dir()
+            .join(format!("{name}-{version}.noarch.rpm"))
     }
 }
 

@@ -6,10 +6,10 @@
 
 mod apt;
 mod apt_faults;
-mod apt_post_hook;
-mod apt_retry;
 mod apt_revocation;
 mod dnf;
+mod hooks;
+mod retry;
 
 use crate::fake::Fake;
 use crate::host::{assert_ok, Host};
@@ -117,6 +117,20 @@ impl Deployed {
     pub fn host_untouched(&self) {
         self.snapshot.assert_unchanged().unwrap();
     }
+}
+
+/// What the scenarios run with both package managers need of a root (`apt::Apt`,
+/// `dnf::Dnf`): the agent deploying to it, its package database, and its repository
+/// of tiny architecture-independent packages.
+pub trait Fixture {
+    /// The architecture of the test packages: `all` (dpkg) or `noarch` (rpm).
+    const ARCH: &'static str;
+    fn d(&self) -> &Deployed;
+    /// `name` is installed at `version` per the root's package database.
+    fn assert_installed(&self, name: &str, version: &str);
+    /// The package file of `name` `version` in the repository (a backup keeps it
+    /// under the same file name).
+    fn repo_file(&self, name: &str, version: &str) -> PathBuf;
 }
 
 pub fn install(name: &str, version: &str) -> Operation {

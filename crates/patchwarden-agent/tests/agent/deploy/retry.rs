@@ -1,23 +1,23 @@
-//! Retrying a deployment on apt/dpkg: after a failure that changed nothing (plain
-//! `failed`) the same deployment may install again, its backup replaced by one of
-//! the unchanged set; after a change it is refused until rolled back.
+//! Retrying a deployment, with apt/dpkg and dnf/rpm (one scenario, run with both):
+//! after a failure that changed nothing (plain `failed`) the same deployment may
+//! install again, its backup replaced by one of the unchanged set; after a change it
+//! is refused until rolled back.
 
 use super::apt::apt_v1_v2;
-use super::{assert_report, install_job, retry_job};
+use super::dnf::dnf_v1_v2;
+use super::{assert_report, install_job, retry_job, Fixture};
 use patchwarden_wire::job::JobStatus;
 
-#[test]
-fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_after_a_change() {
-    let Some(t) = apt_v1_v2("pwtest-retry") else {
-        return;
-    };
+fn retry_allowed_after_a_no_change_failure_and_refused_after_a_change<T: Fixture>(t: T) {
     // v2 is in the repository's index but its file is away: the plan and the backup
     // succeed, the download fails, nothing is installed.
-    let pool = t.repo.repo_dir().join("pool/pwtest-retry_2.0-1_all.deb");
-    let away = t.d.host.dir.path().join("pwtest-retry_2.0-1_all.deb.away");
+    let pool = t.repo_file("pwtest-retry", "2.0-1");
+    assert!(pool.is_file(), "{}", pool.display());
+    let away = t.d().host.dir.path().join("pwtest-retry-2.0-1.away");
     std::fs::rename(&pool, &away).unwrap();
-    let first =
-        t.d.run(install_job("retry", "pwtest-retry", "2.0-1", false));
+    let first = t
+        .d()
+        .run(install_job("retry", "pwtest-retry", "2.0-1", false));
     assert_report(
         &first,
         JobStatus::Failed,
@@ -29,7 +29,7 @@ fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_af
         ],
     );
     assert!(first.steps[3].log_excerpt.contains("nothing to restore"));
-    let record = t.d.deployment_file("dep-retry/backup.json");
+    let record = t.d().deployment_file("dep-retry/backup.json");
     let read_record = || -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap()
     };
@@ -38,8 +38,9 @@ fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_af
 
     // The same deployment again, the file back: installed, the backup replaced.
     std::fs::rename(&away, &pool).unwrap();
-    let again =
-        t.d.run(retry_job("retry-2", "dep-retry", "pwtest-retry", "2.0-1"));
+    let again = t
+        .d()
+        .run(retry_job("retry-2", "dep-retry", "pwtest-retry", "2.0-1"));
     assert_eq!(again.status, JobStatus::Succeeded, "{:#?}", again.steps);
     t.assert_installed("pwtest-retry", "2.0-1");
     let kept = read_record();
@@ -47,15 +48,16 @@ fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_af
     assert!(kept["failed_unchanged_at"].is_null(), "{kept:#}");
     assert_eq!(kept["before"].as_array().map(Vec::len), Some(1), "{kept:#}");
     assert_eq!(kept["before"][0]["version"], "1.0-1");
-    assert!(t
-        .d
-        .deployment_file("dep-retry/packages/pwtest-retry_1.0-1_all.deb")
-        .is_file());
+    let v1 = t.repo_file("pwtest-retry", "1.0-1");
+    let v1 = v1.file_name().unwrap().to_string_lossy();
+    let saved = t.d().deployment_file(&format!("dep-retry/packages/{v1}"));
+    assert!(saved.is_file(), "{}", saved.display());
 
     // That one changed the host: a third install of the deployment is refused, and
     // the backup of v1 is kept.
-    let third =
-        t.d.run(retry_job("retry-3", "dep-retry", "pwtest-retry", "1.0-1"));
+    let third = t
+        .d()
+        .run(retry_job("retry-3", "dep-retry", "pwtest-retry", "1.0-1"));
     assert_eq!(third.status, JobStatus::Failed, "{:#?}", third.steps);
     let backup = third.steps.iter().find(|s| s.step == "backup").unwrap();
     assert!(
@@ -67,5 +69,19 @@ fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_af
     let kept = read_record();
     assert_eq!(kept["job_id"], "retry-2");
     t.assert_installed("pwtest-retry", "2.0-1");
-    t.d.host_untouched();
+    t.d().host_untouched();
+}
+
+#[test]
+fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_after_a_change() {
+    if let Some(t) = apt_v1_v2("pwtest-retry") {
+        retry_allowed_after_a_no_change_failure_and_refused_after_a_change(t);
+    }
+}
+
+#[test]
+fn dnf_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_after_a_change() {
+    if let Some(t) = dnf_v1_v2("pwtest-retry") {
+        retry_allowed_after_a_no_change_failure_and_refused_after_a_change(t);
+    }
 }

@@ -1,0 +1,148 @@
+//! Deployments whose local hooks fail, with apt/dpkg and dnf/rpm (one scenario each,
+//! run with both).
+//!
+//! - A `post` hook failing after a good install and verification counts as a failed
+//!   health check does: rolled back when the job's policy allows, else left waiting
+//!   for an approved revocation.
+
+use super::apt::apt_v1_v2;
+use super::dnf::dnf_v1_v2;
+use super::{assert_before_after, assert_report, install_job, step_ok, Fixture};
+use patchwarden_wire::job::{JobReport, JobStatus};
+
+/// A post hook that fails with status 7.
+fn failing_post_hook<T: Fixture>(t: &T) {
+    t.d().add_config(
+        "[hooks]\npost = [\"sh\", \"-c\", \"echo 'post hook: service did not come back' >&2; exit 7\"]\n",
+    );
+}
+
+/// The step `hook:<name>` failed with exit status `code`, and its log says so and what
+/// the hook wrote.
+#[track_caller]
+fn assert_hook_step_says_it_failed(r: &JobReport, name: &str, code: u8, wrote: &str) {
+    let step = format!("hook:{name}");
+    let hook = r.steps.iter().find(|s| s.step == step).unwrap();
+    assert!(!hook.ok, "{hook:?}");
+    for said in [
+        wrote.to_owned(),
+        format!("exit status: {code}"),
+        format!("the {name} hook failed (exit status: {code})"),
+    ] {
+        assert!(
+            hook.log_excerpt.contains(&said),
+            "{said:?} in {}",
+            hook.log_excerpt
+        );
+    }
+}
+
+/// The `verify_rollback` step found `name` at 1.0-1 again.
+#[track_caller]
+fn assert_rollback_verified<T: Fixture>(r: &JobReport, name: &str) {
+    let verify = r
+        .steps
+        .iter()
+        .find(|s| s.step == "verify_rollback")
+        .unwrap();
+    let said = format!("{name}: recorded 1.0-1 {0}, now 1.0-1 {0} — ok", T::ARCH);
+    assert!(
+        verify.log_excerpt.contains(&said),
+        "{said:?} in {}",
+        verify.log_excerpt
+    );
+}
+
+/// The job (deployment `dep-{id}`) is left at v2, waiting for a Rollback job, with
+/// its backup kept.
+#[track_caller]
+fn assert_awaits_revocation_at_v2<T: Fixture>(t: &T, r: &JobReport, id: &str, name: &str) {
+    assert!(step_ok(r, "rollback"));
+    let waiting = &r.steps.last().unwrap().log_excerpt;
+    assert!(
+        waiting.contains(&format!(
+            "packages were changed; waiting for a Rollback job for deployment dep-{id}"
+        )),
+        "{waiting}"
+    );
+    t.assert_installed(name, "2.0-1");
+    assert_before_after(r, name, Some("1.0-1"), Some("2.0-1"));
+    let record = t.d().deployment_file(&format!("dep-{id}/backup.json"));
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    // Not marked as a failure without a change: a retry is refused until rolled back.
+    assert!(kept["failed_unchanged_at"].is_null(), "{kept:#}");
+}
+
+fn post_hook_failing_rolls_back_when_the_policy_allows<T: Fixture>(t: T) {
+    failing_post_hook(&t);
+    let r = t.d().run(install_job("post", "pwtest-post", "2.0-1", true));
+    assert_report(
+        &r,
+        JobStatus::RolledBack,
+        &[
+            ("plan", true),
+            ("backup", true),
+            ("install", true),
+            ("hook:post", false),
+            ("verify", true),
+            ("rollback", true),
+            ("verify_rollback", true),
+            ("package-db", true),
+        ],
+    );
+    assert_hook_step_says_it_failed(&r, "post", 7, "post hook: service did not come back");
+    assert_rollback_verified::<T>(&r, "pwtest-post");
+    t.assert_installed("pwtest-post", "1.0-1");
+    assert_before_after(&r, "pwtest-post", Some("1.0-1"), Some("1.0-1"));
+    t.d().host_untouched();
+}
+
+fn post_hook_failing_without_automatic_rollback_awaits_revocation<T: Fixture>(t: T) {
+    failing_post_hook(&t);
+    let r = t
+        .d()
+        .run(install_job("post-nr", "pwtest-post", "2.0-1", false));
+    assert_report(
+        &r,
+        JobStatus::AwaitingRevocation,
+        &[
+            ("plan", true),
+            ("backup", true),
+            ("install", true),
+            ("hook:post", false),
+            ("verify", true),
+            ("rollback", true),
+        ],
+    );
+    assert_hook_step_says_it_failed(&r, "post", 7, "post hook: service did not come back");
+    assert_awaits_revocation_at_v2(&t, &r, "post-nr", "pwtest-post");
+    t.d().host_untouched();
+}
+
+#[test]
+fn apt_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows() {
+    if let Some(t) = apt_v1_v2("pwtest-post") {
+        post_hook_failing_rolls_back_when_the_policy_allows(t);
+    }
+}
+
+#[test]
+fn apt_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2() {
+    if let Some(t) = apt_v1_v2("pwtest-post") {
+        post_hook_failing_without_automatic_rollback_awaits_revocation(t);
+    }
+}
+
+#[test]
+fn dnf_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows() {
+    if let Some(t) = dnf_v1_v2("pwtest-post") {
+        post_hook_failing_rolls_back_when_the_policy_allows(t);
+    }
+}
+
+#[test]
+fn dnf_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2() {
+    if let Some(t) = dnf_v1_v2("pwtest-post") {
+        post_hook_failing_without_automatic_rollback_awaits_revocation(t);
+    }
+}
