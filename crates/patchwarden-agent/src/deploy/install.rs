@@ -9,8 +9,13 @@ use jiff::Timestamp;
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_wire::job::{Job, JobReport, JobStatus, PackageTarget};
 
-/// What a failing snapshot or pre hook means: the job stops before the install.
+/// What a failing snapshot hook means: the job stops before the backup.
 const NOTHING_CHANGED: &str = "the deployment stops here; no package was changed";
+/// What a failing pre hook means: the job stops before the install, and what the hook
+/// itself changed is treated as a failed install's change would be.
+const PRE_FAILED: &str = "the deployment stops here, before the install; if the hook \
+     changed packages the transaction touches, they are rolled back when the job's \
+     rollback_on_failure allows it, else left for an approved rollback job";
 /// What a failing post hook means (like a failed health check).
 const POST_FAILED: &str = "the deployment counts as failed, as with a failed health \
      check: rolled back when the job's rollback_on_failure allows it, else left for an \
@@ -140,13 +145,22 @@ impl PackageExecutor {
                 &touched,
             )
         };
+        let touched_now = || {
+            self.packages_now()
+                .ok()
+                .map(|now| touched_only(now, &touched))
+        };
         if let Some(argv) = &self.hooks.pre {
-            if !self.hook("pre", argv, job, report, NOTHING_CHANGED) {
-                // The hook is local code: a retry is allowed when it changed no package.
-                if left_now() == Left::Unchanged {
+            if !self.hook("pre", argv, job, report, PRE_FAILED) {
+                // The hook is local code, and may have changed packages before it
+                // failed: plain `failed` (and a retry) only when it changed none.
+                let left = left_now();
+                if left == Left::Unchanged {
                     self.failed_unchanged(&mut backup);
+                    return JobStatus::Failed;
                 }
-                return JobStatus::Failed;
+                report.after = touched_now();
+                return self.undo_or_wait(job, backup, m, report, || left);
             }
         }
 
@@ -158,25 +172,36 @@ impl PackageExecutor {
         };
         let verified = installed && Self::timed(report, "verify", || self.verify_targets(targets));
         let healthy = verified && self.health_steps(job, report);
-        let now = self.packages_now();
-        report.after = now
-            .as_ref()
-            .ok()
-            .map(|now| touched_only(now.clone(), &touched));
+        report.after = touched_now();
         if installed && post_ok && verified && healthy {
             return JobStatus::Succeeded;
         }
-        if !job.rollback_on_failure {
-            let left = left_now();
-            if left == Left::Unchanged {
-                self.failed_unchanged(&mut backup);
-            }
-            let (status, why) = left_for_revocation(&left, dep);
-            let t = Timestamp::now();
-            report.steps.push(step("rollback", true, t, t, &why));
-            return status;
+        self.undo_or_wait(job, backup, m, report, left_now)
+    }
+
+    /// After a failure past the backup: rolls back from `backup` when the job's
+    /// `rollback_on_failure` allows it; else reports what `left` tells
+    /// ([`left_for_revocation`]: `awaiting_revocation` when packages were changed,
+    /// plain `failed` when none was) in a `rollback` step.
+    fn undo_or_wait(
+        &self,
+        job: &Job,
+        mut backup: Backup,
+        m: &dyn Manager,
+        report: &mut JobReport,
+        left: impl FnOnce() -> Left,
+    ) -> JobStatus {
+        if job.rollback_on_failure {
+            return self.rollback(job, backup, m, report);
         }
-        self.rollback(job, backup, m, report)
+        let left = left();
+        if left == Left::Unchanged {
+            self.failed_unchanged(&mut backup);
+        }
+        let (status, why) = left_for_revocation(&left, &backup.deployment);
+        let t = Timestamp::now();
+        report.steps.push(step("rollback", true, t, t, &why));
+        status
     }
 
     /// Marks `backup` as left by an install that failed without a change, so that a

@@ -9,6 +9,9 @@
 //! rolls back from the backup when `rollback_on_failure`; else it reports
 //! `awaiting_revocation` (with the recorded package set) when packages were changed,
 //! and the backup waits for a `Rollback { deployment }` job, or plain `failed` when
+//! nothing was changed. A failing `pre` hook is plain `failed` when it changed no
+//! package the transaction touches (and left none newly half-installed); when it did,
+//! the same rule applies as after a failed install. Plain `failed` always means that
 //! nothing was changed. See `apt.rs`/`dnf.rs` for how each package manager backs up
 //! and restores, and `backup.rs` for the on-disk layout.
 

@@ -99,6 +99,21 @@ impl Fixture for Apt {
             .repo_dir()
             .join(format!("pool/{name}_{version}_all.deb"))
     }
+
+    fn install_argv(&self, name: &str, version: &str) -> Vec<String> {
+        [
+            "env",
+            &format!("APT_CONFIG={}", self.root.apt_conf().display()),
+            "DEBIAN_FRONTEND=noninteractive",
+            "apt-get",
+            "-q",
+            "-y",
+            "install",
+            &format!("{name}={version}"),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
 }
 
 impl Apt {

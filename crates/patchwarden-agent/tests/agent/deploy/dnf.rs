@@ -65,6 +65,17 @@ impl Fixture for Dnf {
             .repo_dir()
             .join(format!("{name}-{version}.noarch.rpm"))
     }
+
+    fn install_argv(&self, name: &str, version: &str) -> Vec<String> {
+        let mut argv = vec![
+            "dnf".to_owned(),
+            format!("--installroot={}", self.root.path().display()),
+        ];
+        argv.extend(self.root.dnf_options());
+        argv.extend(["-y", "install"].map(str::to_owned));
+        argv.push(format!("{name}-{version}"));
+        argv
+    }
 }
 
 /// A pre hook that takes v1 out of the repository after the backup was made.

@@ -4,10 +4,13 @@
 //! - A `post` hook failing after a good install and verification counts as a failed
 //!   health check does: rolled back when the job's policy allows, else left waiting
 //!   for an approved revocation.
+//! - A `pre` hook failing after it changed a package the transaction touches is not
+//!   plain `failed` (which means that nothing was changed): the change is rolled back
+//!   when the job's policy allows, else it waits for an approved revocation.
 
 use super::apt::apt_v1_v2;
 use super::dnf::dnf_v1_v2;
-use super::{assert_before_after, assert_report, install_job, step_ok, Fixture};
+use super::{assert_before_after, assert_report, install_job, rollback_job, step_ok, Fixture};
 use patchwarden_wire::job::{JobReport, JobStatus};
 
 /// A post hook that fails with status 7.
@@ -15,6 +18,20 @@ fn failing_post_hook<T: Fixture>(t: &T) {
     t.d().add_config(
         "[hooks]\npost = [\"sh\", \"-c\", \"echo 'post hook: service did not come back' >&2; exit 7\"]\n",
     );
+}
+
+/// A pre hook that installs `name` v2 itself, then fails with status 3.
+fn pre_hook_changing_then_failing<T: Fixture>(t: &T, name: &str) {
+    let argv = t.install_argv(name, "2.0-1");
+    let script = r#""$@" && echo 'pre hook: changed it, then failed' >&2; exit 3"#;
+    let mut hook = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        script.to_owned(),
+        "sh".to_owned(),
+    ];
+    hook.extend(argv);
+    t.d().add_config(&format!("[hooks]\npre = {hook:?}\n"));
 }
 
 /// The step `hook:<name>` failed with exit status `code`, and its log says so and what
@@ -119,6 +136,52 @@ fn post_hook_failing_without_automatic_rollback_awaits_revocation<T: Fixture>(t:
     t.d().host_untouched();
 }
 
+fn pre_hook_changing_then_failing_rolls_back_when_the_policy_allows<T: Fixture>(t: T) {
+    pre_hook_changing_then_failing(&t, "pwtest-pre");
+    let r = t.d().run(install_job("pre", "pwtest-pre", "2.0-1", true));
+    assert_report(
+        &r,
+        JobStatus::RolledBack,
+        &[
+            ("plan", true),
+            ("backup", true),
+            ("hook:pre", false),
+            ("rollback", true),
+            ("verify_rollback", true),
+            ("package-db", true),
+        ],
+    );
+    assert_hook_step_says_it_failed(&r, "pre", 3, "pre hook: changed it, then failed");
+    assert_rollback_verified::<T>(&r, "pwtest-pre");
+    t.assert_installed("pwtest-pre", "1.0-1");
+    assert_before_after(&r, "pwtest-pre", Some("1.0-1"), Some("1.0-1"));
+    t.d().host_untouched();
+}
+
+fn pre_hook_changing_then_failing_without_automatic_rollback_awaits_revocation<T: Fixture>(t: T) {
+    pre_hook_changing_then_failing(&t, "pwtest-pre");
+    let r = t
+        .d()
+        .run(install_job("pre-nr", "pwtest-pre", "2.0-1", false));
+    assert_report(
+        &r,
+        JobStatus::AwaitingRevocation,
+        &[
+            ("plan", true),
+            ("backup", true),
+            ("hook:pre", false),
+            ("rollback", true),
+        ],
+    );
+    assert_hook_step_says_it_failed(&r, "pre", 3, "pre hook: changed it, then failed");
+    assert_awaits_revocation_at_v2(&t, &r, "pre-nr", "pwtest-pre");
+    // The approved revocation restores v1 from the backup made before the hook ran.
+    let r = t.d().run(rollback_job("pre-nr-rb", "dep-pre-nr"));
+    assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
+    t.assert_installed("pwtest-pre", "1.0-1");
+    t.d().host_untouched();
+}
+
 #[test]
 fn apt_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows() {
     if let Some(t) = apt_v1_v2("pwtest-post") {
@@ -144,5 +207,33 @@ fn dnf_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows(
 fn dnf_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2() {
     if let Some(t) = dnf_v1_v2("pwtest-post") {
         post_hook_failing_without_automatic_rollback_awaits_revocation(t);
+    }
+}
+
+#[test]
+fn apt_pre_hook_that_changed_a_package_then_failed_rolls_back_when_the_policy_allows() {
+    if let Some(t) = apt_v1_v2("pwtest-pre") {
+        pre_hook_changing_then_failing_rolls_back_when_the_policy_allows(t);
+    }
+}
+
+#[test]
+fn apt_pre_hook_that_changed_a_package_then_failed_awaits_revocation_not_plain_failed() {
+    if let Some(t) = apt_v1_v2("pwtest-pre") {
+        pre_hook_changing_then_failing_without_automatic_rollback_awaits_revocation(t);
+    }
+}
+
+#[test]
+fn dnf_pre_hook_that_changed_a_package_then_failed_rolls_back_when_the_policy_allows() {
+    if let Some(t) = dnf_v1_v2("pwtest-pre") {
+        pre_hook_changing_then_failing_rolls_back_when_the_policy_allows(t);
+    }
+}
+
+#[test]
+fn dnf_pre_hook_that_changed_a_package_then_failed_awaits_revocation_not_plain_failed() {
+    if let Some(t) = dnf_v1_v2("pwtest-pre") {
+        pre_hook_changing_then_failing_without_automatic_rollback_awaits_revocation(t);
     }
 }

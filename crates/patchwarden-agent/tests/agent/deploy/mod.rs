@@ -131,6 +131,9 @@ pub trait Fixture {
     /// The package file of `name` `version` in the repository (a backup keeps it
     /// under the same file name).
     fn repo_file(&self, name: &str, version: &str) -> PathBuf;
+    /// A command line (for a local hook) that installs `name` `version` on the root
+    /// from the repository.
+    fn install_argv(&self, name: &str, version: &str) -> Vec<String>;
 }
 
 pub fn install(name: &str, version: &str) -> Operation {
