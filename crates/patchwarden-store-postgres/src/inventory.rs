@@ -31,12 +31,13 @@ fn from_row((id, name, arch, version, sn, sv): PackageRow) -> (i64, InstalledPac
 /// a rolled-back row could be handed out again for another tuple).
 type Pending = Vec<(i64, InstalledPackage)>;
 
-/// The packages of one set, sorted, and the rows read from the database for the cache.
-async fn set_packages(
+/// The ids of one set, and the rows of them the cache lacked, read from the database
+/// (to cache once the reading transaction is known to see committed rows only).
+async fn set_ids(
     conn: &mut PgConnection,
     interner: &Interner,
     hash: &str,
-) -> Result<(Vec<InstalledPackage>, Pending)> {
+) -> Result<(Vec<i64>, Pending)> {
     let text: Option<(String,)> =
         sqlx::query_as("SELECT package_ids FROM inventory_sets WHERE hash = $1")
             .bind(hash)
@@ -49,7 +50,7 @@ async fn set_packages(
         )));
     };
     let ids = decode_ids(&text)?;
-    let (mut found, missing) = interner.packages_of(&ids);
+    let missing = interner.uncached(&ids);
     let mut pending = Vec::new();
     for chunk in missing.chunks(BATCH) {
         let mut q = QueryBuilder::<Postgres>::new(
@@ -70,10 +71,26 @@ async fn set_packages(
                 "inventory set {hash} names packages that do not exist"
             )));
         }
-        let rows: Vec<_> = rows.into_iter().map(from_row).collect();
-        found.extend(rows.iter().map(|(_, p)| p.clone()));
-        pending.extend(rows);
+        pending.extend(rows.into_iter().map(from_row));
     }
+    Ok((ids, pending))
+}
+
+/// The packages of one set, sorted, and the rows read from the database for the cache.
+async fn set_packages(
+    conn: &mut PgConnection,
+    interner: &Interner,
+    hash: &str,
+) -> Result<(Vec<InstalledPackage>, Pending)> {
+    let (ids, pending) = set_ids(conn, interner, hash).await?;
+    let (mut found, missing) = interner.packages_of(&ids);
+    let missing: HashSet<i64> = missing.into_iter().collect();
+    found.extend(
+        pending
+            .iter()
+            .filter(|(id, _)| missing.contains(id))
+            .map(|(_, p)| p.clone()),
+    );
     sort_inventory(&mut found);
     Ok((found, pending))
 }
@@ -185,10 +202,10 @@ async fn prepare(
 ) -> Result<(Prepared, Pending)> {
     let asset = assets::load(&mut *conn, id).await?;
     let (old, read) = match asset.inventory_hash.as_deref() {
-        Some(h) if h != inventory.hash() => set_packages(&mut *conn, interner, h).await?,
+        Some(h) if h != inventory.hash() => set_ids(&mut *conn, interner, h).await?,
         _ => (Vec::new(), Vec::new()),
     };
-    let prepared = Prepared::new(interner, inventory, asset.inventory_hash, &old)?;
+    let prepared = Prepared::new(interner, inventory, asset.inventory_hash, &old, &read)?;
     Ok((prepared, read))
 }
 

@@ -41,7 +41,16 @@ fn sorted_refs(v: &[InstalledPackage]) -> Vec<&InstalledPackage> {
 /// it), by one merge of the two inventories sorted by (name, arch, version). Both must
 /// be free of duplicate (name, arch, version) keys ([`check_no_duplicates`]).
 pub fn count_changes(old: &[InstalledPackage], new: &[InstalledPackage]) -> InventoryChange {
-    let (old, new) = (sorted_refs(old), sorted_refs(new));
+    count_changes_sorted(&sorted_refs(old), &sorted_refs(new))
+}
+
+/// [`count_changes`] of two inventories already sorted by (name, arch, version) (as
+/// [`patchwarden_domain::package::CheckedInventory::sorted`] gives them).
+pub fn count_changes_sorted(
+    old: &[&InstalledPackage],
+    new: &[&InstalledPackage],
+) -> InventoryChange {
+    debug_assert!(old.is_sorted_by_key(|p| key(p)) && new.is_sorted_by_key(|p| key(p)));
     let mut change = InventoryChange::default();
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {

@@ -13,9 +13,11 @@
 //! ([`Interner`]) by every replica without invalidation; a backend adds entries only
 //! after the transaction that inserted them committed.
 
-use crate::inventory_diff::count_changes;
+use crate::inventory_diff::count_changes_sorted;
 use crate::{InventoryChange, StoreError};
-use patchwarden_domain::package::{CheckedInventory, InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{
+    push_canonical_line, CheckedInventory, InstalledPackage, PackageFormat,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -95,9 +97,16 @@ pub fn contains_any(text: &str, wanted: &HashSet<i64>) -> bool {
             .any(|s| s.parse::<i64>().is_ok_and(|id| wanted.contains(&id)))
 }
 
+/// Package tuples are looked up by their canonical line
+/// ([`patchwarden_domain::package::push_canonical_line`]), which a checked inventory
+/// already holds: one contiguous key to hash and compare instead of five strings, and a
+/// faster hasher than SipHash (ids are looked up for every package of every report; the
+/// seed is still random per process).
+type LineMap = HashMap<Box<[u8]>, i64, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 struct Maps {
-    by_package: HashMap<InstalledPackage, i64>,
+    by_line: LineMap,
     by_id: HashMap<i64, InstalledPackage>,
 }
 
@@ -116,24 +125,50 @@ impl Interner {
     }
 
     /// The id of each package when known; the packages that are not, normalised.
-    pub fn ids_of(&self, packages: &[InstalledPackage]) -> (Vec<i64>, Vec<InstalledPackage>) {
+    pub fn ids_of(&self, inventory: &CheckedInventory<'_>) -> (Vec<i64>, Vec<InstalledPackage>) {
         let maps = self.lock();
-        let mut ids = Vec::with_capacity(packages.len());
+        let mut ids = Vec::with_capacity(inventory.packages().len());
         let mut missing = Vec::new();
-        for p in packages {
-            // Validated packages have no empty source fields: look them up as they are.
-            match maps.by_package.get(p) {
+        for (p, line) in inventory.lines() {
+            match maps.by_line.get(line) {
                 Some(id) => ids.push(*id),
-                None => {
-                    let n = normalised(p);
-                    match maps.by_package.get(&n) {
-                        Some(id) => ids.push(*id),
-                        None => missing.push(n),
-                    }
-                }
+                None => missing.push(normalised(p)),
             }
         }
         (ids, missing)
+    }
+
+    /// The ids of `ids` that are not cached.
+    pub fn uncached(&self, ids: &[i64]) -> Vec<i64> {
+        let maps = self.lock();
+        ids.iter()
+            .filter(|id| !maps.by_id.contains_key(id))
+            .copied()
+            .collect()
+    }
+
+    /// The counts of the change from the stored inventory `old` (ids, each cached or
+    /// among the rows just `read` from the database) to `new`; the hash is left
+    /// empty. Counted on references under the lock: nothing of the old set is copied.
+    pub fn count_against(
+        &self,
+        old: &[i64],
+        read: &[(i64, InstalledPackage)],
+        new: &CheckedInventory<'_>,
+    ) -> Result<InventoryChange, StoreError> {
+        let read: HashMap<i64, &InstalledPackage> = read.iter().map(|(id, p)| (*id, p)).collect();
+        let maps = self.lock();
+        let mut refs = Vec::with_capacity(old.len());
+        for id in old {
+            match maps.by_id.get(id).or_else(|| read.get(id).copied()) {
+                Some(p) => refs.push(p),
+                None => return Err(StoreError::corrupt(format!("package {id} was not read"))),
+            }
+        }
+        refs.sort_unstable_by(|a, b| {
+            (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version))
+        });
+        Ok(count_changes_sorted(&refs, new.sorted()))
     }
 
     /// The packages of `ids` that are known, and the ids that are not.
@@ -153,8 +188,11 @@ impl Interner {
     /// Records committed rows.
     pub fn remember(&self, rows: impl IntoIterator<Item = (i64, InstalledPackage)>) {
         let mut maps = self.lock();
+        let mut line = Vec::new();
         for (id, p) in rows {
-            maps.by_package.insert(p.clone(), id);
+            line.clear();
+            push_canonical_line(&mut line, &p);
+            maps.by_line.insert(line.as_slice().into(), id);
             maps.by_id.insert(id, p);
         }
     }
@@ -178,13 +216,15 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// `old` is the inventory stored under `based_on` (empty when that is the
-    /// inventory's own hash, or nothing).
+    /// `old` holds the ids of the inventory stored under `based_on` (empty when that
+    /// is the inventory's own hash, or nothing), and `read` the rows of them that were
+    /// read from the database because the cache lacked them.
     pub fn new(
         interner: &Interner,
         inventory: &CheckedInventory<'_>,
         based_on: Option<String>,
-        old: &[InstalledPackage],
+        old: &[i64],
+        read: &[(i64, InstalledPackage)],
     ) -> Result<Self, StoreError> {
         let (format, packages) = (inventory.format(), inventory.packages());
         let hash = inventory.hash().to_owned();
@@ -195,10 +235,10 @@ impl Prepared {
         } else {
             InventoryChange {
                 hash,
-                ..count_changes(old, packages)
+                ..interner.count_against(old, read, inventory)?
             }
         };
-        let (known, missing) = interner.ids_of(packages);
+        let (known, missing) = interner.ids_of(inventory);
         Ok(Self {
             format,
             count,
@@ -270,10 +310,34 @@ mod tests {
     }
 
     #[test]
+    fn counts_against_cached_and_just_read_rows_and_refuses_unknown_ids() {
+        let i = Interner::default();
+        let (a, b) = (pkg("a", None), pkg("b", None));
+        let mut b2 = b.clone();
+        b2.version = "2.0-1".into();
+        i.remember([(1, a.clone())]);
+        let new = [b2.clone(), a.clone(), pkg("c", None)];
+        let checked = CheckedInventory::new(PackageFormat::Deb, &new).unwrap();
+        let change = i
+            .count_against(&[1, 2], &[(2, b.clone())], &checked)
+            .unwrap();
+        let want = crate::inventory_diff::count_changes(&[a, b], &new);
+        assert_eq!(change, want);
+        assert_eq!((change.unchanged, change.changed, change.added), (1, 1, 1));
+        assert!(matches!(
+            i.count_against(&[1, 3], &[], &checked),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(i.uncached(&[1, 2, 3]), [2, 3]);
+    }
+
+    #[test]
     fn interner_normalises_empty_sources() {
         let i = Interner::default();
         i.remember([(7, pkg("a", None))]);
-        let (ids, missing) = i.ids_of(&[pkg("a", Some("")), pkg("b", None)]);
+        let reported = [pkg("b", None), pkg("a", Some(""))];
+        let checked = CheckedInventory::new(PackageFormat::Deb, &reported).unwrap();
+        let (ids, missing) = i.ids_of(&checked);
         assert_eq!(ids, [7]);
         assert_eq!(missing, [pkg("b", None)]);
         let (found, missing) = i.packages_of(&[7, 8]);
