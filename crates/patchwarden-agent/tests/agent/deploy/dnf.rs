@@ -1,5 +1,6 @@
-//! dnf/rpm deployments: upgrade, and a `%post` failure rolled back from the backup
-//! after v1 left the repository, automatically or by a rollback job.
+//! dnf/rpm deployments: upgrade, a `%post` failure rolled back from the backup after
+//! v1 left the repository, automatically or by a rollback job, and an install timing
+//! out in a hung scriptlet.
 
 use super::{
     assert_before_after, assert_report, assert_root_says, deploy_job, install, install_job,
@@ -7,7 +8,7 @@ use super::{
 };
 use patchwarden_pmtest::{tools_and_root_present, DnfRoot, PkgSpec, RpmRepo, DNF_TOOLS};
 use patchwarden_wire::job::{JobStatus, Operation};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub(super) struct Dnf {
     pub(super) d: Deployed,
@@ -24,6 +25,11 @@ pub(super) fn dnf_v1_v2(name: &str) -> Option<Dnf> {
 /// A root with `v1` installed from a repository holding `more` too; `extra` is TOML
 /// that may name `{repo}` (the repository directory).
 fn dnf(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Dnf> {
+    dnf_with_timeout(v1, more, extra, 120)
+}
+
+/// [`dnf`] with the package-manager timeout (`timeout_secs`) given.
+fn dnf_with_timeout(v1: PkgSpec, more: &[PkgSpec], extra: &str, timeout_secs: u64) -> Option<Dnf> {
     if !tools_and_root_present(DNF_TOOLS).unwrap() {
         return None;
     }
@@ -39,7 +45,7 @@ fn dnf(v1: PkgSpec, more: &[PkgSpec], extra: &str) -> Option<Dnf> {
     root.install(&[&format!("{}-{}", v1.name, v1.version)])
         .unwrap();
     let pm = format!(
-        "kind = \"dnf\"\ndnf_args = {:?}\ntimeout_secs = 120",
+        "kind = \"dnf\"\ndnf_args = {:?}\ntimeout_secs = {timeout_secs}",
         root.dnf_options()
     );
     let extra = extra.replace("{repo}", &repo.repo_dir().display().to_string());
@@ -199,5 +205,65 @@ fn dnf_without_automatic_rollback_awaits_revocation_and_a_rollback_job_restores_
     let r = t.d.run(rollback_job("rb", "dep-norb"));
     assert_eq!(r.status, JobStatus::RolledBack, "{:#?}", r.steps);
     t.assert_installed("pwtest-bad", "1.0-1");
+    t.d.host_untouched();
+}
+
+/// The processes whose root directory is `root`: rpm runs scriptlets chrooted there.
+fn chrooted_in(root: &Path) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| std::fs::read_link(e.path().join("root")).is_ok_and(|r| r == root))
+        // A zombie (killed, not yet reaped) runs no more.
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, r)| !r.starts_with('Z'))
+            })
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn dnf_install_timing_out_kills_the_hung_scriptlet_and_what_it_forked() {
+    // v2's %post forks (the child is a copy of dnf, chrooted into the root), and both
+    // wait as long as the block file exists.
+    let lua = "posix.fork()\n\
+               while posix.stat(\"/var/lib/pwtest-fork.block\") do posix.sleep(1) end";
+    // timeout_secs = 20: ample for the plan and the backup, then the install times out.
+    let Some(t) = dnf_with_timeout(
+        PkgSpec::new("pwtest-fork", "1.0-1"),
+        &[PkgSpec::new("pwtest-fork", "2.0-1").post_lua(lua)],
+        "",
+        20,
+    ) else {
+        return;
+    };
+    let root = t.root.path().canonicalize().unwrap();
+    let block = root.join("var/lib/pwtest-fork.block");
+    std::fs::write(&block, "").unwrap();
+    let r = t.d.run(install_job("fork", "pwtest-fork", "2.0-1", false));
+    let left = chrooted_in(&root);
+    // Whatever happened, nothing is left blocked on the file once the test ends.
+    std::fs::remove_file(&block).unwrap();
+    // dnf and the scriptlet's fork were killed together (the fork used to live on).
+    assert_eq!(left, Vec::<String>::new(), "processes left in the root");
+    let install = r.steps.iter().find(|s| s.step == "install").unwrap();
+    assert!(!install.ok, "{install:?}");
+    assert!(
+        install
+            .log_excerpt
+            .contains("timed out after 20 s; killed with its process group"),
+        "{}",
+        install.log_excerpt
+    );
+    assert_eq!(r.status, JobStatus::AwaitingRevocation, "{:#?}", r.steps);
     t.d.host_untouched();
 }
