@@ -38,18 +38,18 @@ async fn set_ids(
     interner: &Interner,
     hash: &str,
 ) -> Result<(Vec<i64>, Pending)> {
-    let text: Option<(String,)> =
+    let stored: Option<(Vec<u8>,)> =
         sqlx::query_as("SELECT package_ids FROM inventory_sets WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
-    let Some((text,)) = text else {
+    let Some((stored,)) = stored else {
         return Err(StoreError::corrupt(format!(
             "inventory set {hash} is missing"
         )));
     };
-    let ids = decode_ids(&text)?;
+    let ids = decode_ids(&stored)?;
     let missing = interner.uncached(&ids);
     let mut pending = Vec::new();
     for chunk in missing.chunks(BATCH) {
@@ -251,7 +251,7 @@ pub(crate) async fn apply(
     .bind(hash)
     .bind(p.format.as_str())
     .bind(p.count)
-    .bind(encode_ids(&mut ids))
+    .bind(encode_ids(&mut ids)?)
     .bind(at)
     .execute(&mut *conn)
     .await
@@ -296,7 +296,7 @@ pub(crate) async fn assets_with_packages(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let sets: Vec<(String, String)> = sqlx::query_as(
+    let sets: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "SELECT hash, package_ids FROM inventory_sets \
          WHERE hash IN (SELECT inventory_hash FROM assets WHERE inventory_hash IS NOT NULL)",
     )

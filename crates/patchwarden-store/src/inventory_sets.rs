@@ -57,44 +57,107 @@ fn normalised(p: &InstalledPackage) -> InstalledPackage {
     }
 }
 
-/// The `package_ids` column: ascending, distinct ids joined by commas (the form SQL's
-/// `group_concat`/`string_agg` produce, so a migration can build it).
-pub fn encode_ids(ids: &mut Vec<i64>) -> String {
+/// First byte of the binary `package_ids` form. The text form written before it (ids
+/// joined by commas, as SQL's `group_concat`/`string_agg` build it in migration 0006)
+/// starts with a digit, or is empty.
+const IDS_BINARY: u8 = 0x01;
+
+/// The `package_ids` column: the ascending, distinct ids as [`IDS_BINARY`] and then
+/// each id's difference from the one before as an unsigned LEB128 number. Ids of one
+/// host lie close together, so this is about a byte and a half per package where the
+/// text form took six or seven: a 1,500-package set is one database page, not three
+/// overflow pages, to write and read. Ids are positive (row ids and serials); a
+/// negative one is refused.
+pub fn encode_ids(ids: &mut Vec<i64>) -> Result<Vec<u8>, StoreError> {
     ids.sort_unstable();
     ids.dedup();
-    let mut out = String::with_capacity(ids.len() * 6);
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    let mut out = Vec::with_capacity(1 + ids.len() * 2);
+    out.push(IDS_BINARY);
+    let mut prev = 0u64;
+    for id in ids.iter() {
+        let id = u64::try_from(*id)
+            .map_err(|_| StoreError::Invalid(format!("package id {id} is negative")))?;
+        let mut delta = id - prev;
+        prev = id;
+        loop {
+            let low = (delta & 0x7f) as u8;
+            delta >>= 7;
+            if delta == 0 {
+                out.push(low);
+                break;
+            }
+            out.push(low | 0x80);
         }
-        out.push_str(&id.to_string());
     }
-    out
+    Ok(out)
 }
 
-/// Parses a `package_ids` column (any order; the result is ascending and distinct).
-pub fn decode_ids(text: &str) -> Result<Vec<i64>, StoreError> {
-    if text.is_empty() {
-        return Ok(Vec::new());
+/// The ids a `package_ids` column holds, in either form, in the order stored.
+fn ids_in(bytes: &[u8]) -> impl Iterator<Item = Result<i64, StoreError>> + '_ {
+    let binary = bytes.first() == Some(&IDS_BINARY);
+    let mut pos = usize::from(binary);
+    let mut prev = 0u64;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed || pos >= bytes.len() {
+            return None;
+        }
+        let next = if binary {
+            varint_at(bytes, &mut pos).and_then(|delta| {
+                prev = prev.checked_add(delta).ok_or("ids overflow")?;
+                i64::try_from(prev).map_err(|_| "ids overflow")
+            })
+        } else {
+            let end = bytes[pos..]
+                .iter()
+                .position(|b| *b == b',')
+                .map_or(bytes.len(), |n| pos + n);
+            let entry = &bytes[pos..end];
+            pos = end + 1;
+            std::str::from_utf8(entry)
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
+                .ok_or("an entry that is not a number")
+        };
+        failed = next.is_err();
+        Some(next.map_err(|why| StoreError::corrupt(format!("inventory set: {why}"))))
+    })
+}
+
+/// One unsigned LEB128 number at `pos`, which moves past it.
+fn varint_at(bytes: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let Some(b) = bytes.get(*pos) else {
+            return Err("a truncated number");
+        };
+        *pos += 1;
+        let bits = u64::from(b & 0x7f);
+        if shift == 63 && bits > 1 {
+            return Err("a number too large");
+        }
+        value |= bits << shift;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
     }
-    let mut ids = text
-        .split(',')
-        .map(|s| {
-            s.parse::<i64>()
-                .map_err(|_| StoreError::corrupt(format!("inventory set entry {s:?}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    ids.sort_unstable();
-    ids.dedup();
+    Err("a number too large")
+}
+
+/// Parses a `package_ids` column (the result is ascending and distinct).
+pub fn decode_ids(bytes: &[u8]) -> Result<Vec<i64>, StoreError> {
+    let mut ids = ids_in(bytes).collect::<Result<Vec<_>, _>>()?;
+    // The binary form is sorted by construction; the text form was built by SQL.
+    if !ids.is_sorted_by(|a, b| a < b) {
+        ids.sort_unstable();
+        ids.dedup();
+    }
     Ok(ids)
 }
 
 /// Whether a `package_ids` column names any of `wanted`, without allocating.
-pub fn contains_any(text: &str, wanted: &HashSet<i64>) -> bool {
-    !text.is_empty()
-        && text
-            .split(',')
-            .any(|s| s.parse::<i64>().is_ok_and(|id| wanted.contains(&id)))
+pub fn contains_any(bytes: &[u8], wanted: &HashSet<i64>) -> bool {
+    ids_in(bytes).any(|id| id.is_ok_and(|id| wanted.contains(&id)))
 }
 
 /// Package tuples are looked up by their canonical line
@@ -296,17 +359,64 @@ mod tests {
     }
 
     #[test]
-    fn ids_round_trip_sorted_and_distinct() {
-        let mut ids = vec![30, 2, 2, 11];
-        let text = encode_ids(&mut ids);
-        assert_eq!(text, "2,11,30");
-        assert_eq!(decode_ids(&text).unwrap(), [2, 11, 30]);
-        assert_eq!(decode_ids("30,2").unwrap(), [2, 30]);
-        assert!(decode_ids("").unwrap().is_empty());
-        assert!(matches!(decode_ids("1,x"), Err(StoreError::Corrupt(_))));
-        assert!(contains_any("2,11,30", &HashSet::from([11])));
-        assert!(!contains_any("2,11,30", &HashSet::from([1, 3, 110])));
-        assert!(!contains_any("", &HashSet::from([0])));
+    fn ids_round_trip_sorted_and_distinct_in_about_a_byte_each() {
+        let mut ids = vec![30, 2, 2, 11, 200, 16_384, i64::MAX];
+        let bytes = encode_ids(&mut ids).unwrap();
+        assert_eq!(bytes[..5], [IDS_BINARY, 2, 9, 19, 170]);
+        assert_eq!(
+            decode_ids(&bytes).unwrap(),
+            [2, 11, 30, 200, 16_384, i64::MAX]
+        );
+        let mut many: Vec<i64> = (1..=1500).map(|i| 40_000 + i * 7).collect();
+        let bytes = encode_ids(&mut many).unwrap();
+        assert!(bytes.len() < 1500 * 2 + 8, "{} bytes", bytes.len());
+        assert_eq!(decode_ids(&bytes).unwrap(), many);
+        assert!(decode_ids(&encode_ids(&mut Vec::new()).unwrap())
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            encode_ids(&mut vec![3, -1]),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(contains_any(
+            &encode_ids(&mut vec![2, 11, 30]).unwrap(),
+            &HashSet::from([11])
+        ));
+        assert!(!contains_any(
+            &encode_ids(&mut vec![2, 11, 30]).unwrap(),
+            &HashSet::from([1, 3, 110])
+        ));
+    }
+
+    #[test]
+    fn sets_written_as_text_before_are_still_read() {
+        assert_eq!(decode_ids(b"2,11,30").unwrap(), [2, 11, 30]);
+        assert_eq!(decode_ids(b"30,2,2").unwrap(), [2, 30]);
+        assert!(decode_ids(b"").unwrap().is_empty());
+        assert!(matches!(decode_ids(b"1,x"), Err(StoreError::Corrupt(_))));
+        assert!(contains_any(b"2,11,30", &HashSet::from([11])));
+        assert!(!contains_any(b"2,11,30", &HashSet::from([1, 3, 110])));
+        assert!(!contains_any(b"", &HashSet::from([0])));
+    }
+
+    #[test]
+    fn corrupt_binary_sets_are_refused_not_misread() {
+        for bad in [
+            &[IDS_BINARY, 0x80][..], // truncated
+            &[
+                IDS_BINARY, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+            ], // > u64
+            &[
+                IDS_BINARY, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80, 0x01,
+            ], // > i64
+            &[0x02, 1, 2],           // unknown form
+        ] {
+            assert!(
+                matches!(decode_ids(bad), Err(StoreError::Corrupt(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(!contains_any(&[IDS_BINARY, 0x80], &HashSet::from([0])));
     }
 
     #[test]
