@@ -159,6 +159,7 @@ fn convert(file: &str, db: RawDb) -> ImportResult {
                         introduced: None,
                         fixed: Some(v),
                         last_affected: None,
+                        limit: None,
                     }],
                 }
             };

@@ -271,6 +271,7 @@ fn statements(
                         introduced: None,
                         fixed: Some(evr.clone()),
                         last_affected: None,
+                        limit: None,
                     }],
                 },
                 None => {

@@ -164,6 +164,7 @@ fn state(rel: &RawRelease) -> Result<Option<PackageState>, String> {
                     introduced: None,
                     fixed: Some(token("fixed_version", v)?),
                     last_affected: None,
+                    limit: None,
                 }],
             })),
             None => Err("resolved without fixed_version".into()),

@@ -210,6 +210,7 @@ fn body_line(adv: &mut Advisory, line: &str) -> Result<(), String> {
                 introduced: None,
                 fixed: Some(token("version", v)?),
                 last_affected: None,
+                limit: None,
             }],
         },
     };

@@ -419,6 +419,7 @@ fn ranges(a: &RawAffected, scheme: Scheme) -> Result<PackageState, String> {
                 introduced: iv.start.map(|p| p.text),
                 fixed,
                 last_affected,
+                limit: None,
             });
         }
     }
@@ -550,6 +551,7 @@ mod tests {
             introduced: intro.map(str::to_owned),
             fixed: fixed.map(str::to_owned),
             last_affected: last.map(str::to_owned),
+            limit: None,
         }
     }
 

@@ -35,6 +35,7 @@ fn fixed(v: &str) -> PackageState {
             introduced: None,
             fixed: Some(v.into()),
             last_affected: None,
+            limit: None,
         }],
     }
 }

@@ -4,7 +4,7 @@
 //! Ranges follow the rustsec convention: `introduced` is inclusive, `fixed` exclusive,
 //! and versions are compared with the distribution's own ordering. A range may end at
 //! its last affected version instead (OSV `last_affected`, inclusive) when no fix is
-//! known.
+//! known, and may be capped by a `limit` (exclusive, OSV `limit`) that is not a fix.
 
 use crate::package::PackageFormat;
 use jiff::Timestamp;
@@ -89,6 +89,10 @@ pub enum PackageState {
 /// or `last_affected` (inclusive: the last version known to be affected, no fix
 /// known), or neither (open). At most one of `fixed` and `last_affected` is set; the
 /// matching index refuses a range with both. Versions are in the package's scheme.
+///
+/// `limit` (exclusive) caps the range whatever its end: versions at or above it are not
+/// affected by this range. It is where the source stopped looking (OSV `limit`), not a
+/// fixed version, so it is never shown or used as one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct VersionRange {
     pub introduced: Option<String>,
@@ -97,6 +101,9 @@ pub struct VersionRange {
     /// so stored bodies of ranges without it keep their exact JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_affected: Option<String>,
+    /// Absent and unwritten when unset, like `last_affected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
 }
 
 /// Whether `name` is a binary package or a source package (Debian and the tracker
@@ -191,7 +198,7 @@ pub struct RejectedRecord {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
     fn range(intro: Option<&str>, fixed: Option<&str>, last: Option<&str>) -> VersionRange {
@@ -199,12 +206,13 @@ mod tests {
             introduced: intro.map(str::to_owned),
             fixed: fixed.map(str::to_owned),
             last_affected: last.map(str::to_owned),
+            limit: None,
         }
     }
 
     #[test]
     fn stored_ranges_without_last_affected_still_read_and_write_the_same() {
-        // An affected statement as stored before `last_affected` existed.
+        // An affected statement as stored before `last_affected` and `limit` existed.
         let old = r#"{"distro":{"ecosystem":"debian","release":"12"},"scheme":"deb","name":"openssl","name_kind":"source","arches":[],"state":"fixed","ranges":[{"introduced":null,"fixed":"3.0.11-1~deb12u2"}]}"#;
         let ap: AffectedPackage = serde_json::from_str(old).unwrap();
         assert_eq!(
@@ -236,6 +244,44 @@ mod tests {
             json.contains(
                 r#""ranges":[{"introduced":"1.0-1","fixed":null,"last_affected":"1.2-3"}]"#
             ),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<AffectedPackage>(&json).unwrap(), ap);
+    }
+
+    #[test]
+    fn stored_open_ranges_without_limit_still_read_and_write_the_same() {
+        // An advisory as stored before `limit` existed: open and last_affected ranges.
+        let old = r#"{"id":"OSV-1","source":"osv","aliases":["CVE-2024-1"],"published":null,"modified":null,"title":null,"severity":null,"cvss":[],"affected":[{"distro":{"ecosystem":"debian","release":"12"},"scheme":"deb","name":"libfoo","name_kind":"source","arches":[],"state":"affected_no_fix","ranges":[{"introduced":"1.0-1","fixed":null},{"introduced":"2.0-1","fixed":null,"last_affected":"2.1-1"}]}],"references":[]}"#;
+        let adv: Advisory = serde_json::from_str(old).unwrap();
+        let PackageState::AffectedNoFix { ranges } = &adv.affected[0].state else {
+            panic!("{:?}", adv.affected[0].state);
+        };
+        assert!(ranges.iter().all(|r| r.limit.is_none()), "{ranges:?}");
+        assert_eq!(serde_json::to_string(&adv).unwrap(), old);
+    }
+
+    #[test]
+    fn limit_round_trips() {
+        let ap = AffectedPackage {
+            distro: DistroRelease {
+                ecosystem: "debian".into(),
+                release: "12".into(),
+            },
+            scheme: PackageFormat::Deb,
+            name: "libfoo".into(),
+            name_kind: NameKind::Source,
+            arches: vec![],
+            state: PackageState::AffectedNoFix {
+                ranges: vec![VersionRange {
+                    limit: Some("2.0-1".into()),
+                    ..range(Some("1.0-1"), None, None)
+                }],
+            },
+        };
+        let json = serde_json::to_string(&ap).unwrap();
+        assert!(
+            json.contains(r#""ranges":[{"introduced":"1.0-1","fixed":null,"limit":"2.0-1"}]"#),
             "{json}"
         );
         assert_eq!(serde_json::from_str::<AffectedPackage>(&json).unwrap(), ap);

@@ -59,6 +59,7 @@ pub fn advisories(
                         introduced: None,
                         fixed: Some(u.candidate.to_owned()),
                         last_affected: None,
+                        limit: None,
                     }],
                 },
             }],

@@ -44,6 +44,7 @@ fn fixed(v: &str) -> PackageState {
             introduced: None,
             fixed: Some(v.into()),
             last_affected: None,
+            limit: None,
         }],
     }
 }
@@ -153,6 +154,7 @@ fn no_fix_will_not_fix_ranges_and_bad_versions() {
                         introduced: Some("2.0".into()),
                         fixed: Some("2.5".into()),
                         last_affected: None,
+                        limit: None,
                     }],
                 },
             )],

@@ -261,6 +261,7 @@ fn zlib_advisory(n: u32) -> Advisory {
                     introduced: None,
                     fixed: Some(format!("1.2.11-{}.el9", 100 + n)),
                     last_affected: None,
+                    limit: None,
                 }],
             },
         }],

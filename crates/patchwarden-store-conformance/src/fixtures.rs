@@ -142,6 +142,7 @@ pub fn advisory(id: &str, cves: &[&str], packages: &[&str], fixed: &str) -> Advi
                         introduced: None,
                         fixed: Some(fixed.into()),
                         last_affected: None,
+                        limit: None,
                     }],
                 },
             })

@@ -11,6 +11,7 @@ fn range(intro: Option<&str>, fixed: Option<&str>, last: Option<&str>) -> Versio
         introduced: intro.map(str::to_owned),
         fixed: fixed.map(str::to_owned),
         last_affected: last.map(str::to_owned),
+        limit: None,
     }
 }
 

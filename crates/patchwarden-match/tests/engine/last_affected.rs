@@ -8,6 +8,7 @@ fn up_to(introduced: Option<&str>, last: &str) -> VersionRange {
         introduced: introduced.map(str::to_owned),
         fixed: None,
         last_affected: Some(last.into()),
+        limit: None,
     }
 }
 
@@ -180,6 +181,7 @@ fn last_affected_next_to_a_fixed_range_and_invalid_ranges() {
                             introduced: None,
                             fixed: Some("1.0-2".into()),
                             last_affected: None,
+                            limit: None,
                         },
                         up_to(Some("2.0-1"), "2.1-1"),
                     ],
@@ -195,6 +197,7 @@ fn last_affected_next_to_a_fixed_range_and_invalid_ranges() {
                     introduced: None,
                     fixed: Some("1.0-2".into()),
                     last_affected: Some("1.0-1".into()),
+                    limit: None,
                 }]),
             )],
         ),
