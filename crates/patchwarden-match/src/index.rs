@@ -17,15 +17,17 @@ pub(crate) fn scheme_of(f: PackageFormat) -> Scheme {
     }
 }
 
-/// One parsed range: byte keys for comparison, the text of `fixed` or `last_affected`
-/// for display. At most one of `fixed` (exclusive) and `last_affected` (inclusive) is
-/// set ([`statement`] refuses a range with both).
+/// One parsed range: byte keys for comparison, the text of `fixed`, `last_affected`
+/// and `limit` for display. At most one of `fixed` (exclusive) and `last_affected`
+/// (inclusive) is set ([`statement`] refuses a range with both); `limit` (exclusive)
+/// caps either, and is never a fix.
 #[derive(Debug, Clone)]
 struct Range {
     introduced: Option<Vec<u8>>,
     fixed: Option<Vec<u8>>,
     fixed_text: Option<Arc<str>>,
     last_affected: Option<(Vec<u8>, Arc<str>)>,
+    limit: Option<(Vec<u8>, Arc<str>)>,
 }
 
 impl Range {
@@ -36,15 +38,22 @@ impl Range {
                 .last_affected
                 .as_ref()
                 .is_none_or(|(l, _)| v <= l.as_slice())
+            && self.limit.as_ref().is_none_or(|(l, _)| v < l.as_slice())
     }
 
     /// What a hit in this range is: vulnerable with the fixed version, or, for a range
-    /// that ends at its last affected version, no fix yet with that version.
-    fn hit(&self) -> (HitKind, Option<Arc<str>>) {
-        match &self.last_affected {
+    /// that ends at its last affected version, no fix yet with that version; and the
+    /// range's limit, if any.
+    fn hit(&self) -> (HitKind, Option<Arc<str>>, Option<Arc<str>>) {
+        let (kind, note) = match &self.last_affected {
             Some((_, text)) => (HitKind::NoFixYet, Some(text.clone())),
             None => (HitKind::Vulnerable, self.fixed_text.clone()),
-        }
+        };
+        (kind, note, self.limit_text())
+    }
+
+    fn limit_text(&self) -> Option<Arc<str>> {
+        self.limit.as_ref().map(|(_, text)| text.clone())
     }
 }
 
@@ -241,26 +250,28 @@ impl AdvisoryIndex {
                 if !st.arches.is_empty() && !st.arches.iter().any(|a| a == &pkg.arch) {
                     continue;
                 }
-                let (kind, note) = match &st.state {
+                let (kind, note, limit) = match &st.state {
                     State::Fixed(ranges) => match ranges.iter().find(|r| r.contains(&key)) {
                         Some(r) => r.hit(),
                         None => continue,
                     },
-                    State::NoFix(ranges) if ranges.is_empty() => (HitKind::NoFixYet, None),
+                    State::NoFix(ranges) if ranges.is_empty() => (HitKind::NoFixYet, None, None),
                     State::NoFix(ranges) => match ranges.iter().find(|r| r.contains(&key)) {
                         Some(r) => (
                             HitKind::NoFixYet,
                             r.last_affected.as_ref().map(|(_, text)| text.clone()),
+                            r.limit_text(),
                         ),
                         None => continue,
                     },
-                    State::WillNotFix(reason) => (HitKind::WillNotFix, reason.clone()),
-                    State::NotAffected(just) => (HitKind::NotAffected, just.clone()),
+                    State::WillNotFix(reason) => (HitKind::WillNotFix, reason.clone(), None),
+                    State::NotAffected(just) => (HitKind::NotAffected, just.clone(), None),
                 };
                 out.push(Hit {
                     advisory: st.advisory,
                     kind,
                     note,
+                    limit,
                     via_source,
                 });
             }
@@ -296,21 +307,44 @@ impl AdvisoryIndex {
             } else {
                 format!("installed {}", pkg.version)
             };
+            // A range's limit bounds what it says, but is not a fix: it is named as a
+            // limit and never becomes the finding's fixed version.
+            let limit = h.limit.as_deref();
             let (status, fixed, evidence) = match h.kind {
                 HitKind::Vulnerable => {
                     let fixed = h.note.as_deref().map(str::to_owned);
-                    let ev = match &fixed {
-                        Some(f) => format!("{what} < fixed {f} per {}, {distro}", adv.id),
-                        None => format!("{what} affected per {}, {distro}", adv.id),
+                    let ev = match (&fixed, limit) {
+                        (Some(f), None) => format!("{what} < fixed {f} per {}, {distro}", adv.id),
+                        (Some(f), Some(l)) => format!(
+                            "{what} < fixed {f} and < range limit {l} per {}, {distro}",
+                            adv.id
+                        ),
+                        (None, None) => format!("{what} affected per {}, {distro}", adv.id),
+                        (None, Some(l)) => format!(
+                            "{what} affected below range limit {l} (not a fix) per {}, {distro}",
+                            adv.id
+                        ),
                     };
                     (FindingStatus::Vulnerable, fixed, ev)
                 }
                 HitKind::NoFixYet => {
-                    let ev = match h.note.as_deref() {
-                        Some(last) => {
+                    let ev = match (h.note.as_deref(), limit) {
+                        (Some(last), None) => {
                             format!("{what} <= last affected {last} per {}, {distro}", adv.id)
                         }
-                        None => format!("{what} affected, no fix yet per {}, {distro}", adv.id),
+                        (Some(last), Some(l)) => format!(
+                            "{what} <= last affected {last} and < range limit {l} per {}, \
+                             {distro}",
+                            adv.id
+                        ),
+                        (None, None) => {
+                            format!("{what} affected, no fix yet per {}, {distro}", adv.id)
+                        }
+                        (None, Some(l)) => format!(
+                            "{what} affected below range limit {l} (not a fix), no fix yet per {}, \
+                             {distro}",
+                            adv.id
+                        ),
                     };
                     (FindingStatus::NoFixYet, None, ev)
                 }
@@ -394,6 +428,9 @@ pub struct Hit {
     /// The fixed version (vulnerable), the last affected version (no fix yet, when the
     /// range ends there), or the vendor's reason (will not fix, not affected).
     pub note: Option<Arc<str>>,
+    /// The limit of the matched range (versions at or above it are outside the range),
+    /// shown as such and never as a fix.
+    pub limit: Option<Arc<str>>,
     /// Matched through the source package.
     pub via_source: bool,
 }
@@ -430,11 +467,21 @@ fn statement(advisory: u32, ap: &AffectedPackage) -> Result<Statement, String> {
                         Some((p.sort_key(), Arc::from(s)))
                     }
                 };
+                // A version like `last_affected`: no "0"/"" shorthand, since reading
+                // one as "no limit" would widen the range.
+                let limit = match r.limit.as_deref() {
+                    None => None,
+                    Some(s) => {
+                        let p = parse(scheme, s).map_err(|e| format!("limit: {e}"))?;
+                        Some((p.sort_key(), Arc::from(s)))
+                    }
+                };
                 Ok(Range {
                     introduced: key(&r.introduced)?,
                     fixed: key(&r.fixed)?,
                     fixed_text: r.fixed.as_deref().filter(|f| !f.is_empty()).map(Arc::from),
                     last_affected,
+                    limit,
                 })
             })
             .collect()

@@ -235,3 +235,5 @@ fn upsert_replaces_an_advisory_in_place() {
 mod csaf_source_not_affected;
 #[path = "engine/last_affected.rs"]
 mod last_affected;
+#[path = "engine/limit.rs"]
+mod limit;
