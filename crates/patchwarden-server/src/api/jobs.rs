@@ -99,7 +99,47 @@ pub struct JobView {
 pub struct ReportView {
     pub received_at: Timestamp,
     #[serde(flatten)]
-    pub report: JobReport,
+    pub report: StoredReport,
+}
+
+/// A stored report as shown: the agent's report, or, when what was stored no longer
+/// parses as one (stored before a check `JobReport` now makes, such as `before` being
+/// required with `awaiting_revocation`), the stored JSON as it is under `raw`, with
+/// why it did not parse under `unparsed`. A report once accepted is never a 500.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum StoredReport {
+    Parsed(JobReport),
+    Unparsed {
+        /// Why the stored report does not parse as a `JobReport` today.
+        unparsed: String,
+        /// The stored report: its JSON value, or its text when it is not JSON at all.
+        raw: Value,
+    },
+}
+
+impl StoredReport {
+    /// Reads the `report_json` of stored report `id` of job `job`; one that no longer
+    /// parses is kept as its raw value, with a warning logged.
+    fn read(job: &str, id: i64, report_json: &str) -> Self {
+        match serde_json::from_str::<JobReport>(report_json) {
+            Ok(report) => Self::Parsed(report),
+            Err(e) => {
+                tracing::warn!(
+                    job,
+                    report = id,
+                    error = %e,
+                    "a stored job report no longer parses; shown as stored"
+                );
+                let raw = serde_json::from_str(report_json)
+                    .unwrap_or_else(|_| Value::String(report_json.to_owned()));
+                Self::Unparsed {
+                    unparsed: e.to_string(),
+                    raw,
+                }
+            }
+        }
+    }
 }
 
 fn view(stored: StoredJob, reports: Vec<ReportView>) -> ApiResult<JobView> {
@@ -185,10 +225,9 @@ pub async fn get_one(
     let stored = state.store.get_job(&id).await?;
     let mut reports = Vec::new();
     for r in state.store.list_job_reports(&id).await? {
-        let report: JobReport = serde_json::from_str(&r.report_json).map_err(ApiError::internal)?;
         reports.push(ReportView {
             received_at: r.received_at,
-            report,
+            report: StoredReport::read(&id, r.id, &r.report_json),
         });
     }
     Ok(Json(view(stored, reports)?))
@@ -323,7 +362,7 @@ pub fn schemas() -> Map<String, Value> {
                 "status",
                 "reports",
             ],
-            json!({ "id": s, "agent_id": i, "asset_id": i, "job": { "type": "object", "description": "patchwarden_wire::job::Job as signed" }, "created_at": t, "delivered_at": opt(&t), "status": { "type": "string", "enum": JOB_STATUSES, "description": "queued, or the status of the agent's report: running, succeeded, failed (nothing left to undo), rolled_back, awaiting_revocation (failed without automatic rollback and left the host changed: a rollback job naming the job's deployment, else its id, restores the report's before), interrupted, rejected" }, "finished_at": opt(&t), "reports": arr(json!({ "type": "object", "description": "patchwarden_wire::job::JobReport (status, steps with step, ok, started_at, finished_at, log_excerpt; before: the package set recorded before the change, always present with awaiting_revocation; after; reboot_required) plus received_at" })) }),
+            json!({ "id": s, "agent_id": i, "asset_id": i, "job": { "type": "object", "description": "patchwarden_wire::job::Job as signed" }, "created_at": t, "delivered_at": opt(&t), "status": { "type": "string", "enum": JOB_STATUSES, "description": "queued, or the status of the agent's report: running, succeeded, failed (nothing left to undo), rolled_back, awaiting_revocation (failed without automatic rollback and left the host changed: a rollback job naming the job's deployment, else its id, restores the report's before), interrupted, rejected" }, "finished_at": opt(&t), "reports": arr(json!({ "type": "object", "description": "patchwarden_wire::job::JobReport (status, steps with step, ok, started_at, finished_at, log_excerpt; before: the package set recorded before the change, always present with awaiting_revocation; after; reboot_required) plus received_at; a stored report that no longer parses as one (stored before a check it now makes) is shown as received_at, unparsed (why) and raw (the report as stored)" })) }),
         ),
     );
     m
