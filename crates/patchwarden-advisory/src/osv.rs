@@ -3,7 +3,8 @@
 //! ranges become [`VersionRange`]s with `introduced: "0"` read as "from the beginning",
 //! `fixed` as the exclusive end and `last_affected` as the inclusive end, after sorting
 //! the events in the ecosystem's version ordering (dpkg, RPM or apk) as OSV's evaluation
-//! does, and capping the range at its `limit`.
+//! does, and capping the range at its `limit` (kept as the range's own `limit` where
+//! it cuts an interval short).
 
 use crate::common::{self, ids, is_cve, record_id, severity, severity_from_summary, title, token};
 use crate::cvss_score::{push_unique, score_vector};
@@ -371,10 +372,11 @@ impl Point {
 }
 
 /// One affected interval of a range: from `start` (inclusive; `None` = from the
-/// beginning) to `end`.
+/// beginning) to `end`, and below `limit` (exclusive) when the range's limit cuts it.
 struct Interval {
     start: Option<Point>,
     end: End,
+    limit: Option<String>,
 }
 
 enum End {
@@ -397,13 +399,14 @@ enum End {
 /// `limit` events cap the range (OSV `BeforeLimits`): a version is in the range only if
 /// it is below some limit, so the cap is the highest limit, and `*` (OSV's infinity,
 /// also the default without limits) removes it. Intervals starting at or above the cap
-/// are dropped. An interval the cap cuts short (an open one, or one ending above it) is
-/// refused: [`VersionRange`] has no exclusive end other than a fix, and writing the
-/// limit as `fixed` would name a fix nobody published.
+/// are dropped. An interval the cap cuts short (an open one, or one ending above it)
+/// keeps its end and gets the cap as its [`VersionRange::limit`], so versions at or
+/// above the cap are outside it; the cap is never written as `fixed`, which would name
+/// a fix nobody published. Intervals ending below the cap get no limit.
 ///
 /// A range may not mix `fixed` and `last_affected` (OSV forbids it). A version that does
-/// not parse in the scheme refuses the statement; the refusal names the statement and
-/// the rest of the advisory imports.
+/// not parse in the scheme (limits included) refuses the statement; the refusal names
+/// the statement and the rest of the advisory imports.
 fn ranges(a: &RawAffected, scheme: Scheme) -> Result<PackageState, String> {
     let mut out: Vec<VersionRange> = Vec::new();
     let mut saw_ecosystem = false;
@@ -419,7 +422,7 @@ fn ranges(a: &RawAffected, scheme: Scheme) -> Result<PackageState, String> {
                 introduced: iv.start.map(|p| p.text),
                 fixed,
                 last_affected,
-                limit: None,
+                limit: iv.limit,
             });
         }
     }
@@ -434,7 +437,7 @@ fn ranges(a: &RawAffected, scheme: Scheme) -> Result<PackageState, String> {
         Ok(PackageState::Fixed { ranges: out })
     } else if out
         .iter()
-        .any(|r| r.introduced.is_none() && r.last_affected.is_none())
+        .any(|r| r.introduced.is_none() && r.last_affected.is_none() && r.limit.is_none())
     {
         // One range covers every version: "empty = all".
         Ok(PackageState::AffectedNoFix { ranges: Vec::new() })
@@ -486,7 +489,11 @@ fn range(r: &RawRange, scheme: Scheme) -> Result<Vec<Interval>, String> {
                     } else {
                         End::LastAffected(p)
                     };
-                    out.push(Interval { start, end });
+                    out.push(Interval {
+                        start,
+                        end,
+                        limit: None,
+                    });
                 }
             }
             Kind::Introduced | Kind::Limit => {}
@@ -496,36 +503,30 @@ fn range(r: &RawRange, scheme: Scheme) -> Result<Vec<Interval>, String> {
         out.push(Interval {
             start,
             end: End::Open,
+            limit: None,
         });
     }
-    match cap {
-        Some(cap) if !unlimited => {
-            apply_limit(&mut out, &cap)?;
-            Ok(out)
-        }
-        _ => Ok(out),
+    if let Some(cap) = cap.filter(|_| !unlimited) {
+        apply_limit(&mut out, &cap);
     }
+    Ok(out)
 }
 
-/// Drops the intervals at or above `cap` (exclusive) and refuses one that `cap` cuts.
-fn apply_limit(intervals: &mut Vec<Interval>, cap: &Point) -> Result<(), String> {
+/// Drops the intervals at or above `cap` (exclusive) and gives `cap` as the limit of
+/// those it cuts short: open ones, and ones whose end lets a version at or above `cap`
+/// in. Their ends stay as published (a fix above the cap is still the fix).
+fn apply_limit(intervals: &mut Vec<Interval>, cap: &Point) {
     intervals.retain(|iv| iv.start.as_ref().is_none_or(|s| s.key < cap.key));
-    for iv in intervals.iter() {
-        let (cut, end) = match &iv.end {
-            End::Open => (true, "no end".to_owned()),
-            End::Fixed(f) => (f.key > cap.key, format!("fixed {}", f.text)),
-            End::LastAffected(l) => (l.key >= cap.key, format!("last_affected {}", l.text)),
+    for iv in intervals.iter_mut() {
+        let cut = match &iv.end {
+            End::Open => true,
+            End::Fixed(f) => f.key > cap.key,
+            End::LastAffected(l) => l.key >= cap.key,
         };
         if cut {
-            let start = iv.start.as_ref().map_or("0", |s| s.text.as_str());
-            return Err(format!(
-                "limit {:?} cuts the affected interval from {start} ({end}) short, which \
-                 the normalised range cannot express without a fixed version",
-                cap.text
-            ));
+            iv.limit = Some(cap.text.clone());
         }
     }
-    Ok(())
 }
 
 fn references(list: Vec<RawRef>) -> Vec<String> {
@@ -705,7 +706,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_or_unsupported_events_reject_the_statement_only() {
+    fn invalid_events_reject_the_statement_only() {
         let j = br#"{"id":"OSV-2024-9","affected":[
             {"package":{"ecosystem":"Debian:12","name":"mixed"},
              "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0-1"},
@@ -721,14 +722,11 @@ mod tests {
         ]}"#;
         let r = parse("t", j);
         let reasons: Vec<&str> = r.rejected.iter().map(|x| x.reason.as_str()).collect();
-        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
         assert!(reasons[0].starts_with("affected[0] mixed: range mixes fixed and last_affected"));
-        assert!(reasons[1].starts_with(
-            r#"affected[1] limited: limit "2.0-1" cuts the affected interval from 0 (no end) short"#
-        ));
-        assert!(reasons[2].starts_with("affected[2] two-keys: range event with more than one"));
+        assert!(reasons[1].starts_with("affected[2] two-keys: range event with more than one"));
         assert_eq!(
-            reasons[3],
+            reasons[2],
             "affected[3] empty: last_affected version is empty"
         );
         assert!(r
@@ -741,7 +739,17 @@ mod tests {
             .iter()
             .map(|p| p.name.as_str())
             .collect();
-        assert_eq!(names, ["good"]);
+        // A limit that cuts the open interval short is the range's limit, not a refusal.
+        assert_eq!(names, ["limited", "good"]);
+        assert_eq!(
+            r.advisories[0].affected[0].state,
+            PackageState::AffectedNoFix {
+                ranges: vec![VersionRange {
+                    limit: Some("2.0-1".into()),
+                    ..range(None, None, None)
+                }]
+            }
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! OSV: the whole AlmaLinux feed and the Alma/Rocky/Ubuntu/Debian/Alpine samples.
 //!
 //! No OSV record in the fixtures has a `last_affected` or `limit` event, so accepting
-//! `last_affected` (and refusing `limit`) leaves every count here unchanged. Checked with
+//! both (a `limit` that cuts an interval short becomes the range's own limit) leaves
+//! every count here unchanged. Checked with
 //! `grep -rl last_affected` (one hit: `osv-dev-testdata/vulnfeeds/test_data/parts/nvd/
 //! CVE-2016-2176.nvd.json`, a vulnfeeds intermediate file, not an OSV record, imported
 //! by no test) and a python walk of every JSON `ranges[].events[]`: ECOSYSTEM events are

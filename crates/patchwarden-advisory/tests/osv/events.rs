@@ -1,7 +1,8 @@
 //! Unit tests of [`super::parse`] on small OSV documents: the events of a range give the
 //! same ranges in any order (sorted in the scheme, as OSV's evaluation does), `limit`
-//! caps a range, and a version the scheme cannot parse is a malformed record while the
-//! rest of the feed imports. Included from `src/osv.rs` (`#[path]`); not a test target of
+//! caps a range (kept as the range's `limit` where it cuts an interval short, never as
+//! a fix), and a version the scheme cannot parse is a malformed record while the rest
+//! of the feed imports. Included from `src/osv.rs` (`#[path]`); not a test target of
 //! its own (cargo only picks up `tests/*.rs` and `tests/*/main.rs`).
 
 use super::*;
@@ -184,30 +185,84 @@ fn limit_caps_the_range() {
     }
 }
 
+fn limited(range: VersionRange, limit: &str) -> VersionRange {
+    VersionRange {
+        limit: Some(limit.to_owned()),
+        ..range
+    }
+}
+
 #[test]
-fn a_limit_that_cuts_an_interval_short_refuses_the_statement() {
-    for (events, why) in [
+fn a_limit_that_cuts_an_interval_short_becomes_the_range_limit() {
+    let fixed = |ranges| PackageState::Fixed { ranges };
+    let no_fix = |ranges| PackageState::AffectedNoFix { ranges };
+    let cases: [(&str, &[&str], PackageState); 6] = [
+        // An open interval below the limit: affected from 1.0-1 up to (not including)
+        // the limit, with no fix; not "every version" either.
         (
-            r#"{"introduced":"0"},{"fixed":"2.0-1"},{"limit":"1.5-1"}"#,
-            r#"limit "1.5-1" cuts the affected interval from 0 (fixed 2.0-1) short"#,
+            "Debian:12",
+            &[r#"{"introduced":"1.0-1"}"#, r#"{"limit":"1.5-1"}"#],
+            no_fix(vec![limited(range(Some("1.0-1"), None, None), "1.5-1")]),
         ),
         (
-            r#"{"limit":"1.5-1"},{"introduced":"1.0-1"}"#,
-            r#"limit "1.5-1" cuts the affected interval from 1.0-1 (no end) short"#,
+            "Debian:12",
+            &[r#"{"introduced":"0"}"#, r#"{"limit":"1.5-1"}"#],
+            no_fix(vec![limited(range(None, None, None), "1.5-1")]),
         ),
+        // A fix above the limit stays the published fix; the limit is kept beside it.
         (
-            r#"{"introduced":"0"},{"last_affected":"1.5-1"},{"limit":"1.5-1"}"#,
-            r#"limit "1.5-1" cuts the affected interval from 0 (last_affected 1.5-1) short"#,
+            "Debian:12",
+            &[
+                r#"{"introduced":"0"}"#,
+                r#"{"fixed":"2.0-1"}"#,
+                r#"{"limit":"1.5-1"}"#,
+            ],
+            fixed(vec![limited(range(None, Some("2.0-1"), None), "1.5-1")]),
         ),
-    ] {
-        let r = one_range("Debian:12", events);
-        assert_eq!(r.advisories.len(), 0, "{events}");
-        assert_eq!(r.rejected.len(), 1, "{events}");
-        let reason = &r.rejected[0].reason;
-        assert!(
-            reason.starts_with(&format!("affected[0] p: {why}")),
-            "{reason}"
-        );
+        // A last affected version at the limit: the limit excludes it.
+        (
+            "Debian:12",
+            &[
+                r#"{"introduced":"0"}"#,
+                r#"{"last_affected":"1.5-1"}"#,
+                r#"{"limit":"1.5-1"}"#,
+            ],
+            no_fix(vec![limited(range(None, None, Some("1.5-1")), "1.5-1")]),
+        ),
+        // Only the interval the limit cuts gets it; the one above is dropped.
+        (
+            "Debian:12",
+            &[
+                r#"{"introduced":"0"}"#,
+                r#"{"fixed":"1.0-1"}"#,
+                r#"{"introduced":"1.2-1"}"#,
+                r#"{"introduced":"3.0-1"}"#,
+                r#"{"limit":"2.0-1"}"#,
+            ],
+            fixed(vec![
+                range(None, Some("1.0-1"), None),
+                limited(range(Some("1.2-1"), None, None), "2.0-1"),
+            ]),
+        ),
+        // In the scheme's ordering: an RPM epoch makes 1:1.0 the higher limit.
+        (
+            "AlmaLinux:9",
+            &[
+                r#"{"introduced":"2.0-1.el9"}"#,
+                r#"{"limit":"3.0-1.el9"}"#,
+                r#"{"limit":"1:1.0-1.el9"}"#,
+            ],
+            no_fix(vec![limited(
+                range(Some("2.0-1.el9"), None, None),
+                "1:1.0-1.el9",
+            )]),
+        ),
+    ];
+    for (eco, events, want) in cases {
+        for order in permutations(events) {
+            let r = one_range(eco, &order);
+            assert_eq!(state_of(&r), &want, "{eco}: {order}");
+        }
     }
 }
 
