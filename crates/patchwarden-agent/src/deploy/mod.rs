@@ -124,7 +124,10 @@ impl PackageExecutor {
         out.ok
     }
 
-    /// Runs a local hook (argv from the local configuration only) as step `hook:<name>`.
+    /// Runs a local hook (argv from the local configuration only) as step `hook:<name>`,
+    /// in a process group of its own killed whole at the timeout: nothing a hook
+    /// started outlives it when it hangs (one that exits in time leaves its children
+    /// be).
     /// When it fails, the step's log ends with `the <name> hook failed (<how>): ` and
     /// `if_failed`, what its failure means for the job.
     fn hook(
@@ -146,9 +149,9 @@ impl PackageExecutor {
         let what = run::describe(&cmd);
         let log = self.store.log_path(&job.id, &format!("hook-{name}"));
         Self::timed(report, &format!("hook:{name}"), || {
-            let mut out = run::run_logged(cmd, self.timeout, &log);
+            let (mut out, _) = run::run_logged_group(cmd, self.timeout, &log);
             if !out.ok {
-                // run_logged's last line is `<command>: <exit status, timeout, …>`.
+                // run_logged_group's last line is `<command>: <exit status, timeout, …>`.
                 let how = out
                     .log
                     .lines()
@@ -363,4 +366,85 @@ impl PackageExecutor {
 /// The deployment a job's backup is filed under: its deployment id, else its own id.
 pub fn deployment_of(job: &Job) -> &str {
     job.deployment.as_deref().unwrap_or(&job.id)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use patchwarden_wire::job::RebootPolicy;
+    use testing::still_running;
+
+    #[test]
+    fn a_hook_timing_out_is_killed_with_what_it_forked() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut cfg = AgentConfig {
+            state_dir: dir.path().join("state"),
+            root: dir.path().join("root"),
+            ..AgentConfig::default()
+        };
+        cfg.package_manager.timeout_secs = 1;
+        let health =
+            HealthExecutor::new(Vec::new(), cfg.root.clone(), runtime.handle().clone()).unwrap();
+        let executor = PackageExecutor::new(&cfg, health);
+        let now = Timestamp::now();
+        let job = Job {
+            id: "hung".into(),
+            agent_id: 1,
+            deployment: Some("dep-hung".into()),
+            issued_at: now,
+            expires_at: now,
+            operations: Vec::new(),
+            rollback_on_failure: false,
+            reboot: RebootPolicy::Never,
+        };
+        let mut report = JobReport {
+            job_id: job.id.clone(),
+            status: JobStatus::Running,
+            steps: Vec::new(),
+            before: None,
+            after: None,
+            reboot_required: false,
+        };
+        // The hook forks a long sleep (which would outlive a hook killed alone), then
+        // hangs itself past the timeout.
+        let pid_file = dir.path().join("child.pid");
+        let script =
+            r#"sleep 300 & echo $! > "$1"; echo "forked $PATCHWARDEN_DEPLOYMENT"; sleep 300"#;
+        let argv = ["sh", "-c", script, "sh"]
+            .map(String::from)
+            .into_iter()
+            .chain([pid_file.display().to_string()])
+            .collect::<Vec<_>>();
+        let started = std::time::Instant::now();
+        let ok = executor.hook("pre", &argv, &job, &mut report, "it means this");
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert!(!ok);
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid = pid.trim();
+        assert!(!pid.is_empty(), "no pid of the forked child");
+        let left = still_running(pid);
+        if left {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+        assert!(!left, "the hook's child sleep {pid} outlived it");
+        let [step] = report.steps.as_slice() else {
+            panic!("{:#?}", report.steps)
+        };
+        assert_eq!((step.step.as_str(), step.ok), ("hook:pre", false));
+        for said in [
+            "forked dep-hung",
+            "the pre hook failed (timed out after 1 s; killed with its process group): \
+             it means this",
+        ] {
+            assert!(
+                step.log_excerpt.contains(said),
+                "{said:?} in {}",
+                step.log_excerpt
+            );
+        }
+    }
 }

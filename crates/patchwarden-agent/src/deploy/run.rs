@@ -53,8 +53,8 @@ const MAX_CAPTURE_BYTES: u64 = 16 * 1024 * 1024;
 /// Runs `cmd` until it exits or `timeout` passes (then it is killed), with its output
 /// appended to `log_path`. Ok when it exits 0. Only `cmd` itself is killed: for
 /// commands that start no long-lived children (queries, downloads, simulations);
-/// anything that runs maintainer scripts or scriptlets uses [`run_logged_group`] or
-/// [`run_capture_group`].
+/// anything that runs maintainer scripts, scriptlets or local hooks uses
+/// [`run_logged_group`] or [`run_capture_group`].
 pub fn run_logged(cmd: Command, timeout: Duration, log_path: &Path) -> Outcome {
     run_inner(cmd, timeout, log_path, TAIL_BYTES, false).0
 }
@@ -66,8 +66,8 @@ pub fn run_capture(cmd: Command, timeout: Duration, log_path: &Path) -> (Outcome
 }
 
 /// [`run_logged`] for a command whose children must not outlive it (dpkg and the
-/// maintainer scripts it runs): it starts in a process group of its own, and at the
-/// timeout the whole group is killed. Also returns whether the timeout ended it.
+/// maintainer scripts it runs, local hooks): it starts in a process group of its own,
+/// and at the timeout the whole group is killed. Also returns whether the timeout ended it.
 pub fn run_logged_group(cmd: Command, timeout: Duration, log_path: &Path) -> (Outcome, bool) {
     let (out, _, timed_out) = run_inner(cmd, timeout, log_path, TAIL_BYTES, true);
     (out, timed_out)
@@ -289,6 +289,7 @@ fn tail(path: &Path, start: u64, keep: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::testing::{running, still_running};
 
     fn cmd(argv: &[&str]) -> Command {
         let mut c = Command::new(argv[0]);
@@ -312,16 +313,6 @@ mod tests {
         assert!(!o.ok && o.log.contains("cannot run"), "{o:?}");
         let all = std::fs::read_to_string(&log).unwrap_or_default();
         assert!(all.starts_with("out\nerr\nsecond\n"), "{all}");
-    }
-
-    /// Whether process `pid` runs (gone, or a zombie waiting for init to reap it,
-    /// does not).
-    fn running(pid: &str) -> bool {
-        let stat = Path::new("/proc").join(pid).join("stat");
-        let state = std::fs::read_to_string(stat).unwrap_or_default();
-        state
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
     }
 
     /// Runs `sh` with a child that would outlive its killed parent (as a maintainer
@@ -358,7 +349,7 @@ mod tests {
             !o.ok && o.log.contains("killed with its process group"),
             "{o:?}"
         );
-        assert!(!running(&pid), "sleep {pid} still runs");
+        assert!(!still_running(&pid), "sleep {pid} still runs");
         // Captured, the output is kept too.
         let mut text = String::new();
         let (o, pid) = with_a_lingering_child(|c, t, log| {
@@ -370,7 +361,7 @@ mod tests {
             !o.ok && o.log.contains("killed with its process group"),
             "{o:?}"
         );
-        assert!(!running(&pid), "sleep {pid} still runs");
+        assert!(!still_running(&pid), "sleep {pid} still runs");
         assert_eq!(text, "started\n");
         // Without a group, only the parent is killed: the child lingers (the reason
         // the package manager's runs are grouped).
