@@ -10,8 +10,7 @@ use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_store::audit_drafts as drafts;
 use patchwarden_store::inventory_diff::count_changes;
 use patchwarden_store::inventory_sets::{
-    contains_any, decode_ids, encode_ids, package_from_row, sort_inventory, stored_source,
-    Interner, Prepared,
+    contains_any, decode_ids, encode_ids, package_from_row, stored_source, Interner, Prepared,
 };
 use patchwarden_store::{AuditCtx, InventoryChange, Result, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -79,16 +78,7 @@ async fn set_packages(
     hash: &str,
 ) -> Result<(Vec<InstalledPackage>, Pending)> {
     let (ids, pending) = set_ids(conn, interner, hash).await?;
-    let (mut found, missing) = interner.packages_of(&ids);
-    let missing: HashSet<i64> = missing.into_iter().collect();
-    found.extend(
-        pending
-            .iter()
-            .filter(|(id, _)| missing.contains(id))
-            .map(|(_, p)| p.clone()),
-    );
-    sort_inventory(&mut found);
-    Ok((found, pending))
+    Ok((interner.packages_with(&ids, &pending), pending))
 }
 
 pub(crate) async fn get(

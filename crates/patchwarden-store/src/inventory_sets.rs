@@ -234,6 +234,24 @@ impl Interner {
         Ok(count_changes_sorted(&refs, new.sorted()))
     }
 
+    /// The packages of the set `ids`, sorted ([`sort_inventory`]): each from the cache
+    /// or, when the cache lacks it, from the rows just `read` from the database.
+    pub fn packages_with(
+        &self,
+        ids: &[i64],
+        read: &[(i64, InstalledPackage)],
+    ) -> Vec<InstalledPackage> {
+        let (mut found, missing) = self.packages_of(ids);
+        let missing: HashSet<i64> = missing.into_iter().collect();
+        found.extend(
+            read.iter()
+                .filter(|(id, _)| missing.contains(id))
+                .map(|(_, p)| p.clone()),
+        );
+        sort_inventory(&mut found);
+        found
+    }
+
     /// The packages of `ids` that are known, and the ids that are not.
     pub fn packages_of(&self, ids: &[i64]) -> (Vec<InstalledPackage>, Vec<i64>) {
         let maps = self.lock();
@@ -439,6 +457,8 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         assert_eq!(i.uncached(&[1, 2, 3]), [2, 3]);
+        let (a, b) = (pkg("a", None), pkg("b", None));
+        assert_eq!(i.packages_with(&[2, 1], &[(2, b.clone())]), [a, b]);
     }
 
     #[test]
