@@ -182,58 +182,17 @@ fn pre_hook_changing_then_failing_without_automatic_rollback_awaits_revocation<T
     t.d().host_untouched();
 }
 
-#[test]
-fn apt_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows() {
-    if let Some(t) = apt_v1_v2("pwtest-post") {
-        post_hook_failing_rolls_back_when_the_policy_allows(t);
-    }
-}
-
-#[test]
-fn apt_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2() {
-    if let Some(t) = apt_v1_v2("pwtest-post") {
-        post_hook_failing_without_automatic_rollback_awaits_revocation(t);
-    }
-}
-
-#[test]
-fn dnf_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows() {
-    if let Some(t) = dnf_v1_v2("pwtest-post") {
-        post_hook_failing_rolls_back_when_the_policy_allows(t);
-    }
-}
-
-#[test]
-fn dnf_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2() {
-    if let Some(t) = dnf_v1_v2("pwtest-post") {
-        post_hook_failing_without_automatic_rollback_awaits_revocation(t);
-    }
-}
-
-#[test]
-fn apt_pre_hook_that_changed_a_package_then_failed_rolls_back_when_the_policy_allows() {
-    if let Some(t) = apt_v1_v2("pwtest-pre") {
-        pre_hook_changing_then_failing_rolls_back_when_the_policy_allows(t);
-    }
-}
-
-#[test]
-fn apt_pre_hook_that_changed_a_package_then_failed_awaits_revocation_not_plain_failed() {
-    if let Some(t) = apt_v1_v2("pwtest-pre") {
-        pre_hook_changing_then_failing_without_automatic_rollback_awaits_revocation(t);
-    }
-}
-
-#[test]
-fn dnf_pre_hook_that_changed_a_package_then_failed_rolls_back_when_the_policy_allows() {
-    if let Some(t) = dnf_v1_v2("pwtest-pre") {
-        pre_hook_changing_then_failing_rolls_back_when_the_policy_allows(t);
-    }
-}
-
-#[test]
-fn dnf_pre_hook_that_changed_a_package_then_failed_awaits_revocation_not_plain_failed() {
-    if let Some(t) = dnf_v1_v2("pwtest-pre") {
-        pre_hook_changing_then_failing_without_automatic_rollback_awaits_revocation(t);
-    }
+on_apt_and_dnf! {
+    apt_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows,
+    dnf_failing_post_hook_after_a_good_install_rolls_back_when_the_policy_allows:
+        "pwtest-post" => post_hook_failing_rolls_back_when_the_policy_allows;
+    apt_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2,
+    dnf_failing_post_hook_without_automatic_rollback_awaits_revocation_at_v2:
+        "pwtest-post" => post_hook_failing_without_automatic_rollback_awaits_revocation;
+    apt_pre_hook_that_changed_a_package_then_failed_rolls_back_when_the_policy_allows,
+    dnf_pre_hook_that_changed_a_package_then_failed_rolls_back_when_the_policy_allows:
+        "pwtest-pre" => pre_hook_changing_then_failing_rolls_back_when_the_policy_allows;
+    apt_pre_hook_that_changed_a_package_then_failed_awaits_revocation_not_plain_failed,
+    dnf_pre_hook_that_changed_a_package_then_failed_awaits_revocation_not_plain_failed:
+        "pwtest-pre" => pre_hook_changing_then_failing_without_automatic_rollback_awaits_revocation;
 }

@@ -4,6 +4,27 @@
 //! own package databases are checked to be untouched. Without the tools (or root), the
 //! tests print `SKIP:` and pass, unless `PATCHWARDEN_REQUIRE_ALL_TESTS=1`.
 
+/// A scenario written once over [`Fixture`], run as one test per package manager: the
+/// apt test with `apt_v1_v2(package)`, the dnf test with `dnf_v1_v2(package)` (each in
+/// scope where this is used, and each skipping as its fixture does).
+macro_rules! on_apt_and_dnf {
+    ($($apt:ident, $dnf:ident: $package:literal => $scenario:ident;)+) => {$(
+        #[test]
+        fn $apt() {
+            if let Some(t) = apt_v1_v2($package) {
+                $scenario(t);
+            }
+        }
+
+        #[test]
+        fn $dnf() {
+            if let Some(t) = dnf_v1_v2($package) {
+                $scenario(t);
+            }
+        }
+    )+};
+}
+
 mod apt;
 mod apt_faults;
 mod apt_revocation;

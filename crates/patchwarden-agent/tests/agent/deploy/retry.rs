@@ -72,16 +72,8 @@ fn retry_allowed_after_a_no_change_failure_and_refused_after_a_change<T: Fixture
     t.d().host_untouched();
 }
 
-#[test]
-fn apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_after_a_change() {
-    if let Some(t) = apt_v1_v2("pwtest-retry") {
-        retry_allowed_after_a_no_change_failure_and_refused_after_a_change(t);
-    }
-}
-
-#[test]
-fn dnf_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_after_a_change() {
-    if let Some(t) = dnf_v1_v2("pwtest-retry") {
-        retry_allowed_after_a_no_change_failure_and_refused_after_a_change(t);
-    }
+on_apt_and_dnf! {
+    apt_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_after_a_change,
+    dnf_retry_of_a_deployment_is_allowed_after_a_no_change_failure_and_refused_after_a_change:
+        "pwtest-retry" => retry_allowed_after_a_no_change_failure_and_refused_after_a_change;
 }
