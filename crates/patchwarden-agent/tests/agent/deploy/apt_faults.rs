@@ -86,12 +86,23 @@ fn apt_dpkg_killed_mid_postinst_is_rolled_back_from_a_half_configured_v2() {
     t.d.host_untouched();
 }
 
-/// Whether process `pid` runs (a zombie, killed and not yet reaped, does not).
+/// Whether process `pid` still runs after up to 5 s of waiting for it to go (a zombie,
+/// killed and not yet reaped, does not run; a SIGKILL acts when the process is next
+/// scheduled, so a check right after the kill could still see it).
 fn running(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
-        .unwrap_or(false)
+    let runs = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+            .unwrap_or(false)
+    };
+    for _ in 0..50 {
+        if !runs() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    runs()
 }
 
 #[test]

@@ -250,7 +250,15 @@ fn dnf_install_timing_out_kills_the_hung_scriptlet_and_what_it_forked() {
     let block = root.join("var/lib/pwtest-fork.block");
     std::fs::write(&block, "").unwrap();
     let r = t.d.run(install_job("fork", "pwtest-fork", "2.0-1", false));
-    let left = chrooted_in(&root);
+    // A SIGKILL acts when the process is next scheduled: give the killed ones 5 s to go.
+    let mut left = chrooted_in(&root);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = chrooted_in(&root);
+    }
     // Whatever happened, nothing is left blocked on the file once the test ends.
     std::fs::remove_file(&block).unwrap();
     // dnf and the scriptlet's fork were killed together (the fork used to live on).
