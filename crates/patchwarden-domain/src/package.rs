@@ -3,6 +3,7 @@
 use crate::asset::string_enum;
 use crate::ValidationError;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -120,7 +121,7 @@ pub fn push_canonical_line(out: &mut Vec<u8>, p: &InstalledPackage) {
 }
 
 /// The canonical text of a sorted inventory, and where each package's line ends in it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Canonical {
     text: Vec<u8>,
     /// End (exclusive, before its newline) of each package's line, in sorted order.
@@ -172,7 +173,7 @@ pub struct CheckedInventory<'a> {
     format: PackageFormat,
     packages: &'a [InstalledPackage],
     sorted: Vec<&'a InstalledPackage>,
-    canonical: Canonical,
+    canonical: Cow<'a, Canonical>,
     hash: String,
 }
 
@@ -198,7 +199,7 @@ impl<'a> CheckedInventory<'a> {
                 version: w[0].version.clone(),
             });
         }
-        let canonical = Canonical::of(format, &sorted);
+        let canonical: Cow<'a, Canonical> = Cow::Owned(Canonical::of(format, &sorted));
         let hash = canonical.hash();
         Ok(Self {
             format,
@@ -233,6 +234,162 @@ impl<'a> CheckedInventory<'a> {
 
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+}
+
+/// An inventory's canonical text as received: the lines [`inventory_hash`] hashes after
+/// the format line, one package each, sorted by (name, arch, version), each ending with
+/// a newline. Agents send their inventory in this form (protocol 2), so the server
+/// checks order and duplicates while splitting the lines, and hashes the bytes it
+/// received, without sorting or building the text again. The only way to make one is
+/// [`CanonicalText::parse`], which also returns the packages the lines name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalText {
+    format: PackageFormat,
+    canonical: Canonical,
+}
+
+impl CanonicalText {
+    /// Reads `lines`: every line has exactly five tab-separated fields (name, arch,
+    /// version, source name, source version; an empty source field is absent), each
+    /// field passes [`InstalledPackage::validate`], and the lines are in strictly
+    /// ascending (name, arch, version) order, so none is listed twice. Returns the
+    /// packages in that order and the text.
+    pub fn parse(
+        format: PackageFormat,
+        lines: &str,
+    ) -> Result<(Vec<InstalledPackage>, Self), ValidationError> {
+        let err = |n: usize, why: String| {
+            ValidationError::new("packages_text", format!("line {n}: {why}"))
+        };
+        if !lines.is_empty() && !lines.ends_with('\n') {
+            return Err(ValidationError::new(
+                "packages_text",
+                "must end with a newline",
+            ));
+        }
+        let header = format.as_str().len() + 1;
+        let mut text = Vec::with_capacity(header + lines.len());
+        text.extend_from_slice(format.as_str().as_bytes());
+        text.push(b'\n');
+        text.extend_from_slice(lines.as_bytes());
+        let count = lines.bytes().filter(|b| *b == b'\n').count();
+        let mut packages: Vec<InstalledPackage> = Vec::with_capacity(count);
+        let mut ends = Vec::with_capacity(count);
+        let mut end = header;
+        for (i, line) in lines.split_terminator('\n').enumerate() {
+            let n = i + 1;
+            let mut fields = line.split('\t');
+            let mut next = || fields.next();
+            let (Some(name), Some(arch), Some(version), Some(sn), Some(sv), None) =
+                (next(), next(), next(), next(), next(), next())
+            else {
+                return Err(err(n, "must have exactly five tab-separated fields".into()));
+            };
+            let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+            let p = InstalledPackage {
+                name: name.to_owned(),
+                version: version.to_owned(),
+                arch: arch.to_owned(),
+                source_name: opt(sn),
+                source_version: opt(sv),
+            };
+            p.validate()
+                .map_err(|e| err(n, format!("{}: {}", e.field, e.reason)))?;
+            if let Some(prev) = packages.last() {
+                if key(prev) >= key(&p) {
+                    return Err(err(
+                        n,
+                        format!(
+                            "{} {} ({}) is not after {} {} ({}): lines must be sorted by name, \
+                             arch and version, each package once",
+                            p.name, p.version, p.arch, prev.name, prev.version, prev.arch
+                        ),
+                    ));
+                }
+            }
+            end += line.len();
+            ends.push(end);
+            end += 1;
+            packages.push(p);
+        }
+        let canonical = Canonical { text, ends };
+        Ok((packages, Self { format, canonical }))
+    }
+
+    pub fn format(&self) -> PackageFormat {
+        self.format
+    }
+
+    /// The canonical lines of `packages` (sorted here), as [`CanonicalText::parse`]
+    /// reads them.
+    pub fn text_of(packages: &[InstalledPackage]) -> String {
+        let mut text = String::with_capacity(packages.len() * 64);
+        for p in sorted_by_key(packages) {
+            for (i, f) in [
+                p.name.as_str(),
+                p.arch.as_str(),
+                p.version.as_str(),
+                p.source_name.as_deref().unwrap_or(""),
+                p.source_version.as_deref().unwrap_or(""),
+            ]
+            .iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    text.push('\t');
+                }
+                text.push_str(f);
+            }
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// Whether `line` is the canonical line of `p`, compared field by field in place.
+fn is_line_of(line: &[u8], p: &InstalledPackage) -> bool {
+    let mut fields = line.split(|b| *b == b'\t');
+    [
+        p.name.as_str(),
+        p.arch.as_str(),
+        p.version.as_str(),
+        p.source_name.as_deref().unwrap_or(""),
+        p.source_version.as_deref().unwrap_or(""),
+    ]
+    .iter()
+    .all(|f| fields.next() == Some(f.as_bytes()))
+        && fields.next().is_none()
+}
+
+impl<'a> CheckedInventory<'a> {
+    /// The inventory `packages` read from `text` ([`CanonicalText::parse`] gave both):
+    /// order and duplicates were checked while parsing, and the hash is the one of the
+    /// text as received. That the two belong together is checked in one pass, field by
+    /// field; a mismatch (a caller pairing them wrongly) is refused.
+    pub fn from_text(
+        packages: &'a [InstalledPackage],
+        text: &'a CanonicalText,
+    ) -> Result<Self, ValidationError> {
+        let canonical = &text.canonical;
+        let paired = packages.len() == canonical.ends.len()
+            && packages
+                .iter()
+                .enumerate()
+                .all(|(i, p)| is_line_of(canonical.line(i), p));
+        if !paired {
+            return Err(ValidationError::new(
+                "packages",
+                "do not match the canonical text they were read from",
+            ));
+        }
+        Ok(Self {
+            format: text.format,
+            packages,
+            sorted: packages.iter().collect(),
+            canonical: Cow::Borrowed(canonical),
+            hash: canonical.hash(),
+        })
     }
 }
 
@@ -291,6 +448,85 @@ mod tests {
         twice.pop();
         twice.push(pkg("bash", "5.2.15-2+b3"));
         assert!(CheckedInventory::new(PackageFormat::Deb, &twice).is_ok());
+    }
+
+    #[test]
+    fn a_canonical_text_reads_back_as_the_inventory_with_the_same_hash() {
+        let mut libc = pkg("libc6", "2.36-9+deb12u4");
+        libc.source_name = Some("glibc".into());
+        let packages = vec![pkg("zlib1g", "1:1.2.13"), libc, pkg("bash", "5.2.15-2+b2")];
+        let text = CanonicalText::text_of(&packages);
+        assert_eq!(
+            text,
+            "bash\tamd64\t5.2.15-2+b2\t\t\nlibc6\tamd64\t2.36-9+deb12u4\tglibc\t\n\
+             zlib1g\tamd64\t1:1.2.13\t\t\n"
+        );
+        let (read, received) = CanonicalText::parse(PackageFormat::Deb, &text).unwrap();
+        let checked = CheckedInventory::from_text(&read, &received).unwrap();
+        assert_eq!(
+            checked.hash(),
+            inventory_hash(PackageFormat::Deb, &packages)
+        );
+        let mut sorted = packages.clone();
+        sort_for_test(&mut sorted);
+        assert_eq!(read, sorted);
+        let mut other = read.clone();
+        other[1].source_name = None;
+        assert!(CheckedInventory::from_text(&other, &received).is_err());
+        assert!(CheckedInventory::from_text(&read[1..], &received).is_err());
+        let by_new = CheckedInventory::new(PackageFormat::Deb, &packages).unwrap();
+        let lines = |c: &CheckedInventory<'_>| {
+            c.lines()
+                .map(|(p, l)| (p.clone(), l.to_vec()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lines(&checked),
+            lines(&by_new),
+            "same sorted view and lines"
+        );
+        let (none, empty) = CanonicalText::parse(PackageFormat::Rpm, "").unwrap();
+        assert_eq!(
+            CheckedInventory::from_text(&none, &empty).unwrap().hash(),
+            inventory_hash(PackageFormat::Rpm, &[])
+        );
+    }
+
+    fn sort_for_test(v: &mut [InstalledPackage]) {
+        v.sort_by(|a, b| key(a).cmp(&key(b)));
+    }
+
+    #[test]
+    fn a_canonical_text_out_of_shape_or_order_is_refused_with_the_line() {
+        for (text, why) in [
+            ("a\tamd64\t1\t\t", "must end with a newline"),
+            ("a\tamd64\t1\t\n", "line 1: must have exactly five"),
+            ("a\tamd64\t1\t\t\t\n", "line 1: must have exactly five"),
+            ("\tamd64\t1\t\t\n", "line 1: packages.name: is empty"),
+            ("a\tamd64\t1 2\t\t\n", "line 1: packages.version"),
+            (
+                "b\tamd64\t1\t\t\na\tamd64\t1\t\t\n",
+                "line 2: a 1 (amd64) is not after b 1",
+            ),
+            (
+                "a\tamd64\t1\t\t\na\tamd64\t1\tsrc\t\n",
+                "line 2: a 1 (amd64) is not after a 1",
+            ),
+            ("a\tamd64\t1\t\t\n\n", "line 2: must have exactly five"),
+        ] {
+            let e = CanonicalText::parse(PackageFormat::Deb, text).unwrap_err();
+            assert_eq!(e.field, "packages_text");
+            assert!(e.reason.starts_with(why), "{text:?}: {}", e.reason);
+        }
+        // Two versions of one name and arch are not duplicates (kernels).
+        let kernels = "k\tamd64\t1\t\t\nk\tamd64\t2\t\t\n";
+        assert_eq!(
+            CanonicalText::parse(PackageFormat::Rpm, kernels)
+                .unwrap()
+                .0
+                .len(),
+            2
+        );
     }
 
     #[test]

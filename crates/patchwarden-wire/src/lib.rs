@@ -14,14 +14,17 @@ pub mod sign;
 use jiff::Timestamp;
 use patchwarden_domain::asset::{Hostname, OsInfo};
 use patchwarden_domain::package::{
-    inventory_hash, CheckedInventory, InstalledPackage, PackageFormat,
+    inventory_hash, CanonicalText, CheckedInventory, InstalledPackage, PackageFormat,
 };
 use patchwarden_domain::ValidationError;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
-/// Revision of this protocol. Bumped on any incompatible change to a wire type; the
-/// transport sends it with every agent request.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Revision of this protocol. Bumped on any incompatible change to a wire type.
+/// Revision 2: an inventory travels as its canonical text (`packages_text`); a server
+/// still reads revision 1's array of package objects (`packages`), so servers are
+/// upgraded before their agents.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Most packages one report may carry (the largest real hosts have a few thousand).
 pub const MAX_PACKAGES: usize = 100_000;
@@ -30,15 +33,18 @@ pub const MAX_PACKAGES: usize = 100_000;
 const MAX_KERNEL_LEN: usize = 256;
 
 /// What an agent found installed on its host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// On the wire the packages are the inventory's canonical text, `packages_text`
+/// ([`CanonicalText`]: one `name\tarch\tversion\tsource_name\tsource_version` line
+/// each, sorted), which the server checks and hashes without sorting or building it
+/// again; a report with the revision-1 array `packages` of objects is still read.
+#[derive(Debug, Clone)]
 pub struct InventoryReport {
     /// The host's name (validated when deserialized).
     pub hostname: Hostname,
     /// Operating system and machine architecture.
     pub os: OsInfo,
     /// Running kernel release (`uname -r`), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<String>,
     /// Which package database the list comes from.
     pub format: PackageFormat,
@@ -48,6 +54,88 @@ pub struct InventoryReport {
     pub inventory_hash: String,
     /// When the agent read the package database.
     pub collected_at: Timestamp,
+    /// The canonical text `packages` were read from, when the report arrived so.
+    received: Option<CanonicalText>,
+}
+
+/// Equal when everything but how the report arrived is equal.
+impl PartialEq for InventoryReport {
+    fn eq(&self, other: &Self) -> bool {
+        self.hostname == other.hostname
+            && self.os == other.os
+            && self.kernel == other.kernel
+            && self.format == other.format
+            && self.packages == other.packages
+            && self.inventory_hash == other.inventory_hash
+            && self.collected_at == other.collected_at
+    }
+}
+
+impl Eq for InventoryReport {}
+
+/// [`InventoryReport`] as it travels (either form of the packages when read).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InventoryReportWire<'a> {
+    hostname: Cow<'a, Hostname>,
+    os: Cow<'a, OsInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kernel: Option<Cow<'a, str>>,
+    format: PackageFormat,
+    /// Revision 1: one object per package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    packages: Option<Vec<InstalledPackage>>,
+    /// Revision 2: the canonical text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    packages_text: Option<String>,
+    inventory_hash: Cow<'a, str>,
+    collected_at: Timestamp,
+}
+
+impl Serialize for InventoryReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        InventoryReportWire {
+            hostname: Cow::Borrowed(&self.hostname),
+            os: Cow::Borrowed(&self.os),
+            kernel: self.kernel.as_deref().map(Cow::Borrowed),
+            format: self.format,
+            packages: None,
+            packages_text: Some(CanonicalText::text_of(&self.packages)),
+            inventory_hash: Cow::Borrowed(&self.inventory_hash),
+            collected_at: self.collected_at,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for InventoryReport {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let w = InventoryReportWire::deserialize(deserializer)?;
+        let (packages, received) = match (w.packages, w.packages_text) {
+            (Some(packages), None) => (packages, None),
+            (None, Some(text)) => {
+                let (packages, received) =
+                    CanonicalText::parse(w.format, &text).map_err(D::Error::custom)?;
+                (packages, Some(received))
+            }
+            _ => {
+                return Err(D::Error::custom(
+                    "an inventory needs exactly one of packages_text and packages",
+                ))
+            }
+        };
+        Ok(Self {
+            hostname: w.hostname.into_owned(),
+            os: w.os.into_owned(),
+            kernel: w.kernel.map(Cow::into_owned),
+            format: w.format,
+            packages,
+            inventory_hash: w.inventory_hash.into_owned(),
+            collected_at: w.collected_at,
+            received,
+        })
+    }
 }
 
 impl InventoryReport {
@@ -69,6 +157,7 @@ impl InventoryReport {
             packages,
             inventory_hash,
             collected_at,
+            received: None,
         }
     }
 
@@ -94,8 +183,15 @@ impl InventoryReport {
                 ));
             }
         }
-        let checked = CheckedInventory::new(self.format, &self.packages)
-            .map_err(|e| ValidationError::new("packages", e.to_string()))?;
+        // A report read from its canonical text was checked for order and duplicates
+        // while it was read, and is hashed as received.
+        let checked = match &self.received {
+            Some(text) if text.format() == self.format => {
+                CheckedInventory::from_text(&self.packages, text)?
+            }
+            _ => CheckedInventory::new(self.format, &self.packages)
+                .map_err(|e| ValidationError::new("packages", e.to_string()))?,
+        };
         if self.inventory_hash != checked.hash() {
             return Err(ValidationError::new(
                 "inventory_hash",
@@ -147,6 +243,44 @@ mod tests {
     }
 
     #[test]
+    fn packages_travel_as_canonical_text_and_the_revision_1_array_is_still_read() {
+        let r = report();
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json["packages_text"],
+            "libc6\tamd64\t2.36-9+deb12u4\tglibc\t\n"
+        );
+        assert!(json.get("packages").is_none());
+        let back: InventoryReport = serde_json::from_value(json.clone()).unwrap();
+        assert!(back.received.is_some());
+        assert_eq!(back.check().unwrap().hash(), r.inventory_hash);
+
+        let mut v1 = json.clone();
+        v1.as_object_mut().unwrap().remove("packages_text");
+        v1["packages"] = serde_json::to_value(&r.packages).unwrap();
+        let back: InventoryReport = serde_json::from_value(v1.clone()).unwrap();
+        assert_eq!(back, r);
+        assert!(back.received.is_none());
+        assert_eq!(back.check().unwrap().hash(), r.inventory_hash);
+
+        // Both forms, or neither, is refused; so is text out of order.
+        let mut both = v1.clone();
+        both["packages_text"] = json["packages_text"].clone();
+        let mut neither = v1;
+        neither.as_object_mut().unwrap().remove("packages");
+        let mut unsorted = json.clone();
+        unsorted["packages_text"] = "zlib1g\tamd64\t1\t\t\nbash\tamd64\t5\t\t\n".into();
+        for (body, why) in [
+            (both, "exactly one of"),
+            (neither, "exactly one of"),
+            (unsorted, "line 2: bash 5 (amd64) is not after zlib1g 1"),
+        ] {
+            let e = serde_json::from_value::<InventoryReport>(body).unwrap_err();
+            assert!(e.to_string().contains(why), "{e}");
+        }
+    }
+
+    #[test]
     fn rejects_unknown_fields_bad_hostnames_and_tampering() {
         let mut json = serde_json::to_value(report()).unwrap();
         json["extra"] = 1.into();
@@ -157,7 +291,16 @@ mod tests {
         assert!(serde_json::from_value::<InventoryReport>(json).is_err());
 
         let mut json = serde_json::to_value(report()).unwrap();
-        json["packages"][0]["version"] = "2.36-9+deb12u5".into();
+        json["packages_text"] = "libc6\tamd64\t2.36-9+deb12u5\tglibc\t\n".into();
+        let r: InventoryReport = serde_json::from_value(json).unwrap();
+        assert_eq!(r.check().unwrap_err().field, "inventory_hash");
+
+        // Revision 1's array, tampered with the same way.
+        let mut json = serde_json::to_value(report()).unwrap();
+        json.as_object_mut().unwrap().remove("packages_text");
+        json["packages"] = serde_json::json!([{
+            "name": "libc6", "version": "2.36-9+deb12u5", "arch": "amd64", "source_name": "glibc"
+        }]);
         let r: InventoryReport = serde_json::from_value(json).unwrap();
         assert_eq!(r.check().unwrap_err().field, "inventory_hash");
 
