@@ -279,23 +279,38 @@ impl CanonicalText {
         let mut end = header;
         for (i, line) in lines.split_terminator('\n').enumerate() {
             let n = i + 1;
-            let mut fields = line.split('\t');
-            let mut next = || fields.next();
-            let (Some(name), Some(arch), Some(version), Some(sn), Some(sv), None) =
-                (next(), next(), next(), next(), next(), next())
-            else {
-                return Err(err(n, "must have exactly five tab-separated fields".into()));
-            };
             let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-            let p = InstalledPackage {
-                name: name.to_owned(),
-                version: version.to_owned(),
-                arch: arch.to_owned(),
-                source_name: opt(sn),
-                source_version: opt(sv),
+            let p = match plain_fields(line) {
+                // The common line: printable ASCII, five fields within their limits.
+                Some([name, arch, version, sn, sv]) => InstalledPackage {
+                    name: name.to_owned(),
+                    version: version.to_owned(),
+                    arch: arch.to_owned(),
+                    source_name: opt(sn),
+                    source_version: opt(sv),
+                },
+                // Anything else is split and validated field by field, which says what
+                // is wrong (or accepts a field the byte scan does not know).
+                None => {
+                    let mut fields = line.split('\t');
+                    let mut next = || fields.next();
+                    let (Some(name), Some(arch), Some(version), Some(sn), Some(sv), None) =
+                        (next(), next(), next(), next(), next(), next())
+                    else {
+                        return Err(err(n, "must have exactly five tab-separated fields".into()));
+                    };
+                    let p = InstalledPackage {
+                        name: name.to_owned(),
+                        version: version.to_owned(),
+                        arch: arch.to_owned(),
+                        source_name: opt(sn),
+                        source_version: opt(sv),
+                    };
+                    p.validate()
+                        .map_err(|e| err(n, format!("{}: {}", e.field, e.reason)))?;
+                    p
+                }
             };
-            p.validate()
-                .map_err(|e| err(n, format!("{}: {}", e.field, e.reason)))?;
             if let Some(prev) = packages.last() {
                 if key(prev) >= key(&p) {
                     return Err(err(
@@ -347,19 +362,60 @@ impl CanonicalText {
     }
 }
 
+/// The five fields of a canonical line in one pass over its bytes, when every byte is
+/// printable ASCII or one of exactly four tabs and each field is within the limits of
+/// [`InstalledPackage::validate`] (so the package it makes is valid); `None` otherwise.
+fn plain_fields(line: &str) -> Option<[&str; 5]> {
+    let mut tabs = [0usize; 4];
+    let mut n = 0;
+    for (i, &b) in line.as_bytes().iter().enumerate() {
+        if b == b'\t' {
+            *tabs.get_mut(n)? = i;
+            n += 1;
+        } else if b <= b' ' || b >= 0x7f {
+            return None;
+        }
+    }
+    if n != 4 {
+        return None;
+    }
+    let f = [
+        &line[..tabs[0]],
+        &line[tabs[0] + 1..tabs[1]],
+        &line[tabs[1] + 1..tabs[2]],
+        &line[tabs[2] + 1..tabs[3]],
+        &line[tabs[3] + 1..],
+    ];
+    // name, arch, version, source name, source version
+    let fits = !f[0].is_empty()
+        && f[0].len() <= 256
+        && f[1].len() <= 32
+        && !f[2].is_empty()
+        && f[2].len() <= 256
+        && f[3].len() <= 256
+        && f[4].len() <= 256;
+    fits.then_some(f)
+}
+
 /// Whether `line` is the canonical line of `p`, compared field by field in place.
 fn is_line_of(line: &[u8], p: &InstalledPackage) -> bool {
-    let mut fields = line.split(|b| *b == b'\t');
-    [
+    let fields = [
         p.name.as_str(),
         p.arch.as_str(),
         p.version.as_str(),
         p.source_name.as_deref().unwrap_or(""),
         p.source_version.as_deref().unwrap_or(""),
-    ]
-    .iter()
-    .all(|f| fields.next() == Some(f.as_bytes()))
-        && fields.next().is_none()
+    ];
+    if fields.iter().map(|f| f.len() + 1).sum::<usize>() != line.len() + 1 {
+        return false;
+    }
+    let mut at = 0;
+    fields.iter().all(|f| {
+        let end = at + f.len();
+        let ok = &line[at..end] == f.as_bytes() && line.get(end).is_none_or(|b| *b == b'\t');
+        at = end + 1;
+        ok
+    })
 }
 
 impl<'a> CheckedInventory<'a> {
@@ -518,6 +574,33 @@ mod tests {
             assert_eq!(e.field, "packages_text");
             assert!(e.reason.starts_with(why), "{text:?}: {}", e.reason);
         }
+        let long = format!("{}\tamd64\t1\t\t\n", "n".repeat(257));
+        let e = CanonicalText::parse(PackageFormat::Deb, &long).unwrap_err();
+        assert!(
+            e.reason.starts_with("line 1: packages.name: "),
+            "{}",
+            e.reason
+        );
+        let wide = format!("a\t{}\t1\t\t\n", "x".repeat(33));
+        let e = CanonicalText::parse(PackageFormat::Deb, &wide).unwrap_err();
+        assert!(
+            e.reason.starts_with("line 1: packages.arch: "),
+            "{}",
+            e.reason
+        );
+        for bad in [
+            "a\tamd64\t1\u{a0}2\t\t\n",
+            "a\x7f\tamd64\t1\t\t\n",
+            "a\tamd64\t1\t\t\r\n",
+        ] {
+            assert!(
+                CanonicalText::parse(PackageFormat::Deb, bad).is_err(),
+                "{bad:?}"
+            );
+        }
+        // What the byte scan leaves to the field checks is still read when valid.
+        let (read, _) = CanonicalText::parse(PackageFormat::Deb, "café\t\t1\t\t\n").unwrap();
+        assert_eq!((read[0].name.as_str(), read[0].arch.as_str()), ("café", ""));
         // Two versions of one name and arch are not duplicates (kernels).
         let kernels = "k\tamd64\t1\t\t\nk\tamd64\t2\t\t\n";
         assert_eq!(

@@ -172,8 +172,12 @@ impl InventoryReport {
                 format!("more than {MAX_PACKAGES} packages"),
             ));
         }
-        for p in &self.packages {
-            p.validate()?;
+        // Packages read from canonical text were validated while it was read.
+        let received = self.received.as_ref().filter(|t| t.format() == self.format);
+        if received.is_none() {
+            for p in &self.packages {
+                p.validate()?;
+            }
         }
         if let Some(k) = &self.kernel {
             if k.is_empty() || k.len() > MAX_KERNEL_LEN || k.chars().any(char::is_control) {
@@ -185,11 +189,9 @@ impl InventoryReport {
         }
         // A report read from its canonical text was checked for order and duplicates
         // while it was read, and is hashed as received.
-        let checked = match &self.received {
-            Some(text) if text.format() == self.format => {
-                CheckedInventory::from_text(&self.packages, text)?
-            }
-            _ => CheckedInventory::new(self.format, &self.packages)
+        let checked = match received {
+            Some(text) => CheckedInventory::from_text(&self.packages, text)?,
+            None => CheckedInventory::new(self.format, &self.packages)
                 .map_err(|e| ValidationError::new("packages", e.to_string()))?,
         };
         if self.inventory_hash != checked.hash() {
