@@ -98,21 +98,23 @@ fn sorted_by_key(packages: &[InstalledPackage]) -> Vec<&InstalledPackage> {
     sorted
 }
 
-/// Appends a package's canonical line without its newline:
-/// `name\tarch\tversion\tsource_name\tsource_version`, absent sources as empty fields
-/// (so `None` and `Some("")` give the same line). Stores use the line as the identity
-/// of a package tuple.
-pub fn push_canonical_line(out: &mut Vec<u8>, p: &InstalledPackage) {
-    for (i, f) in [
+/// The fields of a package's canonical line, in order, absent sources as empty.
+fn canonical_fields(p: &InstalledPackage) -> [&str; 5] {
+    [
         p.name.as_str(),
         p.arch.as_str(),
         p.version.as_str(),
         p.source_name.as_deref().unwrap_or(""),
         p.source_version.as_deref().unwrap_or(""),
     ]
-    .iter()
-    .enumerate()
-    {
+}
+
+/// Appends a package's canonical line without its newline:
+/// `name\tarch\tversion\tsource_name\tsource_version`, absent sources as empty fields
+/// (so `None` and `Some("")` give the same line). Stores use the line as the identity
+/// of a package tuple.
+pub fn push_canonical_line(out: &mut Vec<u8>, p: &InstalledPackage) {
+    for (i, f) in canonical_fields(p).iter().enumerate() {
         if i > 0 {
             out.push(b'\t');
         }
@@ -341,16 +343,7 @@ impl CanonicalText {
     pub fn text_of(packages: &[InstalledPackage]) -> String {
         let mut text = String::with_capacity(packages.len() * 64);
         for p in sorted_by_key(packages) {
-            for (i, f) in [
-                p.name.as_str(),
-                p.arch.as_str(),
-                p.version.as_str(),
-                p.source_name.as_deref().unwrap_or(""),
-                p.source_version.as_deref().unwrap_or(""),
-            ]
-            .iter()
-            .enumerate()
-            {
+            for (i, f) in canonical_fields(p).iter().enumerate() {
                 if i > 0 {
                     text.push('\t');
                 }
@@ -399,13 +392,7 @@ fn plain_fields(line: &str) -> Option<[&str; 5]> {
 
 /// Whether `line` is the canonical line of `p`, compared field by field in place.
 fn is_line_of(line: &[u8], p: &InstalledPackage) -> bool {
-    let fields = [
-        p.name.as_str(),
-        p.arch.as_str(),
-        p.version.as_str(),
-        p.source_name.as_deref().unwrap_or(""),
-        p.source_version.as_deref().unwrap_or(""),
-    ];
+    let fields = canonical_fields(p);
     if fields.iter().map(|f| f.len() + 1).sum::<usize>() != line.len() + 1 {
         return false;
     }
