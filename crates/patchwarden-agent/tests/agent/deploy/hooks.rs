@@ -54,9 +54,11 @@ fn assert_hook_step_says_it_failed(r: &JobReport, name: &str, code: u8, wrote: &
     }
 }
 
-/// The `verify_rollback` step found `name` at 1.0-1 again.
+/// The automatic rollback left `name` at 1.0-1: its `verify_rollback` step says so,
+/// the package database says so, the report's before and after sets say so, and the
+/// host's own databases are untouched.
 #[track_caller]
-fn assert_rollback_verified<T: Fixture>(r: &JobReport, name: &str) {
+fn assert_rolled_back_to_v1<T: Fixture>(t: &T, r: &JobReport, name: &str) {
     let verify = r
         .steps
         .iter()
@@ -68,6 +70,9 @@ fn assert_rollback_verified<T: Fixture>(r: &JobReport, name: &str) {
         "{said:?} in {}",
         verify.log_excerpt
     );
+    t.assert_installed(name, "1.0-1");
+    assert_before_after(r, name, Some("1.0-1"), Some("1.0-1"));
+    t.d().host_untouched();
 }
 
 /// The job (deployment `dep-{id}`) is left at v2, waiting for a Rollback job, with
@@ -108,10 +113,7 @@ fn post_hook_failing_rolls_back_when_the_policy_allows<T: Fixture>(t: T) {
         ],
     );
     assert_hook_step_says_it_failed(&r, "post", 7, "post hook: service did not come back");
-    assert_rollback_verified::<T>(&r, "pwtest-post");
-    t.assert_installed("pwtest-post", "1.0-1");
-    assert_before_after(&r, "pwtest-post", Some("1.0-1"), Some("1.0-1"));
-    t.d().host_untouched();
+    assert_rolled_back_to_v1(&t, &r, "pwtest-post");
 }
 
 fn post_hook_failing_without_automatic_rollback_awaits_revocation<T: Fixture>(t: T) {
@@ -152,10 +154,7 @@ fn pre_hook_changing_then_failing_rolls_back_when_the_policy_allows<T: Fixture>(
         ],
     );
     assert_hook_step_says_it_failed(&r, "pre", 3, "pre hook: changed it, then failed");
-    assert_rollback_verified::<T>(&r, "pwtest-pre");
-    t.assert_installed("pwtest-pre", "1.0-1");
-    assert_before_after(&r, "pwtest-pre", Some("1.0-1"), Some("1.0-1"));
-    t.d().host_untouched();
+    assert_rolled_back_to_v1(&t, &r, "pwtest-pre");
 }
 
 fn pre_hook_changing_then_failing_without_automatic_rollback_awaits_revocation<T: Fixture>(t: T) {
