@@ -210,6 +210,21 @@ mod tests {
         }
     }
 
+    /// Debian 12's source package libfoo, affected with no fix yet in `ranges`.
+    fn libfoo_without_fix(ranges: Vec<VersionRange>) -> AffectedPackage {
+        AffectedPackage {
+            distro: DistroRelease {
+                ecosystem: "debian".into(),
+                release: "12".into(),
+            },
+            scheme: PackageFormat::Deb,
+            name: "libfoo".into(),
+            name_kind: NameKind::Source,
+            arches: vec![],
+            state: PackageState::AffectedNoFix { ranges },
+        }
+    }
+
     #[test]
     fn stored_ranges_without_last_affected_still_read_and_write_the_same() {
         // An affected statement as stored before `last_affected` and `limit` existed.
@@ -226,19 +241,7 @@ mod tests {
 
     #[test]
     fn last_affected_round_trips() {
-        let ap = AffectedPackage {
-            distro: DistroRelease {
-                ecosystem: "debian".into(),
-                release: "12".into(),
-            },
-            scheme: PackageFormat::Deb,
-            name: "libfoo".into(),
-            name_kind: NameKind::Source,
-            arches: vec![],
-            state: PackageState::AffectedNoFix {
-                ranges: vec![range(Some("1.0-1"), None, Some("1.2-3"))],
-            },
-        };
+        let ap = libfoo_without_fix(vec![range(Some("1.0-1"), None, Some("1.2-3"))]);
         let json = serde_json::to_string(&ap).unwrap();
         assert!(
             json.contains(
@@ -263,22 +266,10 @@ mod tests {
 
     #[test]
     fn limit_round_trips() {
-        let ap = AffectedPackage {
-            distro: DistroRelease {
-                ecosystem: "debian".into(),
-                release: "12".into(),
-            },
-            scheme: PackageFormat::Deb,
-            name: "libfoo".into(),
-            name_kind: NameKind::Source,
-            arches: vec![],
-            state: PackageState::AffectedNoFix {
-                ranges: vec![VersionRange {
-                    limit: Some("2.0-1".into()),
-                    ..range(Some("1.0-1"), None, None)
-                }],
-            },
-        };
+        let ap = libfoo_without_fix(vec![VersionRange {
+            limit: Some("2.0-1".into()),
+            ..range(Some("1.0-1"), None, None)
+        }]);
         let json = serde_json::to_string(&ap).unwrap();
         assert!(
             json.contains(r#""ranges":[{"introduced":"1.0-1","fixed":null,"limit":"2.0-1"}]"#),
