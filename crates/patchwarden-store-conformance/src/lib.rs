@@ -15,6 +15,7 @@ mod assets;
 mod audit;
 mod enrichment;
 mod findings;
+mod findings_batch;
 pub mod fixtures;
 mod inventory;
 mod scans;
@@ -78,6 +79,8 @@ cases!(
     findings::assets_with_packages,
     findings::thousands_per_asset,
     findings::relevel,
+    findings_batch::batches,
+    findings_batch::pages,
     scans::record_and_supersede,
     scans::filters_and_paging,
     scans::refused_and_cascade,

@@ -348,12 +348,16 @@ async fn check_migrated(store: &SharedStore, sets: i64) {
 }
 
 fn migrations_before_6(dir: &str) -> sqlx::migrate::Migrator {
+    migrations_before(dir, 6)
+}
+
+fn migrations_before(dir: &str, version: i64) -> sqlx::migrate::Migrator {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut m = futures_lite_block(sqlx::migrate::Migrator::new(path)).unwrap();
     m.migrations = m
         .migrations
         .iter()
-        .filter(|m| m.version < 6)
+        .filter(|m| m.version < version)
         .cloned()
         .collect::<Vec<_>>()
         .into();
@@ -432,5 +436,201 @@ async fn postgres_migration(url: String, schema: String) {
         .unwrap();
     pool.close().await;
     check_migrated(&store, sets).await;
+    store.close().await;
+}
+
+// ---- Migration of stored findings (0009: shared details, per-asset lists) -------------
+
+const HOUR: i64 = 3_600_000_000;
+
+/// Two assets and their findings as rows of the pre-0009 `findings` table: on the first
+/// asset a closed openssl finding, the same one open again, and a suppressed curl one;
+/// on the second, the same open openssl finding (one detail, shared).
+fn legacy_findings_statements() -> Vec<String> {
+    let mut out = Vec::new();
+    for host in ["a.example.org", "b.example.org"] {
+        out.push(format!(
+            "INSERT INTO assets (hostname, kind, os_family, os_distribution, os_release, \
+             os_arch, environment, criticality, created_at, updated_at) VALUES ('{host}', \
+             'server', 'linux', 'almalinux', '9', 'x86_64', 'production', 'standard', 1, 1)"
+        ));
+    }
+    let ssl = "'openssl', 'x86_64', 'ALSA-1', '1.0-1.el9', '1.0-2.el9', 'vulnerable', 'osv', \
+               'CVE-2024-1,CVE-2024-2', 'almalinux:9', \
+               'installed 1.0-1.el9 < fixed 1.0-2.el9 per ALSA-1, almalinux:9', NULL, 'high'";
+    let curl = "'curl', 'x86_64', 'ALSA-2', '7.0-1.el9', NULL, 'no_fix_yet', 'osv', \
+                'CVE-2024-3', 'almalinux:9', 'installed 7.0-1.el9, no fix yet per ALSA-2', \
+                'VEX-1 says not affected', 'low'";
+    for (asset, cols, first_seen, allowed, closed) in [
+        (1, ssl, 10, 48, Some(20)),
+        (1, ssl, 30, 48, None),
+        (1, curl, 30, 15 * 24, None),
+        (2, ssl, 40, 48, None),
+    ] {
+        out.push(format!(
+            "INSERT INTO findings (asset_id, package, arch, advisory_id, installed, fixed, \
+             status, source, cves, distro, evidence, suppressed, level, first_seen_at, \
+             deadline_at, closed_at) VALUES ({asset}, {cols}, {}, {}, {})",
+            first_seen * HOUR,
+            (first_seen + allowed) * HOUR,
+            closed.map_or("NULL".to_owned(), |c: i64| (c * HOUR).to_string())
+        ));
+    }
+    out
+}
+
+/// Every finding reads back with its first-seen time, deadline, level, closing time and
+/// suppression; the next sync keeps what is still wanted (first seen kept) and closes
+/// the rest.
+async fn check_findings_migrated(store: &SharedStore) {
+    use patchwarden_store::FindingFilter;
+    let micros = |h: i64| jiff::Timestamp::from_microsecond(h * HOUR).unwrap();
+    let all = |asset: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .list_findings(&FindingFilter {
+                    asset: Some(AssetId::new(asset)),
+                    include_closed: true,
+                    include_suppressed: true,
+                    ..FindingFilter::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let a = all(1).await;
+    let seen: Vec<_> = a
+        .iter()
+        .map(|f| {
+            (
+                f.finding.package.as_str(),
+                f.level.as_str(),
+                f.first_seen_at,
+                f.deadline_at,
+                f.closed_at,
+                f.finding.suppressed.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "openssl",
+                "high",
+                micros(10),
+                micros(58),
+                Some(micros(20)),
+                false
+            ),
+            ("openssl", "high", micros(30), micros(78), None, false),
+            ("curl", "low", micros(30), micros(30 + 15 * 24), None, true),
+        ]
+    );
+    assert!(
+        a[0].id < a[1].id && a[1].id < a[2].id,
+        "numbered in the old order"
+    );
+    assert_eq!(a[1].finding.cves, ["CVE-2024-1", "CVE-2024-2"]);
+    let b = all(2).await;
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        (b[0].first_seen_at, b[0].finding.clone()),
+        (micros(40), a[1].finding.clone())
+    );
+    // The next re-match still wants openssl: kept with its first-seen time; curl closes.
+    let again = patchwarden_store::NewFinding {
+        finding: a[1].finding.clone(),
+        level: patchwarden_domain::level::Level::High,
+        allowed: jiff::SignedDuration::from_hours(48),
+    };
+    let c = store
+        .sync_findings(&ctx(t(1_000_000)), AssetId::new(1), &[again])
+        .await
+        .unwrap();
+    assert_eq!((c.opened, c.kept, c.closed), (0, 1, 1));
+    let a = all(1).await;
+    assert_eq!(a.len(), 3);
+    assert_eq!(a[1].first_seen_at, micros(30));
+    assert!(a[2].closed_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_converts_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    migrations_before("../patchwarden-store-sqlite/migrations", 9)
+        .run(&mut conn)
+        .await
+        .unwrap();
+    for sql in legacy_findings_statements() {
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let store: SharedStore = Arc::new(SqliteStore::open(path.to_str().unwrap()).await.unwrap());
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    let (left,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM sqlite_master WHERE name = 'findings_v1'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "the old table is dropped");
+    let (details,): (i64,) = sqlx::query_as("SELECT count(*) FROM finding_details")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(details, 2, "one openssl detail for three rows");
+    check_findings_migrated(&store).await;
+    store.close().await;
+    // Opening again converts nothing more.
+    let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_converts_findings() {
+    let Some(url) = postgres_url("postgres_migration_converts_findings") else {
+        return;
+    };
+    let schemas = PgSchemas::new(url.clone());
+    let schema = schemas.store().await.test_schema().unwrap().to_owned();
+    let outcome = tokio::spawn(postgres_findings_migration(url, schema)).await;
+    schemas.drop_all().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn postgres_findings_migration(url: String, schema: String) {
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for sql in [
+        format!("DROP SCHEMA {schema} CASCADE"),
+        format!("CREATE SCHEMA {schema}"),
+    ] {
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let in_schema = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let pool = sqlx::PgPool::connect(&in_schema).await.unwrap();
+    migrations_before("../patchwarden-store-postgres/migrations", 9)
+        .run(&pool)
+        .await
+        .unwrap();
+    for sql in legacy_findings_statements() {
+        sqlx::query(&sql).execute(&pool).await.unwrap();
+    }
+    let store: SharedStore = Arc::new(PostgresStore::connect(&in_schema, 2).await.unwrap());
+    let (left,): (bool,) = sqlx::query_as("SELECT to_regclass('findings_v1') IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!left, "the old table is dropped");
+    pool.close().await;
+    check_findings_migrated(&store).await;
     store.close().await;
 }

@@ -53,6 +53,63 @@ pub(crate) async fn append(
     Ok(ev)
 }
 
+/// Seals `drafts` as the next events, in order, and stores them with the new head in
+/// multi-row statements: what a fleet re-match appends (an event per asset whose
+/// findings changed). Same rules as [`append`].
+pub(crate) async fn append_many(
+    conn: &mut PgConnection,
+    drafts: Vec<AuditDraft>,
+    at: jiff::Timestamp,
+) -> Result<()> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut prev): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    let mut events = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        seq += 1;
+        let ev = AuditEvent::seal(draft, AuditSeq::new(seq), at, &prev);
+        prev.clone_from(&ev.hash);
+        events.push(ev);
+    }
+    // 14 binds a row: 500 rows stay under PostgreSQL's 65,535.
+    for chunk in events.chunks(500) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO audit_events (seq, at, actor_kind, actor_id, actor_name, action, \
+             target_type, target_id, before_json, after_json, source_ip, request_id, \
+             prev_hash, hash) ",
+        );
+        q.push_values(chunk, |mut b, ev| {
+            b.push_bind(ev.seq.get())
+                .push_bind(to_micros(ev.at))
+                .push_bind(ev.actor.kind.as_str())
+                .push_bind(ev.actor.id)
+                .push_bind(&ev.actor.name)
+                .push_bind(&ev.action)
+                .push_bind(&ev.target_type)
+                .push_bind(&ev.target_id)
+                .push_bind(&ev.before)
+                .push_bind(&ev.after)
+                .push_bind(&ev.origin.source_ip)
+                .push_bind(&ev.origin.request_id)
+                .push_bind(&ev.prev_hash)
+                .push_bind(&ev.hash);
+        });
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&prev)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 /// Appends a stand-alone event in its own transaction.
 pub(crate) async fn append_alone(
     pool: &PgPool,

@@ -13,11 +13,13 @@ mod advisories;
 mod agents;
 mod assets;
 mod audit;
+mod convert;
 mod enrichment;
 mod error;
 mod findings;
 mod inventory;
 mod jobs;
+mod match_inputs;
 mod redact;
 mod rows;
 mod scans;
@@ -28,6 +30,7 @@ mod users;
 pub use redact::redact_url;
 
 use error::db_err;
+use patchwarden_store::findings::detail::DetailCache;
 use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -54,6 +57,8 @@ pub struct PostgresStore {
     schema: Option<String>,
     /// Committed `packages` rows (`patchwarden_store::inventory_sets`).
     packages: Arc<Interner>,
+    /// Committed `finding_details` rows (`patchwarden_store::findings::detail`).
+    details: Arc<DetailCache>,
 }
 
 fn parse_options(url: &str) -> Result<PgConnectOptions> {
@@ -132,12 +137,14 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| unavailable(url, "cannot migrate", e))?;
+        convert::findings_v1(&pool).await?;
         tracing::info!(url = %redact_url(url), schema = ?schema, "postgres store ready");
         Ok(PostgresStore {
             pool,
             redacted_url: redact_url(url),
             schema,
             packages: Arc::new(Interner::default()),
+            details: Arc::default(),
         })
     }
 

@@ -3,28 +3,29 @@
 
 use crate::error::db_err;
 use crate::{
-    advisories, agents, assets, audit, enrichment, findings, inventory, jobs, scans, tokens, users,
-    PostgresStore,
+    advisories, agents, assets, audit, enrichment, inventory, jobs, match_inputs, scans, tokens,
+    users, PostgresStore,
 };
 use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
+use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
     AssetAddress, AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken,
-    FindingFilter, FindingsChange, InventoryChange, NewAgent, NewAsset, NewEnrollmentToken,
-    NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey, NewSession, NewToken, NewUser,
-    ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session, Store, StoredAdvisory,
-    StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
+    FindingFilter, FindingsBatch, FindingsChange, InventoryChange, NewAgent, NewAsset,
+    NewEnrollmentToken, NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey, NewSession,
+    NewToken, NewUser, ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session, Store,
+    StoredAdvisory, StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
 impl PostgresStore {
-    async fn reader(&self) -> Result<PoolConnection<Postgres>> {
+    pub(crate) async fn reader(&self) -> Result<PoolConnection<Postgres>> {
         self.named(self.pool.acquire().await.map_err(db_err))
     }
 }
@@ -83,6 +84,19 @@ impl Store for PostgresStore {
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {
         self.named(inventory::get(&mut *self.reader().await?, &self.packages, id).await)
+    }
+
+    async fn list_asset_package_ids(
+        &self,
+        after: Option<AssetId>,
+        limit: u32,
+    ) -> Result<Vec<(Asset, Vec<i64>)>> {
+        let mut conn = self.reader().await?;
+        self.named(match_inputs::asset_package_ids(&mut conn, after, limit).await)
+    }
+
+    async fn packages_by_id(&self, ids: &[i64]) -> Result<Vec<(i64, InstalledPackage)>> {
+        self.named(match_inputs::packages_by_id(&mut *self.reader().await?, ids).await)
     }
 
     async fn create_user(&self, ctx: &AuditCtx, new: &NewUser) -> Result<User> {
@@ -231,15 +245,27 @@ impl Store for PostgresStore {
         asset: AssetId,
         items: &[NewFinding],
     ) -> Result<FindingsChange> {
-        self.named(findings::sync(&self.pool, ctx, asset, items).await)
+        self.named(self.sync_findings_of(ctx, asset, items).await)
+    }
+
+    async fn store_finding_details(&self, findings: &[&Finding]) -> Result<Vec<i64>> {
+        self.named(self.store_finding_details_of(findings).await)
+    }
+
+    async fn sync_findings_batch(
+        &self,
+        ctx: &AuditCtx,
+        batch: &FindingsBatch,
+    ) -> Result<FindingsChange> {
+        self.named(self.sync_findings_batch_of(ctx, batch).await)
     }
 
     async fn relevel_findings(&self, ctx: &AuditCtx, levels: &[AdvisoryLevel]) -> Result<u64> {
-        self.named(findings::relevel(&self.pool, ctx, levels).await)
+        self.named(self.relevel_findings_of(ctx, levels).await)
     }
 
     async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {
-        self.named(findings::list(&mut *self.reader().await?, filter).await)
+        self.named(self.list_findings_of(filter).await)
     }
 
     async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {

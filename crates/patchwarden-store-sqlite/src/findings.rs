@@ -1,269 +1,429 @@
-//! Findings: each sync opens, keeps and closes an asset's findings in one transaction
-//! with multi-row statements.
+//! Findings (`patchwarden_store::findings`): the statements of [`FindingsDb`] on one
+//! connection, and how the store's methods run them: reads on a reader, writes in one
+//! `BEGIN IMMEDIATE` transaction on the single writer, taken only when something
+//! changes.
 
 use crate::audit;
 use crate::error::db_err;
-use patchwarden_domain::clock::to_micros;
+use crate::SqliteStore;
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use patchwarden_domain::audit::AuditDraft;
+use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
-use patchwarden_store::audit_drafts as drafts;
-use patchwarden_store::finding_rows::{
-    dedup_findings, digest_worth_writing, findings_digest, plan_sync, unchanged, FindingColumns,
-    SyncPlan,
+use patchwarden_domain::level::Level;
+use patchwarden_store::findings::detail::{DetailColumns, DetailHash};
+use patchwarden_store::findings::plan::AssetFindingsRow;
+use patchwarden_store::findings::{
+    self as shared, cached_ids, dedup_new, new_batch, open_set, row_from_columns, ClosedQuery,
+    ClosedRow, FindingsDb,
 };
 use patchwarden_store::{
-    AuditCtx, FindingFilter, FindingsChange, NewFinding, Result, StoreError, StoredFinding,
+    AdvisoryLevel, AuditCtx, FindingFilter, FindingsBatch, FindingsChange, NewFinding, Result,
+    StoreError, StoredFinding,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-/// Rows per multi-row statement (at most 16 binds each).
-const ROWS: usize = 500;
+/// One connection (or transaction) seen as [`FindingsDb`].
+pub(crate) struct Db<'c>(pub &'c mut SqliteConnection);
 
-const COLS: &str = "id, asset_id, package, arch, advisory_id, installed, fixed, status, source, \
-    cves, distro, evidence, suppressed, level, first_seen_at, deadline_at, closed_at";
+fn level_of(text: &str) -> Result<Level> {
+    text.parse()
+        .map_err(|e| StoreError::corrupt(format!("finding level: {e}")))
+}
 
-fn from_row(row: &SqliteRow) -> Result<StoredFinding> {
-    FindingColumns {
+fn micros(d: SignedDuration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn closed_from_row(row: &SqliteRow) -> Result<ClosedRow> {
+    let level: String = row.try_get("level").map_err(db_err)?;
+    Ok(ClosedRow {
         id: row.try_get("id").map_err(db_err)?,
-        asset_id: row.try_get("asset_id").map_err(db_err)?,
-        package: row.try_get("package").map_err(db_err)?,
-        arch: row.try_get("arch").map_err(db_err)?,
-        installed: row.try_get("installed").map_err(db_err)?,
-        fixed: row.try_get("fixed").map_err(db_err)?,
-        status: row.try_get("status").map_err(db_err)?,
-        advisory_id: row.try_get("advisory_id").map_err(db_err)?,
-        source: row.try_get("source").map_err(db_err)?,
-        cves: row.try_get("cves").map_err(db_err)?,
-        distro: row.try_get("distro").map_err(db_err)?,
-        evidence: row.try_get("evidence").map_err(db_err)?,
-        suppressed: row.try_get("suppressed").map_err(db_err)?,
-        level: row.try_get("level").map_err(db_err)?,
-        first_seen_at: row.try_get("first_seen_at").map_err(db_err)?,
-        deadline_at: row.try_get("deadline_at").map_err(db_err)?,
+        asset: row.try_get("asset_id").map_err(db_err)?,
+        detail: row.try_get("detail_id").map_err(db_err)?,
+        level: level_of(&level)?,
+        first_seen: row.try_get("first_seen_at").map_err(db_err)?,
+        deadline: row.try_get("deadline_at").map_err(db_err)?,
         closed_at: row.try_get("closed_at").map_err(db_err)?,
-    }
-    .into_stored()
+    })
 }
 
-/// The digest stored by the asset's last sync (`NotFound` when the asset does not
-/// exist).
-async fn stored_digest(conn: &mut SqliteConnection, asset: AssetId) -> Result<Option<String>> {
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT findings_digest FROM assets WHERE id = $1")
-            .bind(asset.get())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    row.map(|(d,)| d)
-        .ok_or(StoreError::NotFound { entity: "asset" })
+type RowColumns = (i64, i64, Option<Vec<u8>>, Vec<u8>);
+
+fn rows_from_columns(rows: Vec<RowColumns>) -> Result<Vec<(i64, AssetFindingsRow)>> {
+    rows.into_iter()
+        .map(|(asset, next, digest, open)| Ok((asset, row_from_columns(next, digest, &open)?)))
+        .collect()
 }
 
-/// The asset's open findings, suppressed ones included.
-async fn open_findings(conn: &mut SqliteConnection, asset: AssetId) -> Result<Vec<StoredFinding>> {
-    let sql = format!("SELECT {COLS} FROM findings WHERE asset_id = $1 AND closed_at IS NULL");
-    let rows = sqlx::query(&sql)
-        .bind(asset.get())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    rows.iter().map(from_row).collect()
-}
-
-/// Opens, keeps and closes the asset's findings. When the asset's stored digest says
-/// its last sync wanted the same findings, nothing is read back or written (the common
-/// case of a re-match that changes nothing). Otherwise the plan is made on a reader
-/// first; the single writer is taken when rows change, or to record the digest of a
-/// set of findings worth not reading back next time.
-pub(crate) async fn sync(
-    write: &SqlitePool,
-    read: &mut SqliteConnection,
-    ctx: &AuditCtx,
-    asset: AssetId,
-    findings: &[NewFinding],
-) -> Result<FindingsChange> {
-    let wanted = dedup_findings(findings);
-    let digest = findings_digest(&wanted);
-    if stored_digest(read, asset).await?.as_deref() == Some(digest.as_str()) {
-        return Ok(unchanged(&wanted));
-    }
-    let open = open_findings(read, asset).await?;
-    let dry = plan_sync(ctx.at, &open, &wanted)?;
-    if dry.writes_nothing() && !digest_worth_writing(open.len()) {
-        return Ok(dry.change);
-    }
-    let mut tx = write.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-    // Still there (`NotFound` otherwise), and its rows read again under the writer.
-    stored_digest(&mut tx, asset).await?;
-    let open = open_findings(&mut tx, asset).await?;
-    let SyncPlan {
-        change,
-        closing,
-        updates,
-        inserts,
-    } = plan_sync(ctx.at, &open, &wanted)?;
-    let at = to_micros(ctx.at);
-    for chunk in closing.chunks(ROWS) {
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE findings SET closed_at = ");
-        q.push_bind(at).push(" WHERE id IN ");
-        crate::sql::push_list(&mut q, chunk.iter().copied());
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
-    }
-    for chunk in updates.chunks(ROWS) {
+#[async_trait]
+impl FindingsDb for Db<'_> {
+    async fn details(&mut self, ids: &[i64]) -> Result<Vec<(i64, Finding)>> {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "WITH v (id, installed, fixed, status, source, cves, distro, evidence, suppressed, \
-             level, first_seen_at, deadline_at) AS (",
+            "SELECT id, package, arch, installed, fixed, status, advisory_id, source, cves, \
+             distro, evidence, suppressed FROM finding_details WHERE id IN ",
         );
-        q.push_values(chunk, |mut b, u| {
-            let (nf, f) = (u.new, &u.new.finding);
-            b.push_bind(u.id)
-                .push_bind(f.installed.as_str())
-                .push_bind(f.fixed.as_deref())
-                .push_bind(f.status.as_str())
-                .push_bind(f.source.as_str())
-                .push_bind(f.cves.join(","))
-                .push_bind(f.distro.as_str())
-                .push_bind(f.evidence.as_str())
-                .push_bind(f.suppressed.as_deref())
-                .push_bind(nf.level.as_str())
-                .push_bind(u.first_seen_at)
-                .push_bind(u.deadline_at);
-        });
-        q.push(
-            ") UPDATE findings SET installed = v.installed, fixed = v.fixed, \
-             status = v.status, source = v.source, cves = v.cves, distro = v.distro, \
-             evidence = v.evidence, suppressed = v.suppressed, level = v.level, \
-             first_seen_at = v.first_seen_at, deadline_at = v.deadline_at \
-             FROM v WHERE findings.id = v.id",
-        );
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+        crate::sql::push_list(&mut q, ids.iter().copied());
+        let rows = q.build().fetch_all(&mut *self.0).await.map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                DetailColumns {
+                    id: row.try_get("id").map_err(db_err)?,
+                    package: row.try_get("package").map_err(db_err)?,
+                    arch: row.try_get("arch").map_err(db_err)?,
+                    installed: row.try_get("installed").map_err(db_err)?,
+                    fixed: row.try_get("fixed").map_err(db_err)?,
+                    status: row.try_get("status").map_err(db_err)?,
+                    advisory_id: row.try_get("advisory_id").map_err(db_err)?,
+                    source: row.try_get("source").map_err(db_err)?,
+                    cves: row.try_get("cves").map_err(db_err)?,
+                    distro: row.try_get("distro").map_err(db_err)?,
+                    evidence: row.try_get("evidence").map_err(db_err)?,
+                    suppressed: row.try_get("suppressed").map_err(db_err)?,
+                }
+                .into_finding()
+            })
+            .collect()
     }
-    for chunk in inserts.chunks(ROWS) {
+
+    async fn put_details(
+        &mut self,
+        new: &[(DetailHash, &Finding)],
+    ) -> Result<Vec<(DetailHash, i64)>> {
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO findings (asset_id, package, arch, advisory_id, installed, fixed, \
-             status, source, cves, distro, evidence, suppressed, level, first_seen_at, \
-             deadline_at) ",
+            "INSERT INTO finding_details (hash, package, arch, installed, fixed, status, \
+             advisory_id, source, cves, distro, evidence, suppressed) ",
         );
-        q.push_values(chunk, |mut b, (nf, due)| {
-            let f = &nf.finding;
-            b.push_bind(asset.get())
+        q.push_values(new, |mut b, (hash, f)| {
+            b.push_bind(hash.as_slice())
                 .push_bind(f.package.as_str())
                 .push_bind(f.arch.as_str())
-                .push_bind(f.advisory.as_str())
                 .push_bind(f.installed.as_str())
                 .push_bind(f.fixed.as_deref())
                 .push_bind(f.status.as_str())
+                .push_bind(f.advisory.as_str())
                 .push_bind(f.source.as_str())
                 .push_bind(f.cves.join(","))
                 .push_bind(f.distro.as_str())
                 .push_bind(f.evidence.as_str())
-                .push_bind(f.suppressed.as_deref())
-                .push_bind(nf.level.as_str())
-                .push_bind(at)
-                .push_bind(*due);
+                .push_bind(f.suppressed.as_deref());
         });
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
-    }
-    set_digest(&mut tx, asset, &digest).await?;
-    if change.is_notable() {
-        audit::append(&mut tx, drafts::finding_sync(ctx, asset, &change), ctx.at).await?;
-    }
-    tx.commit().await.map_err(db_err)?;
-    Ok(change)
-}
-
-async fn set_digest(conn: &mut SqliteConnection, asset: AssetId, digest: &str) -> Result<()> {
-    sqlx::query("UPDATE assets SET findings_digest = $1 WHERE id = $2")
-        .bind(digest)
-        .bind(asset.get())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
-pub(crate) async fn list(
-    conn: &mut SqliteConnection,
-    f: &FindingFilter,
-) -> Result<Vec<StoredFinding>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS} FROM findings WHERE id > "));
-    q.push_bind(f.after.unwrap_or(0));
-    if !f.include_closed {
-        q.push(" AND closed_at IS NULL");
-    }
-    if !f.include_suppressed {
-        q.push(" AND suppressed IS NULL");
-    }
-    if let Some(a) = f.asset {
-        q.push(" AND asset_id = ").push_bind(a.get());
-    }
-    if let Some(l) = f.level {
-        q.push(" AND level = ").push_bind(l.as_str());
-    }
-    if let Some(a) = &f.advisory {
-        q.push(" AND advisory_id = ").push_bind(a.clone());
-    }
-    if let Some(c) = &f.cve {
-        q.push(" AND instr(',' || cves || ',', ")
-            .push_bind(format!(",{c},"))
-            .push(") > 0");
-    }
-    q.push(" ORDER BY id LIMIT ").push_bind(i64::from(f.limit));
-    let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
-    rows.iter().map(from_row).collect()
-}
-
-/// Set-based re-levelling (see `Store::relevel_findings`).
-pub(crate) async fn relevel(
-    pool: &SqlitePool,
-    ctx: &AuditCtx,
-    levels: &[patchwarden_store::AdvisoryLevel],
-) -> Result<u64> {
-    if levels.is_empty() {
-        return Ok(0);
-    }
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-    let mut changed = 0;
-    let mut assets = std::collections::BTreeSet::new();
-    for chunk in levels.chunks(ROWS) {
-        let mut q = QueryBuilder::<Sqlite>::new("WITH v (advisory_id, level, allowed) AS (");
-        q.push_values(chunk, |mut b, l| {
-            b.push_bind(l.advisory.as_str())
-                .push_bind(l.level.as_str())
-                .push_bind(micros_of(l.allowed));
-        });
-        q.push(
-            ") UPDATE findings SET level = v.level, \
-             deadline_at = findings.first_seen_at + v.allowed FROM v \
-             WHERE findings.advisory_id = v.advisory_id AND findings.closed_at IS NULL \
-             AND (findings.level <> v.level \
-                  OR findings.deadline_at <> findings.first_seen_at + v.allowed) \
-             RETURNING findings.asset_id",
-        );
-        let touched: Vec<(i64,)> = q
+        q.push(" ON CONFLICT (hash) DO NOTHING");
+        q.build().execute(&mut *self.0).await.map_err(db_err)?;
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT hash, id FROM finding_details WHERE hash IN ");
+        crate::sql::push_list(&mut q, new.iter().map(|(h, _)| h.as_slice()));
+        let rows: Vec<(Vec<u8>, i64)> = q
             .build_query_as()
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *self.0)
             .await
             .map_err(db_err)?;
-        changed += touched.len() as u64;
-        assets.extend(touched.into_iter().map(|(a,)| a));
+        rows.into_iter()
+            .map(|(h, id)| {
+                let h = DetailHash::try_from(h.as_slice())
+                    .map_err(|_| StoreError::corrupt("a finding detail hash of a wrong length"))?;
+                Ok((h, id))
+            })
+            .collect()
     }
-    // Their rows no longer match what their last sync wanted: the next sync compares
-    // them row by row.
-    let assets: Vec<i64> = assets.into_iter().collect();
-    for chunk in assets.chunks(ROWS) {
+
+    async fn detail_ids_of(&mut self, advisories: &[&str]) -> Result<Vec<i64>> {
         let mut q =
-            QueryBuilder::<Sqlite>::new("UPDATE assets SET findings_digest = NULL WHERE id IN ");
-        crate::sql::push_list(&mut q, chunk.iter().copied());
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+            QueryBuilder::<Sqlite>::new("SELECT id FROM finding_details WHERE advisory_id IN ");
+        crate::sql::push_list(&mut q, advisories.iter().copied());
+        let rows: Vec<(i64,)> = q
+            .build_query_as()
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
-    if changed > 0 {
-        let draft = drafts::finding_relevel(ctx, levels.len(), changed);
-        audit::append(&mut tx, draft, ctx.at).await?;
+
+    async fn levels(&mut self, advisories: &[&str]) -> Result<Vec<AdvisoryLevel>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT advisory_id, level, allowed FROM advisory_levels WHERE advisory_id IN ",
+        );
+        crate::sql::push_list(&mut q, advisories.iter().copied());
+        let rows: Vec<(String, String, i64)> = q
+            .build_query_as()
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(advisory, level, allowed)| {
+                Ok(AdvisoryLevel {
+                    advisory,
+                    level: level_of(&level)?,
+                    allowed: SignedDuration::from_micros(allowed),
+                })
+            })
+            .collect()
     }
-    tx.commit().await.map_err(db_err)?;
-    Ok(changed)
+
+    async fn advisories_at(&mut self, level: Level) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT advisory_id FROM advisory_levels WHERE level = $1")
+                .bind(level.as_str())
+                .fetch_all(&mut *self.0)
+                .await
+                .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(a,)| a).collect())
+    }
+
+    async fn put_levels(&mut self, levels: &[&AdvisoryLevel]) -> Result<()> {
+        if levels.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO advisory_levels (advisory_id, level, allowed) ",
+        );
+        q.push_values(levels, |mut b, l| {
+            b.push_bind(l.advisory.as_str())
+                .push_bind(l.level.as_str())
+                .push_bind(micros(l.allowed));
+        });
+        q.push(
+            " ON CONFLICT (advisory_id) DO UPDATE SET level = excluded.level, \
+             allowed = excluded.allowed",
+        );
+        q.build().execute(&mut *self.0).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn digests(&mut self, assets: &[i64]) -> Result<Vec<(i64, Option<Vec<u8>>)>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT a.id, f.digest FROM assets a \
+             LEFT JOIN asset_findings f ON f.asset_id = a.id WHERE a.id IN ",
+        );
+        crate::sql::push_list(&mut q, assets.iter().copied());
+        q.build_query_as()
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn lock_assets(&mut self, assets: &[i64]) -> Result<Vec<i64>> {
+        // The single writer connection serialises every write: nothing to lock.
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM assets WHERE id IN ");
+        crate::sql::push_list(&mut q, assets.iter().copied());
+        let rows: Vec<(i64,)> = q
+            .build_query_as()
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn rows(&mut self, assets: &[i64]) -> Result<Vec<(i64, AssetFindingsRow)>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT asset_id, next_seq, digest, open FROM asset_findings WHERE asset_id IN ",
+        );
+        crate::sql::push_list(&mut q, assets.iter().copied());
+        let rows: Vec<RowColumns> = q
+            .build_query_as()
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)?;
+        rows_from_columns(rows)
+    }
+
+    async fn rows_from(&mut self, first: i64, limit: u32) -> Result<Vec<(i64, AssetFindingsRow)>> {
+        let rows: Vec<RowColumns> = sqlx::query_as(
+            "SELECT asset_id, next_seq, digest, open FROM asset_findings \
+             WHERE asset_id >= $1 ORDER BY asset_id LIMIT $2",
+        )
+        .bind(first)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        rows_from_columns(rows)
+    }
+
+    async fn put_rows(&mut self, rows: &[(i64, &AssetFindingsRow)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let encoded = rows
+            .iter()
+            .map(|(asset, r)| Ok((*asset, r, open_set::encode(&r.open)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO asset_findings (asset_id, next_seq, digest, open) ",
+        );
+        q.push_values(&encoded, |mut b, (asset, r, open)| {
+            b.push_bind(*asset)
+                .push_bind(i64::from(r.next_seq))
+                .push_bind(r.digest.as_deref())
+                .push_bind(open.as_slice());
+        });
+        q.push(
+            " ON CONFLICT (asset_id) DO UPDATE SET next_seq = excluded.next_seq, \
+             digest = excluded.digest, open = excluded.open",
+        );
+        q.build().execute(&mut *self.0).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn put_closed(&mut self, rows: &[ClosedRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO closed_findings (id, asset_id, detail_id, level, first_seen_at, \
+             deadline_at, closed_at) ",
+        );
+        q.push_values(rows, |mut b, r| {
+            b.push_bind(r.id)
+                .push_bind(r.asset)
+                .push_bind(r.detail)
+                .push_bind(r.level.as_str())
+                .push_bind(r.first_seen)
+                .push_bind(r.deadline)
+                .push_bind(r.closed_at);
+        });
+        q.build().execute(&mut *self.0).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn closed(&mut self, f: &ClosedQuery<'_>) -> Result<Vec<ClosedRow>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT c.id, c.asset_id, c.detail_id, c.level, c.first_seen_at, c.deadline_at, \
+             c.closed_at FROM closed_findings c JOIN finding_details d ON d.id = c.detail_id \
+             WHERE c.id > ",
+        );
+        q.push_bind(f.after);
+        if let Some(a) = f.asset {
+            q.push(" AND c.asset_id = ").push_bind(a);
+        }
+        if let Some(l) = f.level {
+            q.push(" AND c.level = ").push_bind(l.as_str());
+        }
+        if let Some(a) = f.advisory {
+            q.push(" AND d.advisory_id = ").push_bind(a.to_owned());
+        }
+        if let Some(c) = f.cve {
+            q.push(" AND instr(',' || d.cves || ',', ")
+                .push_bind(format!(",{c},"))
+                .push(") > 0");
+        }
+        if !f.include_suppressed {
+            q.push(" AND d.suppressed IS NULL");
+        }
+        q.push(" ORDER BY c.id LIMIT ")
+            .push_bind(i64::from(f.limit));
+        let rows = q.build().fetch_all(&mut *self.0).await.map_err(db_err)?;
+        rows.iter().map(closed_from_row).collect()
+    }
+
+    async fn audit(&mut self, drafts: Vec<AuditDraft>, at: Timestamp) -> Result<()> {
+        audit::append_many(&mut *self.0, drafts, at).await
+    }
 }
 
-fn micros_of(d: jiff::SignedDuration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+impl SqliteStore {
+    pub(crate) async fn sync_findings_of(
+        &self,
+        ctx: &AuditCtx,
+        asset: AssetId,
+        findings: &[NewFinding],
+    ) -> Result<FindingsChange> {
+        let not_found = StoreError::NotFound { entity: "asset" };
+        let wanted = dedup_new(findings);
+        let content: Vec<&Finding> = wanted.iter().map(|nf| &nf.finding).collect();
+        // The common case: every finding is stored and the asset has them open already.
+        if let Some(ids) = cached_ids(&self.details, &content) {
+            let batch = new_batch(asset, &wanted, &ids);
+            let prepared = shared::prepare(&mut Db(&mut *self.reader().await?), &batch).await?;
+            if !prepared.missing.is_empty() {
+                return Err(not_found);
+            }
+            if !prepared.writes() {
+                return Ok(prepared.unchanged);
+            }
+        }
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
+        let (ids, remember) =
+            shared::put_details(&mut Db(&mut tx), &self.details, &content).await?;
+        let batch = new_batch(asset, &wanted, &ids);
+        let mut prepared = shared::prepare(&mut Db(&mut tx), &batch).await?;
+        let change =
+            shared::apply(&mut Db(&mut tx), &self.details, ctx, &batch, &mut prepared).await?;
+        if !prepared.missing.is_empty() {
+            return Err(not_found);
+        }
+        tx.commit().await.map_err(db_err)?;
+        self.details.remember(remember);
+        Ok(change)
+    }
+
+    pub(crate) async fn sync_findings_batch_of(
+        &self,
+        ctx: &AuditCtx,
+        batch: &FindingsBatch,
+    ) -> Result<FindingsChange> {
+        let mut prepared = shared::prepare(&mut Db(&mut *self.reader().await?), batch).await?;
+        if !prepared.writes() {
+            return Ok(prepared.unchanged);
+        }
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
+        let change =
+            shared::apply(&mut Db(&mut tx), &self.details, ctx, batch, &mut prepared).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(change)
+    }
+
+    pub(crate) async fn store_finding_details_of(&self, findings: &[&Finding]) -> Result<Vec<i64>> {
+        if let Some(ids) = cached_ids(&self.details, findings) {
+            return Ok(ids);
+        }
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
+        let (ids, remember) =
+            shared::put_details(&mut Db(&mut tx), &self.details, findings).await?;
+        tx.commit().await.map_err(db_err)?;
+        self.details.remember(remember);
+        Ok(ids)
+    }
+
+    pub(crate) async fn relevel_findings_of(
+        &self,
+        ctx: &AuditCtx,
+        levels: &[AdvisoryLevel],
+    ) -> Result<u64> {
+        if levels.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
+        let changed = shared::relevel(&mut Db(&mut tx), ctx, levels).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(changed)
+    }
+
+    pub(crate) async fn list_findings_of(
+        &self,
+        filter: &FindingFilter,
+    ) -> Result<Vec<StoredFinding>> {
+        shared::list(&mut Db(&mut *self.reader().await?), &self.details, filter).await
+    }
 }

@@ -13,12 +13,14 @@ mod agent_cache;
 mod agents;
 mod assets;
 mod audit;
+mod convert;
 mod enrichment;
 mod error;
 mod findings;
 mod group_commit;
 mod inventory;
 mod jobs;
+mod match_inputs;
 mod rows;
 mod scans;
 mod sql;
@@ -27,6 +29,7 @@ mod tokens;
 mod users;
 
 use error::db_err;
+use patchwarden_store::findings::detail::DetailCache;
 use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::{Result, StoreError};
 use sqlx::pool::PoolConnection;
@@ -57,6 +60,8 @@ pub struct SqliteStore {
     writer: group_commit::Writer,
     /// Agents for check-ins without a database read (see `agent_cache`).
     agents: Arc<agent_cache::AgentCache>,
+    /// Committed `finding_details` rows (`patchwarden_store::findings::detail`).
+    details: Arc<DetailCache>,
 }
 
 /// The file path of `sqlite://path`, `sqlite:path` or a plain path (any `?options`
@@ -117,6 +122,7 @@ impl SqliteStore {
             .run(&write)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", path.display())))?;
+        convert::findings_v1(&write).await?;
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(READERS)
@@ -134,6 +140,7 @@ impl SqliteStore {
             packages,
             writer,
             agents,
+            details: Arc::default(),
         })
     }
 

@@ -4,22 +4,23 @@
 use crate::agent_cache::Scope;
 use crate::error::db_err;
 use crate::{
-    advisories, agents, assets, audit, enrichment, findings, inventory, jobs, scans, tokens, users,
-    SqliteStore,
+    advisories, agents, assets, audit, enrichment, inventory, jobs, match_inputs, scans, tokens,
+    users, SqliteStore,
 };
 use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
+use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
     AssetAddress, AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken,
-    FindingFilter, FindingsChange, InventoryChange, NewAgent, NewAsset, NewEnrollmentToken,
-    NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey, NewSession, NewToken, NewUser,
-    ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session, Store, StoredAdvisory,
-    StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
+    FindingFilter, FindingsBatch, FindingsChange, InventoryChange, NewAgent, NewAsset,
+    NewEnrollmentToken, NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey, NewSession,
+    NewToken, NewUser, ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session, Store,
+    StoredAdvisory, StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
 };
 
 #[async_trait]
@@ -91,6 +92,18 @@ impl Store for SqliteStore {
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {
         inventory::get(&mut *self.reader().await?, &self.packages, id).await
+    }
+
+    async fn list_asset_package_ids(
+        &self,
+        after: Option<AssetId>,
+        limit: u32,
+    ) -> Result<Vec<(Asset, Vec<i64>)>> {
+        match_inputs::asset_package_ids(&mut *self.reader().await?, after, limit).await
+    }
+
+    async fn packages_by_id(&self, ids: &[i64]) -> Result<Vec<(i64, InstalledPackage)>> {
+        match_inputs::packages_by_id(&mut *self.reader().await?, ids).await
     }
 
     async fn create_user(&self, ctx: &AuditCtx, new: &NewUser) -> Result<User> {
@@ -244,15 +257,27 @@ impl Store for SqliteStore {
         asset: AssetId,
         items: &[NewFinding],
     ) -> Result<FindingsChange> {
-        findings::sync(&self.write, &mut *self.reader().await?, ctx, asset, items).await
+        self.sync_findings_of(ctx, asset, items).await
+    }
+
+    async fn store_finding_details(&self, findings: &[&Finding]) -> Result<Vec<i64>> {
+        self.store_finding_details_of(findings).await
+    }
+
+    async fn sync_findings_batch(
+        &self,
+        ctx: &AuditCtx,
+        batch: &FindingsBatch,
+    ) -> Result<FindingsChange> {
+        self.sync_findings_batch_of(ctx, batch).await
     }
 
     async fn relevel_findings(&self, ctx: &AuditCtx, levels: &[AdvisoryLevel]) -> Result<u64> {
-        findings::relevel(&self.write, ctx, levels).await
+        self.relevel_findings_of(ctx, levels).await
     }
 
     async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {
-        findings::list(&mut *self.reader().await?, filter).await
+        self.list_findings_of(filter).await
     }
 
     async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {

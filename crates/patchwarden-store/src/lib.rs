@@ -12,11 +12,12 @@
 mod agents;
 pub mod audit_drafts;
 mod error;
-pub mod finding_rows;
+pub mod findings;
 pub mod inventory_diff;
 pub mod inventory_sets;
 mod model;
 mod scans;
+mod varint;
 mod vuln;
 
 pub use agents::*;
@@ -28,6 +29,7 @@ pub use vuln::*;
 use async_trait::async_trait;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::audit::{AuditDraft, AuditEvent};
+use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{CheckedInventory, InstalledPackage, PackageFormat};
 use patchwarden_domain::user::Username;
@@ -86,6 +88,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<InventoryChange>;
     /// The asset's packages ordered by (name, arch, version).
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>>;
+    /// Assets ordered by id after `after`, at most `limit`, each with its inventory as
+    /// the ascending ids of its packages (see [`Store::packages_by_id`]): what a fleet
+    /// re-match reads, without building every host's package strings.
+    async fn list_asset_package_ids(
+        &self,
+        after: Option<AssetId>,
+        limit: u32,
+    ) -> Result<Vec<(Asset, Vec<i64>)>>;
+    /// The package tuples with these ids (unknown ids are absent).
+    async fn packages_by_id(&self, ids: &[i64]) -> Result<Vec<(i64, InstalledPackage)>>;
 
     // ---- users --------------------------------------------------------------------
 
@@ -184,22 +196,38 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // ---- findings -----------------------------------------------------------------
 
     /// Makes `findings` the open findings of the asset: new ones open with
-    /// `first_seen_at = ctx.at` and `deadline_at = first_seen_at + allowed`; ones still
-    /// present stay open with their first-seen time (installed version, level,
-    /// evidence, suppression are updated, the deadline recomputed from first seen);
-    /// open ones no longer present close at `ctx.at`. One `finding.sync` audit event
-    /// with the counts when anything opened or closed.
+    /// `first_seen_at = ctx.at`; ones still present (same package, arch and advisory)
+    /// stay open with their first-seen time (installed version, evidence, suppression
+    /// are updated); open ones no longer present close at `ctx.at`. A later finding of
+    /// the same package, arch and advisory replaces an earlier one. The level and the
+    /// time allowed are the advisory's, for every asset: where one differs from the
+    /// stored one it is applied as [`Store::relevel_findings`] would. One `finding.sync`
+    /// audit event with the counts when anything opened, closed, was suppressed or
+    /// unsuppressed. `NotFound` for an unknown asset.
     async fn sync_findings(
         &self,
         ctx: &AuditCtx,
         asset: AssetId,
         findings: &[NewFinding],
     ) -> Result<FindingsChange>;
+    /// Stores what each finding says once per distinct content (rows shared by every
+    /// asset with the same finding, never changed) and returns their ids, in order:
+    /// the `details` of a [`FindingsBatch`].
+    async fn store_finding_details(&self, findings: &[&Finding]) -> Result<Vec<i64>>;
+    /// [`Store::sync_findings`] for many assets at once (a fleet re-match), in one
+    /// transaction: the assets whose findings are already what they want cost one
+    /// digest comparison each. Assets that no longer exist are skipped.
+    async fn sync_findings_batch(
+        &self,
+        ctx: &AuditCtx,
+        batch: &FindingsBatch,
+    ) -> Result<FindingsChange>;
     /// Sets the level of every open finding of each given advisory and recomputes its
     /// deadline from its first-seen time, in place and set-based (no asset is
     /// re-matched): what a change of CISA KEV, EPSS or CVSS data needs, since a level
-    /// depends only on the advisory and its CVEs' enrichment. One `finding.relevel`
-    /// audit event when anything changed. Returns the number of findings changed.
+    /// depends only on the advisory and its CVEs' enrichment. Closed findings keep
+    /// their level. One `finding.relevel` audit event when a stored level changed.
+    /// Returns the number of open findings whose level or deadline changed.
     async fn relevel_findings(&self, ctx: &AuditCtx, levels: &[AdvisoryLevel]) -> Result<u64>;
     /// Findings ordered by id.
     async fn list_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>>;

@@ -50,13 +50,29 @@ impl Default for AdvisoryFilter {
 }
 
 /// A finding to record for an asset, with its level and the time allowed to fix it.
+/// The level and the time allowed are the advisory's: they apply to every open finding
+/// of the advisory, on every asset (a level depends only on the advisory and its CVEs'
+/// enrichment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewFinding {
     pub finding: Finding,
     pub level: Level,
-    /// Deadline = first seen + this (PROCESS.md section 2, possibly tightened by the
-    /// asset's criticality).
+    /// Deadline = first seen + this (PROCESS.md section 2).
     pub allowed: SignedDuration,
+}
+
+/// The findings of many assets at once (a fleet re-match): every distinct finding once,
+/// stored beforehand with [`crate::Store::store_finding_details`], and per asset the
+/// positions of its findings among them.
+#[derive(Debug, Clone, Default)]
+pub struct FindingsBatch {
+    /// The level of every advisory the details name (applied first where it changed).
+    pub levels: Vec<AdvisoryLevel>,
+    /// Stored detail id and content of each distinct finding.
+    pub details: Vec<(i64, std::sync::Arc<Finding>)>,
+    /// Per asset, positions in `details`; a later finding of the same package, arch
+    /// and advisory replaces an earlier one. Each new finding opens in this order.
+    pub assets: Vec<(AssetId, Vec<u32>)>,
 }
 
 /// The level an advisory's findings have now (after its enrichment changed), and the

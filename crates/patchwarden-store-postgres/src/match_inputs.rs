@@ -1,0 +1,56 @@
+//! What a fleet re-match reads: every asset with its inventory as package ids, and the
+//! package tuples behind the ids, without building each host's package strings.
+
+use crate::error::db_err;
+use crate::rows::{self, ASSET_COLS};
+use patchwarden_domain::ids::AssetId;
+use patchwarden_domain::package::InstalledPackage;
+use patchwarden_store::inventory_sets::{decode_ids, package_from_row};
+use patchwarden_store::{Asset, Result};
+use sqlx::{PgConnection, Row};
+
+pub(crate) async fn asset_package_ids(
+    conn: &mut PgConnection,
+    after: Option<AssetId>,
+    limit: u32,
+) -> Result<Vec<(Asset, Vec<i64>)>> {
+    let sql = format!(
+        "SELECT {ASSET_COLS}, s.package_ids FROM assets a \
+         LEFT JOIN inventory_sets s ON s.hash = a.inventory_hash \
+         WHERE a.id > $1 ORDER BY a.id LIMIT $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(after.map_or(0, AssetId::get))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|row| {
+            let ids: Option<Vec<u8>> = row.try_get("package_ids").map_err(db_err)?;
+            let ids = match ids {
+                Some(bytes) => decode_ids(&bytes)?,
+                None => Vec::new(),
+            };
+            Ok((rows::asset(row)?, ids))
+        })
+        .collect()
+}
+
+pub(crate) async fn packages_by_id(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, InstalledPackage)>> {
+    let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT id, name, arch, version, source_name, source_version FROM packages \
+         WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, n, a, v, sn, sv)| (id, package_from_row(n, a, v, sn, sv)))
+        .collect())
+}

@@ -1,0 +1,350 @@
+//! A findings sync, in two steps a backend runs on its own connections: [`prepare`]
+//! reads (which assets' findings may change: their stored digest differs from what
+//! they want) and [`apply`] writes, in one transaction, only for those.
+
+use super::detail::{detail_hash, identity, DetailCache, DetailHash};
+use super::plan::{plan_sync, wanted_digest, Details};
+use super::relevel::write_levels;
+use super::{finding_id, ClosedRow, FindingsDb};
+use crate::audit_drafts as drafts;
+use crate::{
+    AdvisoryLevel, AuditCtx, FindingsBatch, FindingsChange, NewFinding, Result, StoreError,
+};
+use patchwarden_domain::clock::to_micros;
+use patchwarden_domain::finding::Finding;
+use patchwarden_domain::ids::AssetId;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Rows a statement reads or writes at most.
+const CHUNK: usize = 500;
+
+/// One asset whose findings may change.
+#[derive(Debug, Clone)]
+struct Candidate {
+    asset: i64,
+    /// Positions in the batch's details, one per identity, in batch order.
+    wanted: Vec<u32>,
+    digest: Vec<u8>,
+}
+
+/// What [`prepare`] found.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    candidates: Vec<Candidate>,
+    /// Levels that differ from the stored ones.
+    levels: Vec<AdvisoryLevel>,
+    /// The counts of the assets found unchanged (every finding kept).
+    pub unchanged: FindingsChange,
+    /// Assets of the batch that do not exist.
+    pub missing: Vec<AssetId>,
+}
+
+impl Prepared {
+    /// Whether [`apply`] has anything to do.
+    pub fn writes(&self) -> bool {
+        !self.candidates.is_empty() || !self.levels.is_empty()
+    }
+}
+
+/// The last level given for each advisory.
+pub(super) fn last_levels(levels: &[AdvisoryLevel]) -> Vec<&AdvisoryLevel> {
+    let mut by: HashMap<&str, &AdvisoryLevel> = HashMap::with_capacity(levels.len());
+    for l in levels {
+        by.insert(&l.advisory, l);
+    }
+    let mut out: Vec<&AdvisoryLevel> = by.into_values().collect();
+    out.sort_unstable_by(|a, b| a.advisory.cmp(&b.advisory));
+    out
+}
+
+/// Reads what the batch's assets have: the ones whose stored digest equals what they
+/// want are counted unchanged; the others are left for [`apply`].
+pub async fn prepare(db: &mut dyn FindingsDb, batch: &FindingsBatch) -> Result<Prepared> {
+    let levels = last_levels(&batch.levels);
+    let known: HashSet<&str> = levels.iter().map(|l| l.advisory.as_str()).collect();
+    // Identity numbers, so that each asset's findings are de-duplicated without
+    // hashing strings per finding.
+    let mut numbers: HashMap<super::detail::Identity<'_>, u32> = HashMap::new();
+    let mut identity_of = Vec::with_capacity(batch.details.len());
+    for (id, f) in &batch.details {
+        if !known.contains(f.advisory.as_str()) {
+            return Err(StoreError::Invalid(format!(
+                "no level given for advisory {} (detail {id})",
+                f.advisory
+            )));
+        }
+        let next = u32::try_from(numbers.len()).map_err(StoreError::corrupt)?;
+        identity_of.push(*numbers.entry(identity(f)).or_insert(next));
+    }
+    let mut seen = vec![usize::MAX; numbers.len()];
+    let mut wanted = Vec::with_capacity(batch.assets.len());
+    let mut ids = Vec::new();
+    for (k, (asset, positions)) in batch.assets.iter().enumerate() {
+        // The last of each identity wins: walk backwards, keep the first seen.
+        let mut kept = Vec::with_capacity(positions.len());
+        for p in positions.iter().rev() {
+            let n = *identity_of.get(*p as usize).ok_or_else(|| {
+                StoreError::Invalid(format!("finding position {p} is not in the batch"))
+            })?;
+            if seen[n as usize] != k {
+                seen[n as usize] = k;
+                kept.push(*p);
+            }
+        }
+        kept.reverse();
+        ids.clear();
+        ids.extend(kept.iter().map(|p| batch.details[*p as usize].0));
+        wanted.push(Candidate {
+            asset: asset.get(),
+            wanted: kept,
+            digest: wanted_digest(&ids),
+        });
+    }
+    let mut stored: HashMap<i64, Option<Vec<u8>>> = HashMap::with_capacity(wanted.len());
+    let assets: Vec<i64> = wanted.iter().map(|c| c.asset).collect();
+    for chunk in assets.chunks(CHUNK) {
+        stored.extend(db.digests(chunk).await?);
+    }
+    let mut out = Prepared::default();
+    for c in wanted {
+        match stored.get(&c.asset) {
+            None => out.missing.push(AssetId::new(c.asset)),
+            Some(Some(d)) if *d == c.digest => {
+                out.unchanged.kept += u32::try_from(c.wanted.len()).unwrap_or(u32::MAX);
+            }
+            Some(_) => out.candidates.push(c),
+        }
+    }
+    out.levels = changed_levels(db, &levels).await?;
+    Ok(out)
+}
+
+/// Of `levels`, those that differ from the stored ones.
+pub(super) async fn changed_levels(
+    db: &mut dyn FindingsDb,
+    levels: &[&AdvisoryLevel],
+) -> Result<Vec<AdvisoryLevel>> {
+    let mut stored = HashMap::new();
+    for chunk in levels.chunks(CHUNK) {
+        let names: Vec<&str> = chunk.iter().map(|l| l.advisory.as_str()).collect();
+        for l in db.levels(&names).await? {
+            stored.insert(l.advisory.clone(), l);
+        }
+    }
+    Ok(levels
+        .iter()
+        .filter(|l| stored.get(&l.advisory) != Some(**l))
+        .map(|l| (*l).clone())
+        .collect())
+}
+
+/// The details of `ids` from the cache, or read and then cached.
+pub(super) async fn details_of(
+    db: &mut dyn FindingsDb,
+    cache: &DetailCache,
+    ids: &[i64],
+) -> Result<Details> {
+    let missing = cache.missing(ids.iter().copied());
+    let mut fetched = Vec::with_capacity(missing.len());
+    for chunk in missing.chunks(CHUNK) {
+        fetched.extend(db.details(chunk).await?);
+    }
+    let mut out = cache.get_many(ids.iter().copied());
+    for (id, f) in &fetched {
+        out.insert(*id, Arc::new(f.clone()));
+    }
+    cache.remember(fetched);
+    Ok(out)
+}
+
+/// Writes what [`prepare`] left: changed levels (a re-levelling of other assets'
+/// findings too, audited as such), then each candidate asset's plan under the writer
+/// (rows read again here, so a sync that landed in between is seen). One
+/// `finding.sync` event per asset that opened, closed, suppressed or unsuppressed
+/// anything. Assets deleted in between are added to `prepared.missing`.
+pub async fn apply(
+    db: &mut dyn FindingsDb,
+    cache: &DetailCache,
+    ctx: &AuditCtx,
+    batch: &FindingsBatch,
+    prepared: &mut Prepared,
+) -> Result<FindingsChange> {
+    let mut total = prepared.unchanged.clone();
+    if !prepared.levels.is_empty() {
+        let levels: Vec<&AdvisoryLevel> = prepared.levels.iter().collect();
+        write_levels(db, ctx, &levels).await?;
+    }
+    // Locked in id order, so that transactions over overlapping assets cannot deadlock.
+    let mut assets: Vec<i64> = prepared.candidates.iter().map(|c| c.asset).collect();
+    assets.sort_unstable();
+    let mut existing = HashSet::with_capacity(assets.len());
+    let mut rows = HashMap::with_capacity(assets.len());
+    for chunk in assets.chunks(CHUNK) {
+        existing.extend(db.lock_assets(chunk).await?);
+        rows.extend(db.rows(chunk).await?);
+    }
+    let open_ids: Vec<i64> = rows
+        .values()
+        .flat_map(|r| r.open.iter().map(|f| f.detail))
+        .collect();
+    let open_details = details_of(db, cache, &open_ids).await?;
+    let at = to_micros(ctx.at);
+    let mut put = Vec::new();
+    let mut closing = Vec::new();
+    let mut drafts = Vec::new();
+    let mut wanted = Vec::new();
+    for c in &prepared.candidates {
+        if !existing.contains(&c.asset) {
+            prepared.missing.push(AssetId::new(c.asset));
+            continue;
+        }
+        let stored = rows.remove(&c.asset).unwrap_or_default();
+        wanted.clear();
+        wanted.extend(c.wanted.iter().map(|p| {
+            let (id, f) = &batch.details[*p as usize];
+            (*id, &**f)
+        }));
+        let plan = plan_sync(at, &stored, &wanted, &open_details)?;
+        debug_assert_eq!(plan.row.digest.as_deref(), Some(c.digest.as_slice()));
+        total.add(&plan.change);
+        if plan.change.is_notable() {
+            drafts.push(drafts::finding_sync(
+                ctx,
+                AssetId::new(c.asset),
+                &plan.change,
+            ));
+        }
+        closing.extend(plan.closing.iter().map(|f| (c.asset, *f)));
+        if plan.writes_row(&stored) {
+            put.push((c.asset, plan.row));
+        }
+    }
+    // Closed findings keep the level their advisory has now.
+    if !closing.is_empty() {
+        let advisories: HashSet<&str> = closing
+            .iter()
+            .filter_map(|(_, f)| open_details.get(&f.detail).map(|d| d.advisory.as_str()))
+            .collect();
+        let advisories: Vec<&str> = advisories.into_iter().collect();
+        let mut levels = HashMap::new();
+        for chunk in advisories.chunks(CHUNK) {
+            for l in db.levels(chunk).await? {
+                levels.insert(l.advisory.clone(), l);
+            }
+        }
+        let mut rows = Vec::with_capacity(closing.len());
+        for (asset, f) in closing {
+            let advisory = &super::plan::detail(&open_details, f.detail)?.advisory;
+            let l = levels.get(advisory).ok_or_else(|| {
+                StoreError::corrupt(format!("no level stored for advisory {advisory}"))
+            })?;
+            rows.push(ClosedRow {
+                id: finding_id(asset, f.seq)?,
+                asset,
+                detail: f.detail,
+                level: l.level,
+                first_seen: f.first_seen,
+                deadline: super::deadline(f.first_seen, l.allowed),
+                closed_at: at,
+            });
+        }
+        for chunk in rows.chunks(CHUNK) {
+            db.put_closed(chunk).await?;
+        }
+    }
+    for chunk in put.chunks(CHUNK) {
+        let refs: Vec<(i64, &super::plan::AssetFindingsRow)> =
+            chunk.iter().map(|(a, r)| (*a, r)).collect();
+        db.put_rows(&refs).await?;
+    }
+    if !drafts.is_empty() {
+        db.audit(drafts, ctx.at).await?;
+    }
+    Ok(total)
+}
+
+/// Stores the details not stored yet (inside the caller's transaction) and returns the
+/// id of each of `findings`, in order, with the rows to remember in the cache once the
+/// transaction committed.
+pub async fn put_details(
+    db: &mut dyn FindingsDb,
+    cache: &DetailCache,
+    findings: &[&Finding],
+) -> Result<(Vec<i64>, Vec<(i64, Finding)>)> {
+    let hashes: Vec<DetailHash> = findings.iter().map(|f| detail_hash(f)).collect();
+    let mut ids: Vec<Option<i64>> = hashes.iter().map(|h| cache.id_of(h)).collect();
+    let mut unknown: HashMap<DetailHash, &Finding> = HashMap::new();
+    for ((h, f), id) in hashes.iter().zip(findings).zip(&ids) {
+        if id.is_none() {
+            unknown.insert(*h, f);
+        }
+    }
+    let unknown: Vec<(DetailHash, &Finding)> = unknown.into_iter().collect();
+    let mut stored = HashMap::with_capacity(unknown.len());
+    for chunk in unknown.chunks(CHUNK) {
+        stored.extend(db.put_details(chunk).await?);
+    }
+    let mut remember = Vec::with_capacity(unknown.len());
+    for (h, f) in &unknown {
+        let id = stored
+            .get(h)
+            .ok_or_else(|| StoreError::corrupt("a stored finding detail got no id"))?;
+        remember.push((*id, (*f).clone()));
+    }
+    for (id, h) in ids.iter_mut().zip(&hashes) {
+        if id.is_none() {
+            *id = stored.get(h).copied();
+        }
+    }
+    let ids = ids
+        .into_iter()
+        .map(|id| id.ok_or_else(|| StoreError::corrupt("a finding detail got no id")))
+        .collect::<Result<Vec<i64>>>()?;
+    Ok((ids, remember))
+}
+
+/// The detail ids of `findings` when every one is cached already.
+pub fn cached_ids(cache: &DetailCache, findings: &[&Finding]) -> Option<Vec<i64>> {
+    findings
+        .iter()
+        .map(|f| cache.id_of(&detail_hash(f)))
+        .collect()
+}
+
+/// The one-asset sync of [`crate::Store::sync_findings`] as a batch: `wanted` as
+/// [`dedup_new`] left them, `ids` their detail ids; the level of each advisory is the
+/// last one given.
+pub fn new_batch(asset: AssetId, wanted: &[&NewFinding], ids: &[i64]) -> FindingsBatch {
+    FindingsBatch {
+        levels: wanted
+            .iter()
+            .map(|nf| AdvisoryLevel {
+                advisory: nf.finding.advisory.clone(),
+                level: nf.level,
+                allowed: nf.allowed,
+            })
+            .collect(),
+        details: ids
+            .iter()
+            .zip(wanted)
+            .map(|(id, nf)| (*id, Arc::new(nf.finding.clone())))
+            .collect(),
+        assets: vec![(asset, (0..wanted.len() as u32).collect())],
+    }
+}
+
+/// The last finding of each identity (package, arch, advisory), in input order.
+pub fn dedup_new(findings: &[NewFinding]) -> Vec<&NewFinding> {
+    let mut last: HashMap<super::detail::Identity<'_>, usize> =
+        HashMap::with_capacity(findings.len());
+    for (i, f) in findings.iter().enumerate() {
+        last.insert(identity(&f.finding), i);
+    }
+    findings
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| last.get(&identity(&f.finding)) == Some(i))
+        .map(|(_, f)| f)
+        .collect()
+}
