@@ -78,6 +78,16 @@ pub fn drop_explained(
     findings: &mut Vec<patchwarden_domain::finding::Finding>,
     format: PackageFormat,
 ) {
+    let drop = explained(&findings.iter().collect::<Vec<_>>(), format);
+    let mut drop = drop.into_iter();
+    findings.retain(|_| !drop.next().unwrap_or(false));
+}
+
+/// Which of one host's `findings` [`drop_explained`] drops, by position.
+pub fn explained(
+    findings: &[&patchwarden_domain::finding::Finding],
+    format: PackageFormat,
+) -> Vec<bool> {
     use std::cmp::Ordering;
     let scheme = crate::index::scheme_of(format);
     let explained = |signal: &patchwarden_domain::finding::Finding| {
@@ -95,12 +105,10 @@ pub fn drop_explained(
                 })
         })
     };
-    let drop: Vec<bool> = findings
+    findings
         .iter()
         .map(|f| f.source == SOURCE && explained(f))
-        .collect();
-    let mut drop = drop.into_iter();
-    findings.retain(|_| !drop.next().unwrap_or(false));
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::level::Level;
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
-use patchwarden_match::fleet::{evaluate, PackageTable};
 use patchwarden_match::level::{Facts, LevelPolicy};
 use patchwarden_match::{distro_key, AdvisoryIndex};
 use patchwarden_store::{
@@ -24,6 +23,9 @@ pub struct Loaded {
     pub index: AdvisoryIndex,
     pub enrichment: HashMap<String, CveEnrichment>,
     pub policy: LevelPolicy,
+    /// Changes whenever the index or the enrichment does (a load, an import applied):
+    /// results computed under one generation are valid while it lasts.
+    pub generation: u64,
 }
 
 /// How long a loaded index is trusted before it is rebuilt from the store, so that
@@ -41,6 +43,7 @@ struct Cache {
 #[derive(Debug, Default)]
 pub struct MatchEngine {
     cache: RwLock<Option<Cache>>,
+    generations: std::sync::atomic::AtomicU64,
 }
 
 impl MatchEngine {
@@ -64,9 +67,11 @@ impl MatchEngine {
                 .as_ref()
                 .is_none_or(|c| c.loaded_at.elapsed() >= INDEX_MAX_AGE)
             {
+                let mut loaded = load(store, policy).await?;
+                loaded.generation = self.next_generation();
                 *slot = Some(Cache {
                     loaded_at: std::time::Instant::now(),
-                    loaded: load(store, policy).await?,
+                    loaded,
                 });
             }
         }
@@ -77,6 +82,7 @@ impl MatchEngine {
     pub async fn apply(&self, advisories: Vec<Advisory>, enrichment: &[CveEnrichment]) {
         let mut slot = self.cache.write().await;
         if let Some(c) = slot.as_mut() {
+            c.loaded.generation = self.next_generation();
             for a in advisories {
                 c.loaded.index.upsert(a);
             }
@@ -99,6 +105,12 @@ impl MatchEngine {
                 c.loaded.enrichment.insert(merged.cve.clone(), merged);
             }
         }
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
     }
 
     /// Forget the index; the next reader rebuilds it.
@@ -138,6 +150,7 @@ async fn load(store: &dyn Store, policy: &LevelPolicy) -> Result<Loaded, ApiErro
         index: AdvisoryIndex::build(advisories),
         enrichment,
         policy: policy.clone(),
+        generation: 0,
     })
 }
 
@@ -178,28 +191,24 @@ pub async fn findings_of(
 }
 
 /// Levels and deadlines for an asset's findings, suppressed ones included; when two
-/// installed versions of one package (kernels) are hit by one advisory, the first
-/// (lowest stored) one is reported. A package-manager security finding that a feed's
-/// fix explains is left out (`signal::drop_explained`): it would count one update twice.
+/// installed versions of one package (kernels) are hit by one advisory, the one whose
+/// version sorts first as text (the first stored) is reported ([`keep_first_installed`],
+/// the rule of the fleet re-match too). A package-manager security finding that a
+/// feed's fix explains is left out (`signal::drop_explained`): it would count one
+/// update twice.
 fn new_findings(
     level_of: impl Fn(&str) -> Level,
     format: PackageFormat,
     mut found: Vec<Finding>,
 ) -> Vec<NewFinding> {
     patchwarden_match::signal::drop_explained(&mut found, format);
-    let first: Vec<bool> = {
-        let mut seen = HashSet::with_capacity(found.len());
-        found
-            .iter()
-            .map(|f| seen.insert((f.package.as_str(), f.arch.as_str(), f.advisory.as_str())))
-            .collect()
-    };
+    let keep = keep_first_installed(&found.iter().collect::<Vec<_>>());
     // One level per advisory: a host has several findings of most advisories.
     let mut levels: HashMap<String, Level> = HashMap::new();
     found
         .into_iter()
-        .zip(first)
-        .filter(|(_, first)| *first)
+        .zip(keep)
+        .filter(|(_, keep)| *keep)
         .map(|(finding, _)| {
             let level = match levels.get(&finding.advisory) {
                 Some(l) => *l,
@@ -218,7 +227,31 @@ fn new_findings(
         .collect()
 }
 
-fn level_of(loaded: &Loaded, advisory: &str) -> Level {
+/// Of one host's findings, by position, the one to keep of each (package, arch,
+/// advisory): the one whose installed version sorts first as text, the first of equals.
+pub(super) fn keep_first_installed(found: &[&Finding]) -> Vec<bool> {
+    let mut best: HashMap<(&str, &str, &str), usize> = HashMap::with_capacity(found.len());
+    for (i, f) in found.iter().enumerate() {
+        let key = (f.package.as_str(), f.arch.as_str(), f.advisory.as_str());
+        match best.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                if f.installed < found[*e.get()].installed {
+                    e.insert(i);
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+        }
+    }
+    let mut keep = vec![false; found.len()];
+    for i in best.into_values() {
+        keep[i] = true;
+    }
+    keep
+}
+
+pub(super) fn level_of(loaded: &Loaded, advisory: &str) -> Level {
     loaded
         .index
         .advisory(advisory)
@@ -415,86 +448,4 @@ async fn relevel_where(
     Ok(total)
 }
 
-/// Re-matches every asset without re-scanning host by host: every inventory is read
-/// once and interned into a [`PackageTable`], each unique (release, format, package)
-/// is evaluated once, and the hits are fanned out to the assets that have it.
-pub async fn rematch_all(
-    state: &AppState,
-    ctx: &AuditCtx,
-) -> Result<(usize, FindingsChange), ApiError> {
-    let mut table = PackageTable::new();
-    let mut hosts: Vec<(AssetId, PackageFormat, Vec<u32>)> = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_assets(&patchwarden_store::AssetFilter {
-                after,
-                limit: 500,
-                ..Default::default()
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        for a in &page {
-            if let (Some(format), Some(distro)) = (a.package_format, distro_key(&a.os)) {
-                let packages = state.store.get_inventory(a.id).await?;
-                let entries = table.intern_host(&distro, format, &packages);
-                hosts.push((a.id, format, entries));
-            } else {
-                hosts.push((a.id, PackageFormat::Deb, Vec::new()));
-            }
-        }
-    }
-    // Each unique package tuple is evaluated once, for the whole fleet, under one read
-    // of the index (hits refer to its advisories by position): each entry's findings and
-    // each advisory's level are taken out, so that the read ends before any sync.
-    let (per_entry, levels) = {
-        let loaded = state
-            .engine
-            .read(state.store.as_ref(), &state.config.levels)
-            .await?;
-        let results = evaluate(&loaded.index, &table);
-        let per_entry: Vec<Vec<Finding>> = (0..u32::try_from(table.len()).unwrap_or(u32::MAX))
-            .map(|e| results.findings_for_host(&loaded.index, &table, &[e]))
-            .collect();
-        let mut levels: HashMap<String, Level> = HashMap::new();
-        for f in per_entry.iter().flatten() {
-            if !levels.contains_key(&f.advisory) {
-                levels.insert(f.advisory.clone(), level_of(&loaded, &f.advisory));
-            }
-        }
-        (per_entry, levels)
-    };
-    let otherwise = state.config.levels.otherwise;
-    // A few syncs at once, each host's findings put together only when its sync
-    // starts (a fleet's findings all at once would not fit in memory: 858 per host in
-    // the benchmark fleet); each plans on a reader and takes the single writer only
-    // when its asset's findings changed.
-    use futures::{StreamExt, TryStreamExt};
-    let total = futures::stream::iter(&hosts)
-        .map(|(id, format, entries)| {
-            let found: Vec<Finding> = entries
-                .iter()
-                .filter_map(|e| per_entry.get(*e as usize))
-                .flatten()
-                .cloned()
-                .collect();
-            let findings = new_findings(
-                |a| levels.get(a).copied().unwrap_or(otherwise),
-                *format,
-                found,
-            );
-            async move { state.store.sync_findings(ctx, *id, &findings).await }
-        })
-        .buffer_unordered(SYNCS_IN_FLIGHT)
-        .try_fold(FindingsChange::default(), |mut total, c| async move {
-            total.add(&c);
-            Ok(total)
-        })
-        .await?;
-    Ok((hosts.len(), total))
-}
-
-/// Findings syncs [`rematch_all`] keeps in flight.
-const SYNCS_IN_FLIGHT: usize = 4;
+pub use super::rematch::rematch_all;

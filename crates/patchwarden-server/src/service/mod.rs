@@ -6,5 +6,6 @@ pub mod audit;
 pub mod feed_sync;
 pub mod login;
 pub mod matching;
+mod rematch;
 pub mod scans;
 pub mod users;

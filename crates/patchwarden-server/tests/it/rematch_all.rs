@@ -97,12 +97,29 @@ async fn the_fleet_rematch_and_the_per_asset_rematch_agree() {
     .await
     .unwrap();
 
-    // Three hosts: the whole list, the same list again (one shared inventory), and
-    // every other package of it.
+    // Four hosts: the whole list, the same list again (one shared inventory), every
+    // other package of it, and the whole list with a second installed version of every
+    // package (as kernels are), written with an explicit epoch 0: the same version, so
+    // the same advisories hit both, and the one whose version sorts first as text
+    // ("0:…") must be the one reported, by either path.
     let all = ubi9();
     let half: Vec<InstalledPackage> = all.iter().step_by(2).cloned().collect();
+    let mut twice = all.clone();
+    twice.extend(
+        all.iter()
+            .filter(|p| !p.version.contains(':'))
+            .map(|p| InstalledPackage {
+                version: format!("0:{}", p.version),
+                ..p.clone()
+            }),
+    );
     let mut assets = Vec::new();
-    for (host, packages) in [("ubi-a", &all), ("ubi-b", &all), ("ubi-c", &half)] {
+    for (host, packages) in [
+        ("ubi-a", &all),
+        ("ubi-b", &all),
+        ("ubi-c", &half),
+        ("ubi-d", &twice),
+    ] {
         let a = st.store.create_asset(&ctx(), &alma(host)).await.unwrap();
         st.store
             .replace_inventory(&ctx(), a.id, PackageFormat::Rpm, packages)
@@ -112,12 +129,51 @@ async fn the_fleet_rematch_and_the_per_asset_rematch_agree() {
     }
 
     let (hosts, cold) = rematch_all(&st, &ctx()).await.unwrap();
-    assert_eq!(hosts, 3);
+    assert_eq!(hosts, 4);
     assert!(cold.opened > 0, "the old UBI 9 list has findings: {cold:?}");
     assert_eq!((cold.kept, cold.closed), (0, 0), "{cold:?}");
     let opened = open_findings(&st).await;
     assert_eq!(opened.len(), cold.opened as usize);
-
+    let of = |asset| {
+        let st = &st;
+        async move {
+            st.store
+                .list_findings(&FindingFilter {
+                    asset: Some(asset),
+                    limit: 100_000,
+                    ..FindingFilter::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let (a, d) = (of(assets[0]).await, of(assets[3]).await);
+    assert_eq!(a.len(), d.len(), "the second versions add no finding");
+    let key = |f: &patchwarden_store::StoredFinding| {
+        (
+            f.finding.package.clone(),
+            f.finding.arch.clone(),
+            f.finding.advisory.clone(),
+        )
+    };
+    let expected: std::collections::BTreeMap<_, _> = a
+        .iter()
+        .map(|f| {
+            let v = &f.finding.installed;
+            let reported = if v.contains(':') {
+                v.clone()
+            } else {
+                std::cmp::min(v.clone(), format!("0:{v}"))
+            };
+            (key(f), reported)
+        })
+        .collect();
+    let got: std::collections::BTreeMap<_, _> = d
+        .iter()
+        .map(|f| (key(f), f.finding.installed.clone()))
+        .collect();
+    assert_eq!(got, expected, "the version first as text is reported");
+    assert!(got.values().filter(|v| v.starts_with("0:")).count() > 100);
     // The per-asset path finds the same findings: nothing to open, close or change.
     for a in &assets {
         let c = rematch_asset(&st, &ctx(), *a).await.unwrap();
