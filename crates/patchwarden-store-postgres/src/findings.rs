@@ -25,6 +25,7 @@ use patchwarden_store::{
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use std::sync::Arc;
 
 /// One connection (or transaction) seen as [`FindingsDb`].
 pub(crate) struct Db<'c>(pub &'c mut PgConnection);
@@ -330,10 +331,13 @@ impl PostgresStore {
     ) -> Result<FindingsChange> {
         let not_found = StoreError::NotFound { entity: "asset" };
         let wanted = dedup_new(findings);
-        let content: Vec<&Finding> = wanted.iter().map(|nf| &nf.finding).collect();
+        let content: Vec<Arc<Finding>> = wanted
+            .iter()
+            .map(|nf| Arc::new(nf.finding.clone()))
+            .collect();
         // The common case: every finding is stored and the asset has them open already.
         if let Some(ids) = cached_ids(&self.details, &content) {
-            let batch = new_batch(asset, &wanted, &ids);
+            let batch = new_batch(asset, &wanted, &content, &ids);
             let prepared = shared::prepare(&mut Db(&mut *self.reader().await?), &batch).await?;
             if !prepared.missing.is_empty() {
                 return Err(not_found);
@@ -345,7 +349,7 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let (ids, remember) =
             shared::put_details(&mut Db(&mut tx), &self.details, &content).await?;
-        let batch = new_batch(asset, &wanted, &ids);
+        let batch = new_batch(asset, &wanted, &content, &ids);
         let mut prepared = shared::prepare(&mut Db(&mut tx), &batch).await?;
         let change =
             shared::apply(&mut Db(&mut tx), &self.details, ctx, &batch, &mut prepared).await?;
@@ -373,7 +377,10 @@ impl PostgresStore {
         Ok(change)
     }
 
-    pub(crate) async fn store_finding_details_of(&self, findings: &[&Finding]) -> Result<Vec<i64>> {
+    pub(crate) async fn store_finding_details_of(
+        &self,
+        findings: &[Arc<Finding>],
+    ) -> Result<Vec<i64>> {
         if let Some(ids) = cached_ids(&self.details, findings) {
             return Ok(ids);
         }

@@ -2,37 +2,51 @@
 //! package tuples behind the ids, without building each host's package strings.
 
 use crate::error::db_err;
-use crate::rows::{self, ASSET_COLS};
+use patchwarden_domain::asset::OsInfo;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::package::InstalledPackage;
 use patchwarden_store::inventory_sets::{decode_ids, package_from_row};
-use patchwarden_store::{Asset, Result};
+use patchwarden_store::{AssetPackages, Result, StoreError};
 use sqlx::{PgConnection, Row};
 
-pub(crate) async fn asset_package_ids(
+pub(crate) async fn asset_packages(
     conn: &mut PgConnection,
     after: Option<AssetId>,
     limit: u32,
-) -> Result<Vec<(Asset, Vec<i64>)>> {
-    let sql = format!(
-        "SELECT {ASSET_COLS}, s.package_ids FROM assets a \
+) -> Result<Vec<AssetPackages>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.os_family, a.os_distribution, a.os_release, a.os_arch, \
+         a.package_format, s.package_ids FROM assets a \
          LEFT JOIN inventory_sets s ON s.hash = a.inventory_hash \
-         WHERE a.id > $1 ORDER BY a.id LIMIT $2"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(after.map_or(0, AssetId::get))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
+         WHERE a.id > $1 ORDER BY a.id LIMIT $2",
+    )
+    .bind(after.map_or(0, AssetId::get))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
     rows.iter()
         .map(|row| {
+            let get = |c: &str| -> Result<String> { row.try_get(c).map_err(db_err) };
             let ids: Option<Vec<u8>> = row.try_get("package_ids").map_err(db_err)?;
-            let ids = match ids {
-                Some(bytes) => decode_ids(&bytes)?,
-                None => Vec::new(),
-            };
-            Ok((rows::asset(row)?, ids))
+            let format: Option<String> = row.try_get("package_format").map_err(db_err)?;
+            Ok(AssetPackages {
+                id: AssetId::new(row.try_get("id").map_err(db_err)?),
+                os: OsInfo {
+                    family: get("os_family")?.parse().map_err(StoreError::corrupt)?,
+                    distribution: get("os_distribution")?,
+                    release: get("os_release")?,
+                    arch: get("os_arch")?,
+                },
+                format: format
+                    .map(|f| f.parse())
+                    .transpose()
+                    .map_err(StoreError::corrupt)?,
+                package_ids: match ids {
+                    Some(bytes) => decode_ids(&bytes)?,
+                    None => Vec::new(),
+                },
+            })
         })
         .collect()
 }

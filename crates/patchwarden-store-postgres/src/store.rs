@@ -15,14 +15,16 @@ use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
-    AssetAddress, AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken,
-    FindingFilter, FindingsBatch, FindingsChange, InventoryChange, NewAgent, NewAsset,
-    NewEnrollmentToken, NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey, NewSession,
-    NewToken, NewUser, ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session, Store,
-    StoredAdvisory, StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
+    AssetAddress, AssetFilter, AssetPackages, AssetPatch, AuditCtx, AuditFilter, Enrolled,
+    EnrollmentToken, FindingFilter, FindingsBatch, FindingsChange, InventoryChange, NewAgent,
+    NewAsset, NewEnrollmentToken, NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey,
+    NewSession, NewToken, NewUser, ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session,
+    Store, StoredAdvisory, StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User,
+    UserPatch,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
+use std::sync::Arc;
 
 impl PostgresStore {
     pub(crate) async fn reader(&self) -> Result<PoolConnection<Postgres>> {
@@ -86,13 +88,13 @@ impl Store for PostgresStore {
         self.named(inventory::get(&mut *self.reader().await?, &self.packages, id).await)
     }
 
-    async fn list_asset_package_ids(
+    async fn list_asset_packages(
         &self,
         after: Option<AssetId>,
         limit: u32,
-    ) -> Result<Vec<(Asset, Vec<i64>)>> {
+    ) -> Result<Vec<AssetPackages>> {
         let mut conn = self.reader().await?;
-        self.named(match_inputs::asset_package_ids(&mut conn, after, limit).await)
+        self.named(match_inputs::asset_packages(&mut conn, after, limit).await)
     }
 
     async fn packages_by_id(&self, ids: &[i64]) -> Result<Vec<(i64, InstalledPackage)>> {
@@ -248,7 +250,7 @@ impl Store for PostgresStore {
         self.named(self.sync_findings_of(ctx, asset, items).await)
     }
 
-    async fn store_finding_details(&self, findings: &[&Finding]) -> Result<Vec<i64>> {
+    async fn store_finding_details(&self, findings: &[Arc<Finding>]) -> Result<Vec<i64>> {
         self.named(self.store_finding_details_of(findings).await)
     }
 

@@ -3,10 +3,13 @@
 -- after it lands. Timestamps are INTEGER microseconds.
 
 -- What a finding says, once per distinct content (hash: SHA-256 of the fields); rows
--- never change.
+-- never change. The one process that owns the file keeps every hash in memory and
+-- alone inserts (patchwarden_store::findings::detail::DetailCache), so the column
+-- needs no index: a fleet re-match writes a few hundred thousand rows, and indexes on
+-- random keys made that four times slower.
 CREATE TABLE finding_details (
     id          INTEGER PRIMARY KEY,
-    hash        BLOB    NOT NULL UNIQUE,
+    hash        BLOB    NOT NULL,
     package     TEXT    NOT NULL,
     arch        TEXT    NOT NULL,
     installed   TEXT    NOT NULL,
@@ -19,7 +22,6 @@ CREATE TABLE finding_details (
     evidence    TEXT    NOT NULL,
     suppressed  TEXT
 );
-CREATE INDEX finding_details_advisory ON finding_details (advisory_id);
 
 -- The level of every open finding of an advisory, and the time allowed at that level.
 CREATE TABLE advisory_levels (

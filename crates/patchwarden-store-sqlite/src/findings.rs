@@ -24,6 +24,7 @@ use patchwarden_store::{
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::sync::Arc;
 
 /// One connection (or transaction) seen as [`FindingsDb`].
 pub(crate) struct Db<'c>(pub &'c mut SqliteConnection);
@@ -95,12 +96,20 @@ impl FindingsDb for Db<'_> {
         if new.is_empty() {
             return Ok(Vec::new());
         }
+        // No unique index: the store's cache is complete (see `details_ready`), so none
+        // of these is stored yet. Inside the writer's transaction nobody else inserts:
+        // the ids are given here, after the largest one.
+        let (last,): (i64,) = sqlx::query_as("SELECT coalesce(max(id), 0) FROM finding_details")
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(db_err)?;
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO finding_details (hash, package, arch, installed, fixed, status, \
+            "INSERT INTO finding_details (id, hash, package, arch, installed, fixed, status, \
              advisory_id, source, cves, distro, evidence, suppressed) ",
         );
-        q.push_values(new, |mut b, (hash, f)| {
-            b.push_bind(hash.as_slice())
+        q.push_values(new.iter().zip(last + 1..), |mut b, ((hash, f), id)| {
+            b.push_bind(id)
+                .push_bind(hash.as_slice())
                 .push_bind(f.package.as_str())
                 .push_bind(f.arch.as_str())
                 .push_bind(f.installed.as_str())
@@ -113,35 +122,28 @@ impl FindingsDb for Db<'_> {
                 .push_bind(f.evidence.as_str())
                 .push_bind(f.suppressed.as_deref());
         });
-        q.push(" ON CONFLICT (hash) DO NOTHING");
         q.build().execute(&mut *self.0).await.map_err(db_err)?;
-        let mut q =
-            QueryBuilder::<Sqlite>::new("SELECT hash, id FROM finding_details WHERE hash IN ");
-        crate::sql::push_list(&mut q, new.iter().map(|(h, _)| h.as_slice()));
-        let rows: Vec<(Vec<u8>, i64)> = q
-            .build_query_as()
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter()
-            .map(|(h, id)| {
-                let h = DetailHash::try_from(h.as_slice())
-                    .map_err(|_| StoreError::corrupt("a finding detail hash of a wrong length"))?;
-                Ok((h, id))
-            })
-            .collect()
+        Ok(new
+            .iter()
+            .zip(last + 1..)
+            .map(|((h, _), id)| (*h, id))
+            .collect())
     }
 
     async fn detail_ids_of(&mut self, advisories: &[&str]) -> Result<Vec<i64>> {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("SELECT id FROM finding_details WHERE advisory_id IN ");
-        crate::sql::push_list(&mut q, advisories.iter().copied());
-        let rows: Vec<(i64,)> = q
-            .build_query_as()
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        // One pass over the table (it has no index on the advisory; this serves the
+        // rare re-levelling of stored levels).
+        let wanted: std::collections::HashSet<&str> = advisories.iter().copied().collect();
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, advisory_id FROM finding_details")
+                .fetch_all(&mut *self.0)
+                .await
+                .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, a)| wanted.contains(a.as_str()))
+            .map(|(id, _)| id)
+            .collect())
     }
 
     async fn levels(&mut self, advisories: &[&str]) -> Result<Vec<AdvisoryLevel>> {
@@ -327,6 +329,30 @@ impl FindingsDb for Db<'_> {
 }
 
 impl SqliteStore {
+    /// Makes the detail cache complete, once: only this process writes the file, so
+    /// from then on a content it does not know is not stored (the table has no unique
+    /// index). Two tasks that insert the same new content in the moment between one's
+    /// commit and its caching store it twice; both rows are valid.
+    async fn details_ready(&self) -> Result<()> {
+        if self.details.is_complete() {
+            return Ok(());
+        }
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, hash FROM finding_details")
+            .fetch_all(&mut *self.reader().await?)
+            .await
+            .map_err(db_err)?;
+        let rows = rows
+            .into_iter()
+            .map(|(id, h)| {
+                DetailHash::try_from(h.as_slice())
+                    .map(|h| (id, h))
+                    .map_err(|_| StoreError::corrupt("a finding detail hash of a wrong length"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.details.load(rows);
+        Ok(())
+    }
+
     pub(crate) async fn sync_findings_of(
         &self,
         ctx: &AuditCtx,
@@ -334,11 +360,15 @@ impl SqliteStore {
         findings: &[NewFinding],
     ) -> Result<FindingsChange> {
         let not_found = StoreError::NotFound { entity: "asset" };
+        self.details_ready().await?;
         let wanted = dedup_new(findings);
-        let content: Vec<&Finding> = wanted.iter().map(|nf| &nf.finding).collect();
+        let content: Vec<Arc<Finding>> = wanted
+            .iter()
+            .map(|nf| Arc::new(nf.finding.clone()))
+            .collect();
         // The common case: every finding is stored and the asset has them open already.
         if let Some(ids) = cached_ids(&self.details, &content) {
-            let batch = new_batch(asset, &wanted, &ids);
+            let batch = new_batch(asset, &wanted, &content, &ids);
             let prepared = shared::prepare(&mut Db(&mut *self.reader().await?), &batch).await?;
             if !prepared.missing.is_empty() {
                 return Err(not_found);
@@ -354,7 +384,7 @@ impl SqliteStore {
             .map_err(db_err)?;
         let (ids, remember) =
             shared::put_details(&mut Db(&mut tx), &self.details, &content).await?;
-        let batch = new_batch(asset, &wanted, &ids);
+        let batch = new_batch(asset, &wanted, &content, &ids);
         let mut prepared = shared::prepare(&mut Db(&mut tx), &batch).await?;
         let change =
             shared::apply(&mut Db(&mut tx), &self.details, ctx, &batch, &mut prepared).await?;
@@ -386,7 +416,11 @@ impl SqliteStore {
         Ok(change)
     }
 
-    pub(crate) async fn store_finding_details_of(&self, findings: &[&Finding]) -> Result<Vec<i64>> {
+    pub(crate) async fn store_finding_details_of(
+        &self,
+        findings: &[Arc<Finding>],
+    ) -> Result<Vec<i64>> {
+        self.details_ready().await?;
         if let Some(ids) = cached_ids(&self.details, findings) {
             return Ok(ids);
         }

@@ -16,12 +16,14 @@ use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_domain::user::Username;
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
-    AssetAddress, AssetFilter, AssetPatch, AuditCtx, AuditFilter, Enrolled, EnrollmentToken,
-    FindingFilter, FindingsBatch, FindingsChange, InventoryChange, NewAgent, NewAsset,
-    NewEnrollmentToken, NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey, NewSession,
-    NewToken, NewUser, ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session, Store,
-    StoredAdvisory, StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User, UserPatch,
+    AssetAddress, AssetFilter, AssetPackages, AssetPatch, AuditCtx, AuditFilter, Enrolled,
+    EnrollmentToken, FindingFilter, FindingsBatch, FindingsChange, InventoryChange, NewAgent,
+    NewAsset, NewEnrollmentToken, NewFinding, NewJob, NewJobReport, NewScanImport, NewServerKey,
+    NewSession, NewToken, NewUser, ReportsRecorded, Result, ScanFindingFilter, ScanImport, Session,
+    Store, StoredAdvisory, StoredFinding, StoredJob, StoredJobReport, StoredScanFinding, User,
+    UserPatch,
 };
+use std::sync::Arc;
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -94,12 +96,12 @@ impl Store for SqliteStore {
         inventory::get(&mut *self.reader().await?, &self.packages, id).await
     }
 
-    async fn list_asset_package_ids(
+    async fn list_asset_packages(
         &self,
         after: Option<AssetId>,
         limit: u32,
-    ) -> Result<Vec<(Asset, Vec<i64>)>> {
-        match_inputs::asset_package_ids(&mut *self.reader().await?, after, limit).await
+    ) -> Result<Vec<AssetPackages>> {
+        match_inputs::asset_packages(&mut *self.reader().await?, after, limit).await
     }
 
     async fn packages_by_id(&self, ids: &[i64]) -> Result<Vec<(i64, InstalledPackage)>> {
@@ -260,7 +262,7 @@ impl Store for SqliteStore {
         self.sync_findings_of(ctx, asset, items).await
     }
 
-    async fn store_finding_details(&self, findings: &[&Finding]) -> Result<Vec<i64>> {
+    async fn store_finding_details(&self, findings: &[Arc<Finding>]) -> Result<Vec<i64>> {
         self.store_finding_details_of(findings).await
     }
 

@@ -88,14 +88,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<InventoryChange>;
     /// The asset's packages ordered by (name, arch, version).
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>>;
-    /// Assets ordered by id after `after`, at most `limit`, each with its inventory as
-    /// the ascending ids of its packages (see [`Store::packages_by_id`]): what a fleet
-    /// re-match reads, without building every host's package strings.
-    async fn list_asset_package_ids(
+    /// Assets ordered by id after `after`, at most `limit`, each with what matching
+    /// needs: what a fleet re-match reads, without building every host's package
+    /// strings.
+    async fn list_asset_packages(
         &self,
         after: Option<AssetId>,
         limit: u32,
-    ) -> Result<Vec<(Asset, Vec<i64>)>>;
+    ) -> Result<Vec<AssetPackages>>;
     /// The package tuples with these ids (unknown ids are absent).
     async fn packages_by_id(&self, ids: &[i64]) -> Result<Vec<(i64, InstalledPackage)>>;
 
@@ -213,7 +213,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Stores what each finding says once per distinct content (rows shared by every
     /// asset with the same finding, never changed) and returns their ids, in order:
     /// the `details` of a [`FindingsBatch`].
-    async fn store_finding_details(&self, findings: &[&Finding]) -> Result<Vec<i64>>;
+    async fn store_finding_details(&self, findings: &[std::sync::Arc<Finding>])
+        -> Result<Vec<i64>>;
     /// [`Store::sync_findings`] for many assets at once (a fleet re-match), in one
     /// transaction: the assets whose findings are already what they want cost one
     /// digest comparison each. Assets that no longer exist are skipped.

@@ -61,17 +61,32 @@ pub struct NewFinding {
     pub allowed: SignedDuration,
 }
 
+/// What matching needs of one asset: its release and package format, and its
+/// inventory as the ascending ids of its packages (see `Store::packages_by_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetPackages {
+    pub id: AssetId,
+    pub os: patchwarden_domain::asset::OsInfo,
+    pub format: Option<patchwarden_domain::package::PackageFormat>,
+    pub package_ids: Vec<i64>,
+}
+
+/// Stored detail ids and contents of a batch's findings, shared between batches.
+pub type BatchDetails = std::sync::Arc<[(i64, std::sync::Arc<Finding>)]>;
+
 /// The findings of many assets at once (a fleet re-match): every distinct finding once,
 /// stored beforehand with [`crate::Store::store_finding_details`], and per asset the
 /// positions of its findings among them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FindingsBatch {
     /// The level of every advisory the details name (applied first where it changed).
     pub levels: Vec<AdvisoryLevel>,
-    /// Stored detail id and content of each distinct finding.
-    pub details: Vec<(i64, std::sync::Arc<Finding>)>,
-    /// Per asset, positions in `details`; a later finding of the same package, arch
-    /// and advisory replaces an earlier one. Each new finding opens in this order.
+    /// Stored detail id and content of each distinct finding (shared: a fleet
+    /// re-match hands every page the same list).
+    pub details: BatchDetails,
+    /// Per asset, positions in `details`, naming each (package, arch, advisory) at most
+    /// once (the caller chooses among duplicates; the store does not look again). Each
+    /// new finding opens in this order.
     pub assets: Vec<(AssetId, Vec<u32>)>,
 }
 

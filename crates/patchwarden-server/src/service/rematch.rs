@@ -15,12 +15,13 @@ use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_match::distro_key;
-use patchwarden_store::{AdvisoryLevel, AuditCtx, FindingsBatch, FindingsChange};
+use patchwarden_store::{AdvisoryLevel, AuditCtx, BatchDetails, FindingsBatch, FindingsChange};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// Assets read, and synced in one transaction, at a time.
-const PAGE: u32 = 1000;
+/// Assets read, and synced in one transaction, at a time (a page of 5,000 AlmaLinux
+/// hosts holds about 60 MB of package ids and writes 7 MB).
+const PAGE: u32 = 5000;
 /// An entry not interned yet, in [`Fleet::entry_of`].
 const NONE: u32 = u32::MAX;
 /// Package ids above this are refused (the tables are indexed by them).
@@ -36,15 +37,21 @@ struct Fleet {
     /// Entry `e`'s details are `entry_details[offsets[e]..offsets[e + 1]]`.
     offsets: Vec<u32>,
     entry_details: Vec<u32>,
+    /// Per entry, the number of its package's (name, arch): only entries of one
+    /// number can give two findings of one (package, arch, advisory) on a host.
+    entry_group: Vec<u32>,
+    groups: HashMap<(String, String), u32>,
+    /// Per entry, whether any of its details is a package-manager signal finding.
+    entry_signal: Vec<bool>,
     /// Every detail found: its stored id (0 until stored) and content.
     details: Vec<(i64, Arc<Finding>)>,
     /// Per detail, the number of its (package, arch, advisory).
     identity: Vec<u32>,
     identities: HashMap<(String, String, String), u32>,
-    /// Per detail, whether it is a package-manager signal finding.
-    signal: Vec<bool>,
     /// The level of every advisory of the index.
     levels: HashMap<String, AdvisoryLevel>,
+    /// `details` as every page's batch shares it, made again after details were added.
+    shared: Option<BatchDetails>,
     /// Package tuples read so far.
     packages: HashMap<i64, InstalledPackage>,
 }
@@ -84,16 +91,30 @@ impl Fleet {
         let next = u32::try_from(self.identities.len()).unwrap_or(u32::MAX);
         self.identity
             .push(*self.identities.entry(key).or_insert(next));
-        self.signal
-            .push(f.source == patchwarden_match::signal::SOURCE);
         self.details.push((0, Arc::new(f)));
         pos
+    }
+
+    fn shared(&mut self) -> BatchDetails {
+        self.shared
+            .get_or_insert_with(|| self.details.clone().into())
+            .clone()
     }
 
     fn entry_details(&self, e: u32) -> &[u32] {
         let (a, b) = (self.offsets[e as usize], self.offsets[e as usize + 1]);
         &self.entry_details[a as usize..b as usize]
     }
+}
+
+/// Where a run's time went, for the log.
+#[derive(Debug, Default)]
+struct Spent {
+    read: std::time::Duration,
+    evaluate: std::time::Duration,
+    assemble: std::time::Duration,
+    /// Waiting for the previous page's writes to finish.
+    wait: std::time::Duration,
 }
 
 /// One asset of a page, as the run sees it.
@@ -107,6 +128,10 @@ struct Host {
 
 /// Re-matches every asset: see the module documentation. Returns the number of assets
 /// and what changed.
+///
+/// While the store writes one page, the next is read, evaluated and put together (on a
+/// blocking thread, so the runtime's workers stay free for requests): the database and
+/// the matching each keep a core busy.
 pub async fn rematch_all(
     state: &AppState,
     ctx: &AuditCtx,
@@ -115,35 +140,82 @@ pub async fn rematch_all(
     let mut total = FindingsChange::default();
     let mut hosts = 0;
     let mut after = None;
+    let mut spent = Spent::default();
+    let mut writing: Option<tokio::task::JoinHandle<patchwarden_store::Result<FindingsChange>>> =
+        None;
     loop {
-        let page = state.store.list_asset_package_ids(after, PAGE).await?;
-        let Some((last, _)) = page.last() else { break };
+        let clock = std::time::Instant::now();
+        let page = state.store.list_asset_packages(after, PAGE).await?;
+        spent.read += clock.elapsed();
+        let Some(last) = page.last() else { break };
         after = Some(last.id);
         hosts += page.len();
         let page: Vec<Host> = page
             .into_iter()
-            .map(|(a, packages)| Host {
+            .map(|a| Host {
                 id: a.id,
-                key: match (a.package_format, distro_key(&a.os)) {
+                key: match (a.format, distro_key(&a.os)) {
                     (Some(f), Some(d)) => Some((fleet.distro(&d), f)),
                     _ => None,
                 },
-                packages,
+                packages: a.package_ids,
             })
             .collect();
-        if !evaluate(state, &mut fleet, &page).await? {
+        let clock = std::time::Instant::now();
+        let current = evaluate(state, &mut fleet, &page).await?;
+        spent.evaluate += clock.elapsed();
+        if !current {
             // The index changed under the run: start over with the new one (the
             // assets already synced are matched again, which changes nothing).
+            if let Some(w) = writing.take() {
+                finish(w).await?;
+            }
             fleet = fresh(state, ctx).await?;
             after = None;
             hosts = 0;
             total = FindingsChange::default();
             continue;
         }
-        let batch = assemble(&fleet, &page)?;
-        total.add(&state.store.sync_findings_batch(ctx, &batch).await?);
+        let clock = std::time::Instant::now();
+        let (back, batch) = tokio::task::spawn_blocking(move || {
+            let batch = assemble(&mut fleet, &page);
+            (fleet, batch)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        fleet = back;
+        let batch = batch?;
+        spent.assemble += clock.elapsed();
+        let clock = std::time::Instant::now();
+        if let Some(w) = writing.take() {
+            total.add(&finish(w).await?);
+        }
+        spent.wait += clock.elapsed();
+        let (store, ctx) = (state.store.clone(), ctx.clone());
+        writing = Some(tokio::spawn(async move {
+            store.sync_findings_batch(&ctx, &batch).await
+        }));
     }
+    if let Some(w) = writing.take() {
+        total.add(&finish(w).await?);
+    }
+    tracing::info!(
+        hosts,
+        entries = fleet.offsets.len() - 1,
+        details = fleet.details.len(),
+        read = ?spent.read,
+        evaluate = ?spent.evaluate,
+        assemble = ?spent.assemble,
+        waiting_for_writes = ?spent.wait,
+        "fleet re-matched"
+    );
     Ok((hosts, total))
+}
+
+async fn finish(
+    w: tokio::task::JoinHandle<patchwarden_store::Result<FindingsChange>>,
+) -> Result<FindingsChange, ApiError> {
+    Ok(w.await.map_err(ApiError::internal)??)
 }
 
 /// A new run over the current index, with every advisory's level applied first (the
@@ -200,6 +272,7 @@ async fn evaluate(state: &AppState, fleet: &mut Fleet, page: &[Host]) -> Result<
             .extend(state.store.packages_by_id(chunk).await?);
     }
     let first_new = fleet.details.len();
+    fleet.shared = None;
     {
         let loaded = state
             .engine
@@ -213,17 +286,31 @@ async fn evaluate(state: &AppState, fleet: &mut Fleet, page: &[Host]) -> Result<
         let mut hits = Vec::new();
         for (d, format, pid) in new_entries {
             let entry = u32::try_from(fleet.offsets.len() - 1).unwrap_or(NONE);
+            let mut group = NONE;
+            let mut signal = false;
             if let (Some(distro), Some(pkg)) = (distros.get(&d), fleet.packages.get(&pid)) {
+                let next = u32::try_from(fleet.groups.len()).unwrap_or(NONE);
+                group = *fleet
+                    .groups
+                    .entry((pkg.name.clone(), pkg.arch.clone()))
+                    .or_insert(next);
                 if loaded.index.mentions(distro, pkg) {
                     hits.clear();
                     loaded.index.hits(distro, format, pkg, &mut hits);
-                    let found = loaded.index.findings(distro, pkg, &hits);
+                    let mut found = loaded.index.findings(distro, pkg, &hits);
+                    // An advisory can hit one package twice (through a binary and a
+                    // source statement): one finding per advisory, the first.
+                    let mut seen: HashSet<String> = HashSet::new();
+                    found.retain(|f| seen.insert(f.advisory.clone()));
                     for f in found {
+                        signal |= f.source == patchwarden_match::signal::SOURCE;
                         let pos = fleet.add_detail(f);
                         fleet.entry_details.push(pos);
                     }
                 }
             }
+            fleet.entry_group.push(group);
+            fleet.entry_signal.push(signal);
             fleet
                 .offsets
                 .push(u32::try_from(fleet.entry_details.len()).unwrap_or(NONE));
@@ -232,9 +319,9 @@ async fn evaluate(state: &AppState, fleet: &mut Fleet, page: &[Host]) -> Result<
             }
         }
     }
-    let fresh: Vec<&Finding> = fleet.details[first_new..]
+    let fresh: Vec<Arc<Finding>> = fleet.details[first_new..]
         .iter()
-        .map(|(_, f)| &**f)
+        .map(|(_, f)| Arc::clone(f))
         .collect();
     let ids = state.store.store_finding_details(&fresh).await?;
     for ((id, _), stored) in fleet.details[first_new..].iter_mut().zip(ids) {
@@ -243,33 +330,46 @@ async fn evaluate(state: &AppState, fleet: &mut Fleet, page: &[Host]) -> Result<
     Ok(true)
 }
 
-/// The page as one batch: each host's findings (one per package, arch and advisory,
-/// the first installed version as text of several; signal findings a feed explains
-/// left out), with the page's details and their advisories' levels.
-fn assemble(fleet: &Fleet, page: &[Host]) -> Result<FindingsBatch, ApiError> {
-    let mut batch = FindingsBatch::default();
-    // Page-local position of each of the fleet's details, or NONE.
-    let mut local = vec![NONE; fleet.details.len()];
-    let mut stamp = vec![usize::MAX; fleet.identities.len()];
+/// The page as one batch over the fleet's details: each host's findings (one per
+/// package, arch and advisory, the first installed version as text of several; signal
+/// findings a feed explains left out), with every advisory's level.
+fn assemble(fleet: &mut Fleet, page: &[Host]) -> Result<FindingsBatch, ApiError> {
+    let details = fleet.shared();
+    let mut assets = Vec::with_capacity(page.len());
+    let mut group_seen = vec![usize::MAX; fleet.groups.len()];
+    let mut identity_seen = vec![usize::MAX; fleet.identities.len()];
     let mut slot = vec![0usize; fleet.identities.len()];
-    let mut list: Vec<u32> = Vec::new();
+    let mut with_details: Vec<u32> = Vec::new();
     for (k, h) in page.iter().enumerate() {
-        list.clear();
+        let mut list: Vec<u32> = Vec::new();
         if let Some(key) = h.key {
             let map = fleet
                 .entry_of
                 .get(&key)
                 .ok_or_else(|| ApiError::internal("a page's packages were not interned"))?;
-            let mut signals = false;
+            with_details.clear();
+            let (mut collide, mut signals) = (false, false);
             for &pid in &h.packages {
                 let e = map.get(pid as usize).copied().unwrap_or(NONE);
                 if e >= NONE - 1 {
                     return Err(ApiError::internal("a page's package was not evaluated"));
                 }
-                for &dp in fleet.entry_details(e) {
-                    signals |= fleet.signal[dp as usize];
-                    list.push(dp);
+                if fleet.offsets[e as usize] == fleet.offsets[e as usize + 1] {
+                    continue;
                 }
+                with_details.push(e);
+                let g = fleet.entry_group[e as usize] as usize;
+                collide |= group_seen[g] == k;
+                group_seen[g] = k;
+                signals |= fleet.entry_signal[e as usize];
+            }
+            let n: usize = with_details
+                .iter()
+                .map(|e| fleet.entry_details(*e).len())
+                .sum();
+            list.reserve_exact(n);
+            for e in &with_details {
+                list.extend_from_slice(fleet.entry_details(*e));
             }
             if signals {
                 let refs: Vec<&Finding> = list
@@ -280,45 +380,44 @@ fn assemble(fleet: &Fleet, page: &[Host]) -> Result<FindingsBatch, ApiError> {
                 let mut drop = drop.into_iter();
                 list.retain(|_| !drop.next().unwrap_or(false));
             }
-            // One per identity: the first installed version as text.
-            let mut kept = 0;
-            for i in 0..list.len() {
-                let dp = list[i];
-                let n = fleet.identity[dp as usize] as usize;
-                if stamp[n] == k {
-                    let other = &mut list[slot[n]];
-                    let installed = |p: u32| fleet.details[p as usize].1.installed.as_str();
-                    if installed(dp) < installed(*other) {
-                        *other = dp;
-                    }
-                } else {
-                    stamp[n] = k;
-                    slot[n] = kept;
-                    list[kept] = dp;
-                    kept += 1;
-                }
+            if collide {
+                keep_first_installed(fleet, &mut list, k, &mut identity_seen, &mut slot);
             }
-            list.truncate(kept);
         }
-        let mut positions = Vec::with_capacity(list.len());
-        for dp in &list {
-            let p = &mut local[*dp as usize];
-            if *p == NONE {
-                *p = u32::try_from(batch.details.len()).unwrap_or(NONE);
-                batch.details.push(fleet.details[*dp as usize].clone());
-            }
-            positions.push(*p);
-        }
-        batch.assets.push((h.id, positions));
+        assets.push((h.id, list));
     }
-    let advisories: HashSet<&str> = batch
-        .details
-        .iter()
-        .map(|(_, f)| f.advisory.as_str())
-        .collect();
-    batch.levels = advisories
-        .into_iter()
-        .filter_map(|a| fleet.levels.get(a).cloned())
-        .collect();
-    Ok(batch)
+    Ok(FindingsBatch {
+        levels: fleet.levels.values().cloned().collect(),
+        details,
+        assets,
+    })
+}
+
+/// One finding per (package, arch, advisory) in `list`: of several, the one whose
+/// installed version sorts first as text (see `matching::keep_first_installed`).
+fn keep_first_installed(
+    fleet: &Fleet,
+    list: &mut Vec<u32>,
+    host: usize,
+    seen: &mut [usize],
+    slot: &mut [usize],
+) {
+    let installed = |p: u32| fleet.details[p as usize].1.installed.as_str();
+    let mut kept = 0;
+    for i in 0..list.len() {
+        let dp = list[i];
+        let n = fleet.identity[dp as usize] as usize;
+        if seen[n] == host {
+            let other = slot[n];
+            if installed(dp) < installed(list[other]) {
+                list[other] = dp;
+            }
+        } else {
+            seen[n] = host;
+            slot[n] = kept;
+            list[kept] = dp;
+            kept += 1;
+        }
+    }
+    list.truncate(kept);
 }

@@ -189,3 +189,83 @@ async fn the_fleet_rematch_and_the_per_asset_rematch_agree() {
     );
     assert_eq!(open_findings(&st).await, opened);
 }
+
+/// An advisory that names a package both as a binary and as a source package hits it
+/// twice; either path reports one finding, and both agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_advisory_that_hits_a_package_twice_is_one_finding() {
+    use patchwarden_domain::advisory::{
+        Advisory, AffectedPackage, DistroRelease, NameKind, PackageState, VersionRange,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.database.url = format!("sqlite://{}", dir.path().join("pw.db").display());
+    let store: Arc<dyn Store> = patchwarden_server::server::open_store(&cfg).await.unwrap();
+    let st = AppState::new(store, Arc::new(SystemClock) as Arc<dyn Clock>, cfg);
+    let statement = |name_kind, fixed: &str| AffectedPackage {
+        distro: DistroRelease {
+            ecosystem: "almalinux".into(),
+            release: "9".into(),
+        },
+        scheme: PackageFormat::Rpm,
+        name: "openssl".into(),
+        name_kind,
+        arches: vec![],
+        state: PackageState::Fixed {
+            ranges: vec![VersionRange {
+                introduced: None,
+                fixed: Some(fixed.into()),
+                last_affected: None,
+                limit: None,
+            }],
+        },
+    };
+    let advisory = Advisory {
+        id: "ALSA-TWICE".into(),
+        source: "osv".into(),
+        aliases: vec!["CVE-2099-0001".into()],
+        published: None,
+        modified: None,
+        title: None,
+        severity: None,
+        cvss: vec![],
+        affected: vec![
+            statement(NameKind::Binary, "1:3.0.7-25.el9"),
+            statement(NameKind::Source, "1:3.0.7-26.el9"),
+        ],
+        references: vec![],
+    };
+    store_import(
+        &st,
+        &ctx(),
+        patchwarden_advisory::ImportResult {
+            advisories: vec![advisory],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let a = st.store.create_asset(&ctx(), &alma("twice")).await.unwrap();
+    let openssl = InstalledPackage {
+        name: "openssl".into(),
+        version: "1:3.0.7-24.el9".into(),
+        arch: "x86_64".into(),
+        source_name: None,
+        source_version: None,
+    };
+    st.store
+        .replace_inventory(&ctx(), a.id, PackageFormat::Rpm, &[openssl])
+        .await
+        .unwrap();
+    let (_, fleet) = rematch_all(&st, &ctx()).await.unwrap();
+    assert_eq!(fleet.opened, 1, "{fleet:?}");
+    let found = open_findings(&st).await;
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].contains("fixed 1:3.0.7-25.el9"),
+        "the first hit: {found:?}"
+    );
+    let one = rematch_asset(&st, &ctx(), a.id).await.unwrap();
+    assert_eq!((one.opened, one.kept, one.closed), (0, 1, 0), "{one:?}");
+    assert_eq!(open_findings(&st).await, found);
+}

@@ -103,19 +103,27 @@ impl DetailColumns {
     }
 }
 
-/// At most this many details are cached; past it the cache starts again empty (rows
-/// are read back on demand). A fleet of 100,000 hosts of one distribution has a few
-/// ten thousand distinct findings.
-const CACHE_MAX: usize = 1 << 20;
+/// At most this many details' contents are cached; past it that part of the cache
+/// starts again empty (rows are read back on demand). A fleet of 100,000 AlmaLinux
+/// hosts has about 400,000 distinct findings.
+const CONTENT_MAX: usize = 1 << 21;
 
 #[derive(Debug, Default)]
 struct Maps {
+    /// Every id whose content address is known (all rows once [`DetailCache::load`]
+    /// ran).
     by_hash: HashMap<DetailHash, i64>,
     by_id: HashMap<i64, Arc<Finding>>,
+    complete: bool,
 }
 
 /// Committed `finding_details` rows, by content address and by id. Entries are added
 /// only after the transaction that wrote them committed.
+///
+/// A backend whose database has one writing process (SQLite) makes the cache
+/// complete ([`DetailCache::load`]: every content address, 40 bytes each) and
+/// inserts only what it lacks; one shared by replicas (PostgreSQL) lets a unique
+/// index decide instead.
 #[derive(Debug, Default)]
 pub struct DetailCache {
     maps: Mutex<Maps>,
@@ -127,6 +135,19 @@ impl DetailCache {
         self.maps
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether every stored row's content address is known.
+    pub fn is_complete(&self) -> bool {
+        self.lock().complete
+    }
+
+    /// Every stored row's content address, read once: from then on a content the cache
+    /// does not know is not stored.
+    pub fn load(&self, rows: impl IntoIterator<Item = (i64, DetailHash)>) {
+        let mut maps = self.lock();
+        maps.by_hash.extend(rows.into_iter().map(|(id, h)| (h, id)));
+        maps.complete = true;
     }
 
     /// The id of the row with this content, when cached.
@@ -146,16 +167,15 @@ impl DetailCache {
         out
     }
 
-    /// Remembers committed rows.
-    pub fn remember(&self, rows: impl IntoIterator<Item = (i64, Finding)>) {
+    /// Remembers committed rows, with their content address.
+    pub fn remember(&self, rows: impl IntoIterator<Item = (i64, DetailHash, Arc<Finding>)>) {
         let mut maps = self.lock();
-        for (id, f) in rows {
-            if maps.by_id.len() >= CACHE_MAX {
+        for (id, hash, f) in rows {
+            if maps.by_id.len() >= CONTENT_MAX {
                 maps.by_id.clear();
-                maps.by_hash.clear();
             }
-            maps.by_hash.insert(detail_hash(&f), id);
-            maps.by_id.insert(id, Arc::new(f));
+            maps.by_hash.insert(hash, id);
+            maps.by_id.insert(id, f);
         }
     }
 
@@ -223,7 +243,7 @@ mod tests {
     fn cache_by_id_and_by_content() {
         let cache = DetailCache::default();
         assert_eq!(cache.missing([3, 1, 3]), [1, 3]);
-        cache.remember([(3, finding())]);
+        cache.remember([(3, detail_hash(&finding()), Arc::new(finding()))]);
         assert_eq!(cache.id_of(&detail_hash(&finding())), Some(3));
         assert_eq!(cache.missing([3, 1]), [1]);
         let got = cache.get_many([1, 3]);

@@ -102,13 +102,14 @@ pub struct ClosedQuery<'a> {
 pub trait FindingsDb: Send {
     /// The `finding_details` rows with these ids (unknown ids are absent).
     async fn details(&mut self, ids: &[i64]) -> Result<Vec<(i64, Finding)>>;
-    /// Stores the details whose content address is not stored yet; returns the id of
-    /// every given one, in any order.
+    /// Stores details the cache does not know (on a backend whose cache is complete,
+    /// none of them is stored; otherwise some may be, and are not stored twice);
+    /// returns the id of every given one, in any order.
     async fn put_details(
         &mut self,
         new: &[(DetailHash, &Finding)],
     ) -> Result<Vec<(DetailHash, i64)>>;
-    /// Ids of the details of these advisories.
+    /// Ids of the details of these advisories (any number of them).
     async fn detail_ids_of(&mut self, advisories: &[&str]) -> Result<Vec<i64>>;
     /// The stored levels of these advisories (unknown ones are absent).
     async fn levels(&mut self, advisories: &[&str]) -> Result<Vec<AdvisoryLevel>>;

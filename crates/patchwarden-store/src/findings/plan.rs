@@ -46,6 +46,15 @@ pub fn wanted_digest(wanted: &[i64]) -> Vec<u8> {
 /// The details at hand, by id.
 pub type Details = HashMap<i64, Arc<Finding>>;
 
+/// A detail a sync wants: its id, whether it is suppressed (kept apart so that
+/// planning an asset without open findings never reads the content), its content.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub id: i64,
+    pub suppressed: bool,
+    pub finding: &'a Finding,
+}
+
 pub(super) fn detail(details: &Details, id: i64) -> Result<&Finding> {
     details
         .get(&id)
@@ -72,7 +81,8 @@ impl SyncPlan {
 }
 
 /// Plans a sync at `at` (storage microseconds). `wanted` holds one detail (id and
-/// content) per identity; `open_details` holds the content of every open detail. A wanted
+/// content) per identity, `digest` is their [`wanted_digest`]; `open_details` holds
+/// the content of every open detail. A wanted
 /// detail already open stays as it is. A wanted finding whose identity is open under
 /// another detail (a new installed version, new evidence, a suppression starting or
 /// ending) keeps its number and first-seen time, except that a suppression that ends
@@ -82,7 +92,8 @@ impl SyncPlan {
 pub fn plan_sync(
     at: i64,
     stored: &AssetFindingsRow,
-    wanted: &[(i64, &Finding)],
+    wanted: &[Wanted<'_>],
+    digest: Vec<u8>,
     open_details: &Details,
 ) -> Result<SyncPlan> {
     let mut change = FindingsChange::default();
@@ -94,7 +105,7 @@ pub fn plan_sync(
     let mut open = Vec::with_capacity(wanted.len());
     let mut rest = Vec::new();
     for w in wanted {
-        match by_detail.get(&w.0) {
+        match by_detail.get(&w.id) {
             Some(&i) if !taken[i] => {
                 taken[i] = true;
                 change.kept += 1;
@@ -110,9 +121,17 @@ pub fn plan_sync(
         }
     }
     let mut next_seq = stored.next_seq.max(1);
-    for (id, new) in rest {
-        let now_suppressed = new.suppressed.is_some();
-        let Some(i) = by_identity.remove(&identity(new)) else {
+    for Wanted {
+        id,
+        suppressed: now_suppressed,
+        finding: new,
+    } in rest
+    {
+        let old = match by_identity.is_empty() {
+            true => None,
+            false => by_identity.remove(&identity(new)),
+        };
+        let Some(i) = old else {
             if next_seq > MAX_SEQ {
                 return Err(StoreError::Invalid(
                     "the asset has used up its finding numbers".into(),
@@ -163,9 +182,7 @@ pub fn plan_sync(
         row: AssetFindingsRow {
             next_seq,
             open,
-            digest: Some(wanted_digest(
-                &wanted.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-            )),
+            digest: Some(digest),
         },
         closing,
     })
@@ -205,8 +222,14 @@ mod tests {
         .collect()
     }
 
-    fn w<'a>(d: &'a Details, ids: &[i64]) -> Vec<(i64, &'a Finding)> {
-        ids.iter().map(|id| (*id, &*d[id])).collect()
+    fn w<'a>(d: &'a Details, ids: &[i64]) -> Vec<Wanted<'a>> {
+        ids.iter()
+            .map(|id| Wanted {
+                id: *id,
+                suppressed: d[id].suppressed.is_some(),
+                finding: &d[id],
+            })
+            .collect()
     }
 
     fn open(seq: u32, detail: i64, first_seen: i64) -> OpenFinding {
@@ -221,20 +244,20 @@ mod tests {
     fn opens_keeps_and_closes() {
         let d = details();
         let empty = AssetFindingsRow::default();
-        let p = plan_sync(100, &empty, &w(&d, &[1, 3]), &d).unwrap();
+        let p = plan_sync(100, &empty, &w(&d, &[1, 3]), wanted_digest(&[1, 3]), &d).unwrap();
         assert_eq!((p.change.opened, p.change.kept, p.change.closed), (2, 0, 0));
         assert_eq!(p.row.open, [open(1, 1, 100), open(2, 3, 100)]);
         assert_eq!(p.row.next_seq, 3);
         assert!(p.writes_row(&empty));
 
         // The same again: nothing to write.
-        let again = plan_sync(200, &p.row, &w(&d, &[3, 1]), &d).unwrap();
+        let again = plan_sync(200, &p.row, &w(&d, &[3, 1]), wanted_digest(&[3, 1]), &d).unwrap();
         assert!(!again.writes_row(&p.row));
         assert_eq!(again.change.kept, 2);
 
         // openssl upgraded but still affected (kept, same number and first seen), bash
         // fixed (closed), curl new.
-        let next = plan_sync(300, &p.row, &w(&d, &[2, 5]), &d).unwrap();
+        let next = plan_sync(300, &p.row, &w(&d, &[2, 5]), wanted_digest(&[2, 5]), &d).unwrap();
         assert_eq!(
             (next.change.opened, next.change.kept, next.change.closed),
             (1, 1, 1)
@@ -252,14 +275,21 @@ mod tests {
             open: vec![open(1, 3, 100)],
             digest: None,
         };
-        let on = plan_sync(200, &row, &w(&d, &[4]), &d).unwrap();
+        let on = plan_sync(200, &row, &w(&d, &[4]), wanted_digest(&[4]), &d).unwrap();
         assert_eq!((on.change.suppressed, on.change.kept), (1, 1));
         assert_eq!(on.row.open, [open(1, 4, 100)]);
-        let off = plan_sync(300, &on.row, &w(&d, &[3]), &d).unwrap();
+        let off = plan_sync(300, &on.row, &w(&d, &[3]), wanted_digest(&[3]), &d).unwrap();
         assert_eq!((off.change.unsuppressed, off.change.kept), (1, 1));
         assert_eq!(off.row.open, [open(1, 3, 300)]);
         // Opened suppressed.
-        let new = plan_sync(400, &AssetFindingsRow::default(), &w(&d, &[4]), &d).unwrap();
+        let new = plan_sync(
+            400,
+            &AssetFindingsRow::default(),
+            &w(&d, &[4]),
+            wanted_digest(&[4]),
+            &d,
+        )
+        .unwrap();
         assert_eq!((new.change.opened, new.change.suppressed), (1, 1));
     }
 
@@ -271,13 +301,13 @@ mod tests {
             open: vec![open(1, 9, 1)],
             digest: None,
         };
-        assert!(plan_sync(2, &row, &w(&d, &[1]), &d).is_err());
+        assert!(plan_sync(2, &row, &w(&d, &[1]), wanted_digest(&[1]), &d).is_err());
         // Numbers run out.
         let full = AssetFindingsRow {
             next_seq: MAX_SEQ + 1,
             ..AssetFindingsRow::default()
         };
-        assert!(plan_sync(2, &full, &w(&d, &[1]), &d).is_err());
+        assert!(plan_sync(2, &full, &w(&d, &[1]), wanted_digest(&[1]), &d).is_err());
     }
 
     #[test]

@@ -60,10 +60,7 @@ pub(super) async fn write_levels(
 
 /// Open findings (suppressed ones included) of these advisories on every asset.
 async fn count_open_of(db: &mut dyn FindingsDb, advisories: &[&str]) -> Result<u64> {
-    let mut details = HashSet::new();
-    for chunk in advisories.chunks(CHUNK) {
-        details.extend(db.detail_ids_of(chunk).await?);
-    }
+    let details: HashSet<i64> = db.detail_ids_of(advisories).await?.into_iter().collect();
     if details.is_empty() {
         return Ok(0);
     }

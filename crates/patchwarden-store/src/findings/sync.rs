@@ -3,7 +3,7 @@
 //! they want) and [`apply`] writes, in one transaction, only for those.
 
 use super::detail::{detail_hash, identity, DetailCache, DetailHash};
-use super::plan::{plan_sync, wanted_digest, Details};
+use super::plan::{plan_sync, wanted_digest, Details, Wanted};
 use super::relevel::write_levels;
 use super::{finding_id, ClosedRow, FindingsDb};
 use crate::audit_drafts as drafts;
@@ -18,13 +18,15 @@ use std::sync::Arc;
 
 /// Rows a statement reads or writes at most.
 const CHUNK: usize = 500;
+/// Details a statement writes at most (13 values each, under SQLite's 32,766).
+const DETAIL_CHUNK: usize = 2000;
 
 /// One asset whose findings may change.
 #[derive(Debug, Clone)]
 struct Candidate {
     asset: i64,
-    /// Positions in the batch's details, one per identity, in batch order.
-    wanted: Vec<u32>,
+    /// Its place in the batch's `assets`.
+    index: usize,
     digest: Vec<u8>,
 }
 
@@ -63,55 +65,48 @@ pub(super) fn last_levels(levels: &[AdvisoryLevel]) -> Vec<&AdvisoryLevel> {
 pub async fn prepare(db: &mut dyn FindingsDb, batch: &FindingsBatch) -> Result<Prepared> {
     let levels = last_levels(&batch.levels);
     let known: HashSet<&str> = levels.iter().map(|l| l.advisory.as_str()).collect();
-    // Identity numbers, so that each asset's findings are de-duplicated without
-    // hashing strings per finding.
-    let mut numbers: HashMap<super::detail::Identity<'_>, u32> = HashMap::new();
-    let mut identity_of = Vec::with_capacity(batch.details.len());
-    for (id, f) in &batch.details {
+    let mut last_checked = None;
+    for (id, f) in batch.details.iter() {
+        // Details of one advisory tend to lie together: one look-up for a run of them.
+        if last_checked == Some(f.advisory.as_str()) {
+            continue;
+        }
         if !known.contains(f.advisory.as_str()) {
             return Err(StoreError::Invalid(format!(
                 "no level given for advisory {} (detail {id})",
                 f.advisory
             )));
         }
-        let next = u32::try_from(numbers.len()).map_err(StoreError::corrupt)?;
-        identity_of.push(*numbers.entry(identity(f)).or_insert(next));
+        last_checked = Some(f.advisory.as_str());
     }
-    let mut seen = vec![usize::MAX; numbers.len()];
-    let mut wanted = Vec::with_capacity(batch.assets.len());
+    let mut candidates = Vec::with_capacity(batch.assets.len());
     let mut ids = Vec::new();
-    for (k, (asset, positions)) in batch.assets.iter().enumerate() {
-        // The last of each identity wins: walk backwards, keep the first seen.
-        let mut kept = Vec::with_capacity(positions.len());
-        for p in positions.iter().rev() {
-            let n = *identity_of.get(*p as usize).ok_or_else(|| {
+    for (index, (asset, positions)) in batch.assets.iter().enumerate() {
+        ids.clear();
+        for p in positions {
+            let (id, _) = batch.details.get(*p as usize).ok_or_else(|| {
                 StoreError::Invalid(format!("finding position {p} is not in the batch"))
             })?;
-            if seen[n as usize] != k {
-                seen[n as usize] = k;
-                kept.push(*p);
-            }
+            ids.push(*id);
         }
-        kept.reverse();
-        ids.clear();
-        ids.extend(kept.iter().map(|p| batch.details[*p as usize].0));
-        wanted.push(Candidate {
+        candidates.push(Candidate {
             asset: asset.get(),
-            wanted: kept,
+            index,
             digest: wanted_digest(&ids),
         });
     }
-    let mut stored: HashMap<i64, Option<Vec<u8>>> = HashMap::with_capacity(wanted.len());
-    let assets: Vec<i64> = wanted.iter().map(|c| c.asset).collect();
+    let mut stored: HashMap<i64, Option<Vec<u8>>> = HashMap::with_capacity(candidates.len());
+    let assets: Vec<i64> = candidates.iter().map(|c| c.asset).collect();
     for chunk in assets.chunks(CHUNK) {
         stored.extend(db.digests(chunk).await?);
     }
     let mut out = Prepared::default();
-    for c in wanted {
+    for c in candidates {
         match stored.get(&c.asset) {
             None => out.missing.push(AssetId::new(c.asset)),
             Some(Some(d)) if *d == c.digest => {
-                out.unchanged.kept += u32::try_from(c.wanted.len()).unwrap_or(u32::MAX);
+                let n = batch.assets[c.index].1.len();
+                out.unchanged.kept += u32::try_from(n).unwrap_or(u32::MAX);
             }
             Some(_) => out.candidates.push(c),
         }
@@ -151,8 +146,12 @@ pub(super) async fn details_of(
         fetched.extend(db.details(chunk).await?);
     }
     let mut out = cache.get_many(ids.iter().copied());
-    for (id, f) in &fetched {
-        out.insert(*id, Arc::new(f.clone()));
+    let fetched: Vec<(i64, DetailHash, Arc<Finding>)> = fetched
+        .into_iter()
+        .map(|(id, f)| (id, detail_hash(&f), Arc::new(f)))
+        .collect();
+    for (id, _, f) in &fetched {
+        out.insert(*id, f.clone());
     }
     cache.remember(fetched);
     Ok(out)
@@ -190,6 +189,13 @@ pub async fn apply(
         .collect();
     let open_details = details_of(db, cache, &open_ids).await?;
     let at = to_micros(ctx.at);
+    // Whether each detail is suppressed, in one pass: planning an asset without open
+    // findings then never reads a detail's content.
+    let suppressed: Vec<bool> = batch
+        .details
+        .iter()
+        .map(|(_, f)| f.suppressed.is_some())
+        .collect();
     let mut put = Vec::new();
     let mut closing = Vec::new();
     let mut drafts = Vec::new();
@@ -201,12 +207,15 @@ pub async fn apply(
         }
         let stored = rows.remove(&c.asset).unwrap_or_default();
         wanted.clear();
-        wanted.extend(c.wanted.iter().map(|p| {
+        wanted.extend(batch.assets[c.index].1.iter().map(|p| {
             let (id, f) = &batch.details[*p as usize];
-            (*id, &**f)
+            Wanted {
+                id: *id,
+                suppressed: suppressed[*p as usize],
+                finding: f,
+            }
         }));
-        let plan = plan_sync(at, &stored, &wanted, &open_details)?;
-        debug_assert_eq!(plan.row.digest.as_deref(), Some(c.digest.as_slice()));
+        let plan = plan_sync(at, &stored, &wanted, c.digest.clone(), &open_details)?;
         total.add(&plan.change);
         if plan.change.is_notable() {
             drafts.push(drafts::finding_sync(
@@ -264,33 +273,37 @@ pub async fn apply(
     Ok(total)
 }
 
+/// Rows to add to the [`DetailCache`] once the transaction that wrote them committed.
+pub type Remember = Vec<(i64, DetailHash, Arc<Finding>)>;
+
 /// Stores the details not stored yet (inside the caller's transaction) and returns the
 /// id of each of `findings`, in order, with the rows to remember in the cache once the
 /// transaction committed.
 pub async fn put_details(
     db: &mut dyn FindingsDb,
     cache: &DetailCache,
-    findings: &[&Finding],
-) -> Result<(Vec<i64>, Vec<(i64, Finding)>)> {
+    findings: &[Arc<Finding>],
+) -> Result<(Vec<i64>, Remember)> {
     let hashes: Vec<DetailHash> = findings.iter().map(|f| detail_hash(f)).collect();
     let mut ids: Vec<Option<i64>> = hashes.iter().map(|h| cache.id_of(h)).collect();
-    let mut unknown: HashMap<DetailHash, &Finding> = HashMap::new();
+    let mut unknown: HashMap<DetailHash, &Arc<Finding>> = HashMap::new();
     for ((h, f), id) in hashes.iter().zip(findings).zip(&ids) {
         if id.is_none() {
             unknown.insert(*h, f);
         }
     }
-    let unknown: Vec<(DetailHash, &Finding)> = unknown.into_iter().collect();
+    let unknown: Vec<(DetailHash, &Arc<Finding>)> = unknown.into_iter().collect();
     let mut stored = HashMap::with_capacity(unknown.len());
-    for chunk in unknown.chunks(CHUNK) {
-        stored.extend(db.put_details(chunk).await?);
+    for chunk in unknown.chunks(DETAIL_CHUNK) {
+        let rows: Vec<(DetailHash, &Finding)> = chunk.iter().map(|(h, f)| (*h, &***f)).collect();
+        stored.extend(db.put_details(&rows).await?);
     }
     let mut remember = Vec::with_capacity(unknown.len());
     for (h, f) in &unknown {
         let id = stored
             .get(h)
             .ok_or_else(|| StoreError::corrupt("a stored finding detail got no id"))?;
-        remember.push((*id, (*f).clone()));
+        remember.push((*id, *h, Arc::clone(f)));
     }
     for (id, h) in ids.iter_mut().zip(&hashes) {
         if id.is_none() {
@@ -305,7 +318,7 @@ pub async fn put_details(
 }
 
 /// The detail ids of `findings` when every one is cached already.
-pub fn cached_ids(cache: &DetailCache, findings: &[&Finding]) -> Option<Vec<i64>> {
+pub fn cached_ids(cache: &DetailCache, findings: &[Arc<Finding>]) -> Option<Vec<i64>> {
     findings
         .iter()
         .map(|f| cache.id_of(&detail_hash(f)))
@@ -315,7 +328,12 @@ pub fn cached_ids(cache: &DetailCache, findings: &[&Finding]) -> Option<Vec<i64>
 /// The one-asset sync of [`crate::Store::sync_findings`] as a batch: `wanted` as
 /// [`dedup_new`] left them, `ids` their detail ids; the level of each advisory is the
 /// last one given.
-pub fn new_batch(asset: AssetId, wanted: &[&NewFinding], ids: &[i64]) -> FindingsBatch {
+pub fn new_batch(
+    asset: AssetId,
+    wanted: &[&NewFinding],
+    content: &[Arc<Finding>],
+    ids: &[i64],
+) -> FindingsBatch {
     FindingsBatch {
         levels: wanted
             .iter()
@@ -327,9 +345,10 @@ pub fn new_batch(asset: AssetId, wanted: &[&NewFinding], ids: &[i64]) -> Finding
             .collect(),
         details: ids
             .iter()
-            .zip(wanted)
-            .map(|(id, nf)| (*id, Arc::new(nf.finding.clone())))
-            .collect(),
+            .copied()
+            .zip(content.iter().cloned())
+            .collect::<Vec<_>>()
+            .into(),
         assets: vec![(asset, (0..wanted.len() as u32).collect())],
     }
 }
