@@ -8,6 +8,7 @@ use jiff::SignedDuration;
 use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::level::Level;
+use patchwarden_store::findings::batch::BatchDetails;
 use patchwarden_store::{AdvisoryLevel, FindingFilter, FindingsBatch, StoreError};
 use std::sync::Arc;
 
@@ -26,16 +27,25 @@ fn level(advisory: &str, level: Level) -> AdvisoryLevel {
     }
 }
 
-/// A batch over `details` with the levels of ALSA-1 (high) and ALSA-2 (low).
-fn batch(details: &[(i64, Finding)], assets: Vec<(AssetId, Vec<u32>)>) -> FindingsBatch {
+/// A batch over `details` with the levels of ALSA-1 (high) and ALSA-2 (low); each
+/// asset names its details by position in `details` (a position past the end names an
+/// id that is not in the batch).
+fn batch(details: &[(i64, Finding)], assets: Vec<(AssetId, Vec<usize>)>) -> FindingsBatch {
     FindingsBatch {
         levels: vec![level("ALSA-1", Level::High), level("ALSA-2", Level::Low)],
-        details: details
-            .iter()
-            .map(|(id, f)| (*id, Arc::new(f.clone())))
-            .collect::<Vec<_>>()
-            .into(),
-        assets,
+        details: Arc::new(BatchDetails::new(
+            details.iter().map(|(id, f)| (*id, Arc::new(f.clone()))),
+        )),
+        assets: assets
+            .into_iter()
+            .map(|(a, positions)| {
+                let ids = positions
+                    .iter()
+                    .map(|p| details.get(*p).map_or(999_999, |d| d.0))
+                    .collect();
+                (a, ids)
+            })
+            .collect(),
     }
 }
 

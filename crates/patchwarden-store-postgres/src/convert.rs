@@ -93,6 +93,8 @@ pub(crate) async fn findings_v1(pool: &PgPool) -> Result<()> {
         .await
         .map_err(db_err)?;
     tx.commit().await.map_err(db_err)?;
-    tracing::info!(findings = count, "findings converted to the shared layout");
+    if count > 0 {
+        tracing::info!(findings = count, "findings converted to the shared layout");
+    }
     Ok(())
 }

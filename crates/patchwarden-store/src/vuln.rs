@@ -71,23 +71,20 @@ pub struct AssetPackages {
     pub package_ids: Vec<i64>,
 }
 
-/// Stored detail ids and contents of a batch's findings, shared between batches.
-pub type BatchDetails = std::sync::Arc<[(i64, std::sync::Arc<Finding>)]>;
-
 /// The findings of many assets at once (a fleet re-match): every distinct finding once,
 /// stored beforehand with [`crate::Store::store_finding_details`], and per asset the
-/// positions of its findings among them.
+/// ids of its findings.
 #[derive(Debug, Clone)]
 pub struct FindingsBatch {
     /// The level of every advisory the details name (applied first where it changed).
     pub levels: Vec<AdvisoryLevel>,
-    /// Stored detail id and content of each distinct finding (shared: a fleet
-    /// re-match hands every page the same list).
-    pub details: BatchDetails,
-    /// Per asset, positions in `details`, naming each (package, arch, advisory) at most
-    /// once (the caller chooses among duplicates; the store does not look again). Each
-    /// new finding opens in this order.
-    pub assets: Vec<(AssetId, Vec<u32>)>,
+    /// Every detail the assets name (shared: a fleet re-match hands every page the
+    /// same table).
+    pub details: std::sync::Arc<crate::findings::batch::BatchDetails>,
+    /// Per asset, the ids of its details, naming each (package, arch, advisory) at
+    /// most once (the caller chooses among duplicates; the store does not look again).
+    /// Each new finding opens in this order; ascending ids spare the sync a sort.
+    pub assets: Vec<(AssetId, Vec<i64>)>,
 }
 
 /// The level an advisory's findings have now (after its enrichment changed), and the

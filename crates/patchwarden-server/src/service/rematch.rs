@@ -15,7 +15,8 @@ use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_match::distro_key;
-use patchwarden_store::{AdvisoryLevel, AuditCtx, BatchDetails, FindingsBatch, FindingsChange};
+use patchwarden_store::findings::batch::BatchDetails;
+use patchwarden_store::{AdvisoryLevel, AuditCtx, FindingsBatch, FindingsChange};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -34,9 +35,11 @@ struct Fleet {
     distros: HashMap<DistroRelease, u16>,
     /// Per (release, format), the entry of each package id, or [`NONE`].
     entry_of: HashMap<(u16, PackageFormat), Vec<u32>>,
-    /// Entry `e`'s details are `entry_details[offsets[e]..offsets[e + 1]]`.
+    /// Entry `e`'s details are `entry_details[offsets[e]..offsets[e + 1]]`, by
+    /// ascending id, and their ids the same range of `entry_ids`.
     offsets: Vec<u32>,
     entry_details: Vec<u32>,
+    entry_ids: Vec<i64>,
     /// Per entry, the number of its package's (name, arch): only entries of one
     /// number can give two findings of one (package, arch, advisory) on a host.
     entry_group: Vec<u32>,
@@ -51,7 +54,7 @@ struct Fleet {
     /// The level of every advisory of the index.
     levels: HashMap<String, AdvisoryLevel>,
     /// `details` as every page's batch shares it, made again after details were added.
-    shared: Option<BatchDetails>,
+    shared: Option<Arc<BatchDetails>>,
     /// Package tuples read so far.
     packages: HashMap<i64, InstalledPackage>,
 }
@@ -95,9 +98,14 @@ impl Fleet {
         pos
     }
 
-    fn shared(&mut self) -> BatchDetails {
+    fn shared(&mut self) -> Arc<BatchDetails> {
+        let details = &self.details;
         self.shared
-            .get_or_insert_with(|| self.details.clone().into())
+            .get_or_insert_with(|| {
+                Arc::new(BatchDetails::new(
+                    details.iter().map(|(id, f)| (*id, Arc::clone(f))),
+                ))
+            })
             .clone()
     }
 
@@ -327,6 +335,26 @@ async fn evaluate(state: &AppState, fleet: &mut Fleet, page: &[Host]) -> Result<
     for ((id, _), stored) in fleet.details[first_new..].iter_mut().zip(ids) {
         *id = stored;
     }
+    // The new entries' details by ascending id: a host's list is then its entries'
+    // runs put in order, mostly without a sort.
+    let first = fleet.entry_ids.len();
+    let start = fleet
+        .offsets
+        .iter()
+        .position(|o| *o as usize >= first)
+        .unwrap_or(fleet.offsets.len() - 1);
+    for e in start..fleet.offsets.len() - 1 {
+        let (a, b) = (fleet.offsets[e] as usize, fleet.offsets[e + 1] as usize);
+        let mut run: Vec<(i64, u32)> = fleet.entry_details[a..b]
+            .iter()
+            .map(|p| (fleet.details[*p as usize].0, *p))
+            .collect();
+        run.sort_unstable();
+        for (k, (id, p)) in run.into_iter().enumerate() {
+            fleet.entry_details[a + k] = p;
+            fleet.entry_ids.push(id);
+        }
+    }
     Ok(true)
 }
 
@@ -335,13 +363,13 @@ async fn evaluate(state: &AppState, fleet: &mut Fleet, page: &[Host]) -> Result<
 /// findings a feed explains left out), with every advisory's level.
 fn assemble(fleet: &mut Fleet, page: &[Host]) -> Result<FindingsBatch, ApiError> {
     let details = fleet.shared();
+    let fleet = &*fleet;
     let mut assets = Vec::with_capacity(page.len());
     let mut group_seen = vec![usize::MAX; fleet.groups.len()];
     let mut identity_seen = vec![usize::MAX; fleet.identities.len()];
     let mut slot = vec![0usize; fleet.identities.len()];
     let mut with_details: Vec<u32> = Vec::new();
     for (k, h) in page.iter().enumerate() {
-        let mut list: Vec<u32> = Vec::new();
         if let Some(key) = h.key {
             let map = fleet
                 .entry_of
@@ -363,11 +391,11 @@ fn assemble(fleet: &mut Fleet, page: &[Host]) -> Result<FindingsBatch, ApiError>
                 group_seen[g] = k;
                 signals |= fleet.entry_signal[e as usize];
             }
-            let n: usize = with_details
-                .iter()
-                .map(|e| fleet.entry_details(*e).len())
-                .sum();
-            list.reserve_exact(n);
+            if !(collide || signals) {
+                assets.push((h.id, sorted_ids(fleet, &mut with_details)));
+                continue;
+            }
+            let mut list: Vec<u32> = Vec::new();
             for e in &with_details {
                 list.extend_from_slice(fleet.entry_details(*e));
             }
@@ -383,14 +411,38 @@ fn assemble(fleet: &mut Fleet, page: &[Host]) -> Result<FindingsBatch, ApiError>
             if collide {
                 keep_first_installed(fleet, &mut list, k, &mut identity_seen, &mut slot);
             }
+            let mut ids: Vec<i64> = list.iter().map(|p| fleet.details[*p as usize].0).collect();
+            ids.sort_unstable();
+            assets.push((h.id, ids));
+            continue;
         }
-        assets.push((h.id, list));
+        assets.push((h.id, Vec::new()));
     }
     Ok(FindingsBatch {
         levels: fleet.levels.values().cloned().collect(),
         details,
         assets,
     })
+}
+
+/// The ids of these entries' details, ascending: the entries' runs (each ascending)
+/// put in order of their first id, sorted whole only when runs overlap.
+fn sorted_ids(fleet: &Fleet, entries: &mut [u32]) -> Vec<i64> {
+    let first = |e: &u32| fleet.entry_ids[fleet.offsets[*e as usize] as usize];
+    entries.sort_unstable_by_key(first);
+    let n: usize = entries
+        .iter()
+        .map(|e| (fleet.offsets[*e as usize + 1] - fleet.offsets[*e as usize]) as usize)
+        .sum();
+    let mut ids = Vec::with_capacity(n);
+    for e in entries.iter() {
+        let (a, b) = (fleet.offsets[*e as usize], fleet.offsets[*e as usize + 1]);
+        ids.extend_from_slice(&fleet.entry_ids[a as usize..b as usize]);
+    }
+    if !ids.is_sorted() {
+        ids.sort_unstable();
+    }
+    ids
 }
 
 /// One finding per (package, arch, advisory) in `list`: of several, the one whose

@@ -24,6 +24,7 @@
 //! closes, and ordering by id is ordering by asset, then by opening. Ids stay exact in
 //! JSON (below 2^53) for asset ids below 2^29.
 
+pub mod batch;
 pub mod convert;
 pub mod detail;
 mod list;

@@ -33,27 +33,36 @@ impl Default for AssetFindingsRow {
 /// digest equals it has exactly these findings open already.
 pub fn wanted_digest(wanted: &[i64]) -> Vec<u8> {
     use sha2::{Digest, Sha256};
-    let mut ids = wanted.to_vec();
-    ids.sort_unstable();
-    let mut h = Sha256::new();
-    h.update((ids.len() as u64).to_le_bytes());
+    let sorted;
+    let ids = if wanted.is_sorted() {
+        wanted
+    } else {
+        let mut copy = wanted.to_vec();
+        copy.sort_unstable();
+        sorted = copy;
+        &sorted
+    };
+    let mut bytes = Vec::with_capacity(8 + ids.len() * 8);
+    bytes.extend_from_slice(&(ids.len() as u64).to_le_bytes());
     for id in ids {
-        h.update(id.to_le_bytes());
+        bytes.extend_from_slice(&id.to_le_bytes());
     }
-    h.finalize().to_vec()
+    Sha256::digest(&bytes).to_vec()
 }
 
 /// The details at hand, by id.
 pub type Details = HashMap<i64, Arc<Finding>>;
 
-/// A detail a sync wants: its id, whether it is suppressed (kept apart so that
-/// planning an asset without open findings never reads the content), its content.
-#[derive(Debug, Clone, Copy)]
-pub struct Wanted<'a> {
+/// A detail a sync wants: its id and whether it is suppressed (planning an asset
+/// without open findings never reads more of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
     pub id: i64,
     pub suppressed: bool,
-    pub finding: &'a Finding,
 }
+
+/// The content of a detail the plan compares by identity.
+pub type Content<'a> = dyn Fn(i64) -> Option<&'a Finding> + 'a;
 
 pub(super) fn detail(details: &Details, id: i64) -> Result<&Finding> {
     details
@@ -80,9 +89,9 @@ impl SyncPlan {
     }
 }
 
-/// Plans a sync at `at` (storage microseconds). `wanted` holds one detail (id and
-/// content) per identity, `digest` is their [`wanted_digest`]; `open_details` holds
-/// the content of every open detail. A wanted
+/// Plans a sync at `at` (storage microseconds). `wanted` holds one detail per
+/// identity, `digest` is their [`wanted_digest`]; `content` gives the content of every
+/// wanted and open detail, asked only when the asset has open findings. A wanted
 /// detail already open stays as it is. A wanted finding whose identity is open under
 /// another detail (a new installed version, new evidence, a suppression starting or
 /// ending) keeps its number and first-seen time, except that a suppression that ends
@@ -92,10 +101,13 @@ impl SyncPlan {
 pub fn plan_sync(
     at: i64,
     stored: &AssetFindingsRow,
-    wanted: &[Wanted<'_>],
+    wanted: &[Wanted],
     digest: Vec<u8>,
-    open_details: &Details,
+    content: &Content<'_>,
 ) -> Result<SyncPlan> {
+    let detail = |id: i64| {
+        content(id).ok_or_else(|| StoreError::corrupt(format!("finding detail {id} is missing")))
+    };
     let mut change = FindingsChange::default();
     let mut by_detail: HashMap<i64, usize> = HashMap::with_capacity(stored.open.len());
     for (i, f) in stored.open.iter().enumerate() {
@@ -117,19 +129,18 @@ pub fn plan_sync(
     let mut by_identity: HashMap<super::detail::Identity<'_>, usize> = HashMap::new();
     if !rest.is_empty() {
         for (i, f) in stored.open.iter().enumerate().filter(|(i, _)| !taken[*i]) {
-            by_identity.insert(identity(detail(open_details, f.detail)?), i);
+            by_identity.insert(identity(detail(f.detail)?), i);
         }
     }
     let mut next_seq = stored.next_seq.max(1);
     for Wanted {
         id,
         suppressed: now_suppressed,
-        finding: new,
     } in rest
     {
         let old = match by_identity.is_empty() {
             true => None,
-            false => by_identity.remove(&identity(new)),
+            false => by_identity.remove(&identity(detail(id)?)),
         };
         let Some(i) = old else {
             if next_seq > MAX_SEQ {
@@ -150,7 +161,7 @@ pub fn plan_sync(
         taken[i] = true;
         change.kept += 1;
         let old = stored.open[i];
-        let was_suppressed = detail(open_details, old.detail)?.suppressed.is_some();
+        let was_suppressed = detail(old.detail)?.suppressed.is_some();
         let first_seen = match (was_suppressed, now_suppressed) {
             (true, false) => {
                 change.unsuppressed += 1;
@@ -222,14 +233,17 @@ mod tests {
         .collect()
     }
 
-    fn w<'a>(d: &'a Details, ids: &[i64]) -> Vec<Wanted<'a>> {
+    fn w(d: &Details, ids: &[i64]) -> Vec<Wanted> {
         ids.iter()
             .map(|id| Wanted {
                 id: *id,
                 suppressed: d[id].suppressed.is_some(),
-                finding: &d[id],
             })
             .collect()
+    }
+
+    fn c<'a>(d: &'a Details) -> impl Fn(i64) -> Option<&'a Finding> + 'a {
+        move |id| d.get(&id).map(|f| &**f)
     }
 
     fn open(seq: u32, detail: i64, first_seen: i64) -> OpenFinding {
@@ -244,20 +258,21 @@ mod tests {
     fn opens_keeps_and_closes() {
         let d = details();
         let empty = AssetFindingsRow::default();
-        let p = plan_sync(100, &empty, &w(&d, &[1, 3]), wanted_digest(&[1, 3]), &d).unwrap();
+        let p = plan_sync(100, &empty, &w(&d, &[1, 3]), wanted_digest(&[1, 3]), &c(&d)).unwrap();
         assert_eq!((p.change.opened, p.change.kept, p.change.closed), (2, 0, 0));
         assert_eq!(p.row.open, [open(1, 1, 100), open(2, 3, 100)]);
         assert_eq!(p.row.next_seq, 3);
         assert!(p.writes_row(&empty));
 
         // The same again: nothing to write.
-        let again = plan_sync(200, &p.row, &w(&d, &[3, 1]), wanted_digest(&[3, 1]), &d).unwrap();
+        let again =
+            plan_sync(200, &p.row, &w(&d, &[3, 1]), wanted_digest(&[3, 1]), &c(&d)).unwrap();
         assert!(!again.writes_row(&p.row));
         assert_eq!(again.change.kept, 2);
 
         // openssl upgraded but still affected (kept, same number and first seen), bash
         // fixed (closed), curl new.
-        let next = plan_sync(300, &p.row, &w(&d, &[2, 5]), wanted_digest(&[2, 5]), &d).unwrap();
+        let next = plan_sync(300, &p.row, &w(&d, &[2, 5]), wanted_digest(&[2, 5]), &c(&d)).unwrap();
         assert_eq!(
             (next.change.opened, next.change.kept, next.change.closed),
             (1, 1, 1)
@@ -275,10 +290,10 @@ mod tests {
             open: vec![open(1, 3, 100)],
             digest: None,
         };
-        let on = plan_sync(200, &row, &w(&d, &[4]), wanted_digest(&[4]), &d).unwrap();
+        let on = plan_sync(200, &row, &w(&d, &[4]), wanted_digest(&[4]), &c(&d)).unwrap();
         assert_eq!((on.change.suppressed, on.change.kept), (1, 1));
         assert_eq!(on.row.open, [open(1, 4, 100)]);
-        let off = plan_sync(300, &on.row, &w(&d, &[3]), wanted_digest(&[3]), &d).unwrap();
+        let off = plan_sync(300, &on.row, &w(&d, &[3]), wanted_digest(&[3]), &c(&d)).unwrap();
         assert_eq!((off.change.unsuppressed, off.change.kept), (1, 1));
         assert_eq!(off.row.open, [open(1, 3, 300)]);
         // Opened suppressed.
@@ -287,7 +302,7 @@ mod tests {
             &AssetFindingsRow::default(),
             &w(&d, &[4]),
             wanted_digest(&[4]),
-            &d,
+            &c(&d),
         )
         .unwrap();
         assert_eq!((new.change.opened, new.change.suppressed), (1, 1));
@@ -301,13 +316,13 @@ mod tests {
             open: vec![open(1, 9, 1)],
             digest: None,
         };
-        assert!(plan_sync(2, &row, &w(&d, &[1]), wanted_digest(&[1]), &d).is_err());
+        assert!(plan_sync(2, &row, &w(&d, &[1]), wanted_digest(&[1]), &c(&d)).is_err());
         // Numbers run out.
         let full = AssetFindingsRow {
             next_seq: MAX_SEQ + 1,
             ..AssetFindingsRow::default()
         };
-        assert!(plan_sync(2, &full, &w(&d, &[1]), wanted_digest(&[1]), &d).is_err());
+        assert!(plan_sync(2, &full, &w(&d, &[1]), wanted_digest(&[1]), &c(&d)).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! reads (which assets' findings may change: their stored digest differs from what
 //! they want) and [`apply`] writes, in one transaction, only for those.
 
+use super::batch::BatchDetails;
 use super::detail::{detail_hash, identity, DetailCache, DetailHash};
 use super::plan::{plan_sync, wanted_digest, Details, Wanted};
 use super::relevel::write_levels;
@@ -65,34 +66,22 @@ pub(super) fn last_levels(levels: &[AdvisoryLevel]) -> Vec<&AdvisoryLevel> {
 pub async fn prepare(db: &mut dyn FindingsDb, batch: &FindingsBatch) -> Result<Prepared> {
     let levels = last_levels(&batch.levels);
     let known: HashSet<&str> = levels.iter().map(|l| l.advisory.as_str()).collect();
-    let mut last_checked = None;
-    for (id, f) in batch.details.iter() {
-        // Details of one advisory tend to lie together: one look-up for a run of them.
-        if last_checked == Some(f.advisory.as_str()) {
-            continue;
-        }
-        if !known.contains(f.advisory.as_str()) {
-            return Err(StoreError::Invalid(format!(
-                "no level given for advisory {} (detail {id})",
-                f.advisory
-            )));
-        }
-        last_checked = Some(f.advisory.as_str());
+    if let Some(a) = batch.details.advisories().find(|a| !known.contains(a)) {
+        return Err(StoreError::Invalid(format!(
+            "no level given for advisory {a}"
+        )));
     }
     let mut candidates = Vec::with_capacity(batch.assets.len());
-    let mut ids = Vec::new();
-    for (index, (asset, positions)) in batch.assets.iter().enumerate() {
-        ids.clear();
-        for p in positions {
-            let (id, _) = batch.details.get(*p as usize).ok_or_else(|| {
-                StoreError::Invalid(format!("finding position {p} is not in the batch"))
-            })?;
-            ids.push(*id);
+    for (index, (asset, ids)) in batch.assets.iter().enumerate() {
+        if let Some(id) = ids.iter().find(|id| !batch.details.contains(**id)) {
+            return Err(StoreError::Invalid(format!(
+                "finding detail {id} is not in the batch"
+            )));
         }
         candidates.push(Candidate {
             asset: asset.get(),
             index,
-            digest: wanted_digest(&ids),
+            digest: wanted_digest(ids),
         });
     }
     let mut stored: HashMap<i64, Option<Vec<u8>>> = HashMap::with_capacity(candidates.len());
@@ -189,13 +178,12 @@ pub async fn apply(
         .collect();
     let open_details = details_of(db, cache, &open_ids).await?;
     let at = to_micros(ctx.at);
-    // Whether each detail is suppressed, in one pass: planning an asset without open
-    // findings then never reads a detail's content.
-    let suppressed: Vec<bool> = batch
-        .details
-        .iter()
-        .map(|(_, f)| f.suppressed.is_some())
-        .collect();
+    let content = |id: i64| {
+        batch
+            .details
+            .get(id)
+            .or_else(|| open_details.get(&id).map(|f| &**f))
+    };
     let mut put = Vec::new();
     let mut closing = Vec::new();
     let mut drafts = Vec::new();
@@ -207,15 +195,11 @@ pub async fn apply(
         }
         let stored = rows.remove(&c.asset).unwrap_or_default();
         wanted.clear();
-        wanted.extend(batch.assets[c.index].1.iter().map(|p| {
-            let (id, f) = &batch.details[*p as usize];
-            Wanted {
-                id: *id,
-                suppressed: suppressed[*p as usize],
-                finding: f,
-            }
+        wanted.extend(batch.assets[c.index].1.iter().map(|id| Wanted {
+            id: *id,
+            suppressed: batch.details.is_suppressed(*id),
         }));
-        let plan = plan_sync(at, &stored, &wanted, c.digest.clone(), &open_details)?;
+        let plan = plan_sync(at, &stored, &wanted, c.digest.clone(), &content)?;
         total.add(&plan.change);
         if plan.change.is_notable() {
             drafts.push(drafts::finding_sync(
@@ -286,13 +270,15 @@ pub async fn put_details(
 ) -> Result<(Vec<i64>, Remember)> {
     let hashes: Vec<DetailHash> = findings.iter().map(|f| detail_hash(f)).collect();
     let mut ids: Vec<Option<i64>> = hashes.iter().map(|h| cache.id_of(h)).collect();
-    let mut unknown: HashMap<DetailHash, &Arc<Finding>> = HashMap::new();
+    // In the order given (each once): ids then follow it, so the findings of one
+    // package get neighbouring ids, which keeps asset lists short and sorted.
+    let mut seen: HashSet<DetailHash> = HashSet::new();
+    let mut unknown: Vec<(DetailHash, &Arc<Finding>)> = Vec::new();
     for ((h, f), id) in hashes.iter().zip(findings).zip(&ids) {
-        if id.is_none() {
-            unknown.insert(*h, f);
+        if id.is_none() && seen.insert(*h) {
+            unknown.push((*h, f));
         }
     }
-    let unknown: Vec<(DetailHash, &Arc<Finding>)> = unknown.into_iter().collect();
     let mut stored = HashMap::with_capacity(unknown.len());
     for chunk in unknown.chunks(DETAIL_CHUNK) {
         let rows: Vec<(DetailHash, &Finding)> = chunk.iter().map(|(h, f)| (*h, &***f)).collect();
@@ -343,13 +329,10 @@ pub fn new_batch(
                 allowed: nf.allowed,
             })
             .collect(),
-        details: ids
-            .iter()
-            .copied()
-            .zip(content.iter().cloned())
-            .collect::<Vec<_>>()
-            .into(),
-        assets: vec![(asset, (0..wanted.len() as u32).collect())],
+        details: Arc::new(BatchDetails::new(
+            ids.iter().copied().zip(content.iter().cloned()),
+        )),
+        assets: vec![(asset, ids.to_vec())],
     }
 }
 
