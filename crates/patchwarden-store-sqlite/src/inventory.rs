@@ -101,7 +101,7 @@ pub(crate) async fn get(
 /// The ids of `missing` (tuples the cache did not know), inserting the ones `packages`
 /// does not hold yet. Returns the ids and the rows to cache once the transaction
 /// commits.
-async fn intern(
+pub(crate) async fn intern(
     conn: &mut SqliteConnection,
     missing: &[InstalledPackage],
 ) -> Result<(Vec<i64>, Pending)> {
