@@ -141,25 +141,24 @@ pub(crate) async fn intern(
         if existing.is_empty() {
             continue;
         }
+        // A join driven by the wanted tuples, so each is one search of the unique
+        // index: SQLite answers `(name, …) IN (VALUES …)` by scanning all of
+        // `packages` (CROSS JOIN keeps this order).
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT id, name, arch, version, source_name, source_version FROM packages \
-             WHERE (name, arch, version, source_name, source_version) IN (VALUES ",
+            "SELECT p.id, p.name, p.arch, p.version, p.source_name, p.source_version FROM (",
         );
-        let mut sep = q.separated(", ");
-        for p in &existing {
-            sep.push("(")
-                .push_bind_unseparated(p.name.as_str())
-                .push_unseparated(", ")
-                .push_bind_unseparated(p.arch.as_str())
-                .push_unseparated(", ")
-                .push_bind_unseparated(p.version.as_str())
-                .push_unseparated(", ")
-                .push_bind_unseparated(stored_source(p.source_name.as_deref()))
-                .push_unseparated(", ")
-                .push_bind_unseparated(stored_source(p.source_version.as_deref()))
-                .push_unseparated(")");
-        }
-        q.push(")");
+        q.push_values(&existing, |mut b, p| {
+            b.push_bind(p.name.as_str())
+                .push_bind(p.arch.as_str())
+                .push_bind(p.version.as_str())
+                .push_bind(stored_source(p.source_name.as_deref()))
+                .push_bind(stored_source(p.source_version.as_deref()));
+        });
+        q.push(
+            ") AS v CROSS JOIN packages p ON p.name = v.column1 AND p.arch = v.column2 \
+             AND p.version = v.column3 AND p.source_name = v.column4 \
+             AND p.source_version = v.column5",
+        );
         let rows: Vec<PackageRow> = q
             .build_query_as()
             .fetch_all(&mut *conn)
