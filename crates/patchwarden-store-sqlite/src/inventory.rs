@@ -186,11 +186,22 @@ pub(crate) async fn prepare(
     inventory: &CheckedInventory<'_>,
 ) -> Result<(Prepared, Pending)> {
     let asset = assets::load(&mut *conn, id).await?;
-    let (old, read) = match asset.inventory_hash.as_deref() {
-        Some(h) if h != inventory.hash() => set_ids(&mut *conn, interner, h).await?,
+    prepare_against(conn, interner, asset.inventory_hash, inventory).await
+}
+
+/// Prepares a report against `based_on`, the inventory hash the asset had when read
+/// (the stored set is read only to count against another inventory).
+pub(crate) async fn prepare_against(
+    conn: &mut SqliteConnection,
+    interner: &Interner,
+    based_on: Option<String>,
+    inventory: &CheckedInventory<'_>,
+) -> Result<(Prepared, Pending)> {
+    let (old, read) = match based_on.as_deref() {
+        Some(h) if h != inventory.hash() => set_ids(conn, interner, h).await?,
         _ => (Vec::new(), Vec::new()),
     };
-    let prepared = Prepared::new(interner, inventory, asset.inventory_hash, &old, &read)?;
+    let prepared = Prepared::new(interner, inventory, based_on, &old, &read)?;
     Ok((prepared, read))
 }
 

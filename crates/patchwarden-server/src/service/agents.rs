@@ -193,7 +193,7 @@ pub async fn checkin(
         }
         let stored = state
             .store
-            .replace_checked_inventory(&ctx, asset_id, &checked)
+            .replace_checked_inventory_of(&ctx, &asset, &checked)
             .await?;
         asset.package_format = Some(inv.format);
         asset.inventory_hash = Some(stored.hash);
