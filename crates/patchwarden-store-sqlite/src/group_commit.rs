@@ -140,17 +140,28 @@ async fn write_batch(
     let mut pending: Pending = Vec::new();
     // The agent cache learns of the batch after the commit and before any caller hears
     // of it (here, not in the caller, whose request may be cancelled while its write is
-    // still made): the agents of a reporting asset are forgotten (they show its
-    // inventory hash), an agent's contact is applied to its cached row.
-    let invalidations: Vec<_> = requests
+    // still made): the agents of a reporting asset show its new inventory hash (they
+    // are forgotten when the report failed), an agent's contact is applied to its
+    // cached row.
+    let invalidations: Vec<Option<Invalidation>> = requests
         .iter()
-        .filter_map(|r| match r {
+        .map(|r| match r {
             Request::Inventory { id, .. } => Some(agents.invalidation(Scope::Asset(*id), None)),
             Request::Contact { .. } => None,
         })
         .collect();
     let outcome = write_all(pool, interner, &requests, &mut done, &mut pending).await;
-    invalidations.into_iter().for_each(Invalidation::finish);
+    let stored = |i: usize| match (&outcome, done.get(i)) {
+        (Ok(()), Some(Done::Inventory(Ok(change)))) => Some(change.hash.as_str()),
+        _ => None,
+    };
+    for (i, guard) in invalidations.into_iter().enumerate() {
+        match (guard, stored(i)) {
+            (Some(guard), Some(hash)) => guard.finish_with_inventory(hash),
+            (Some(guard), None) => guard.finish(),
+            (None, _) => {}
+        }
+    }
     match outcome {
         Ok(()) => {
             interner.remember(pending);
