@@ -170,50 +170,58 @@ pub fn push_canonical_line(out: &mut Vec<u8>, p: &InstalledPackage) {
     }
 }
 
-/// The canonical text of a sorted inventory, and where each package's line ends in it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The canonical text of a sorted inventory (the lines after the format line, which
+/// the hash covers too), and where each package's line ends in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Canonical {
-    text: String,
+    format: PackageFormat,
+    lines: String,
     /// End (exclusive, before its newline) of each package's line, in sorted order.
     ends: Vec<usize>,
 }
 
 impl Canonical {
     fn of(format: PackageFormat, sorted: &[&InstalledPackage]) -> Self {
-        // One buffer, hashed once: per-field `update` calls cost more than the copying.
-        let mut text = String::with_capacity(16 + sorted.len() * 64);
+        let mut lines = String::with_capacity(sorted.len() * 64);
         let mut ends = Vec::with_capacity(sorted.len());
-        text.push_str(format.as_str());
-        text.push('\n');
         for p in sorted {
             for (i, f) in canonical_fields(p).iter().enumerate() {
                 if i > 0 {
-                    text.push('\t');
+                    lines.push('\t');
                 }
-                text.push_str(f);
+                lines.push_str(f);
             }
-            ends.push(text.len());
-            text.push('\n');
+            ends.push(lines.len());
+            lines.push('\n');
         }
-        Self { text, ends }
+        Self {
+            format,
+            lines,
+            ends,
+        }
     }
 
+    /// SHA-256 of the format line and the lines (two updates: as fast as one buffer).
     fn hash(&self) -> String {
         use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(self.text.as_bytes()))
+        let mut h = Sha256::new();
+        h.update(self.format.as_str().as_bytes());
+        h.update(b"\n");
+        h.update(self.lines.as_bytes());
+        hex::encode(h.finalize())
     }
 
     /// Where the line of the `i`-th package (sorted order) starts.
     fn start(&self, i: usize) -> usize {
         match i {
-            0 => self.text.find('\n').map_or(0, |n| n + 1),
+            0 => 0,
             _ => self.ends[i - 1] + 1,
         }
     }
 
     /// The line of the `i`-th package (sorted order).
-    fn line(&self, i: usize) -> &[u8] {
-        &self.text.as_bytes()[self.start(i)..self.ends[i]]
+    fn line(&self, i: usize) -> &str {
+        &self.lines[self.start(i)..self.ends[i]]
     }
 }
 
@@ -298,7 +306,7 @@ impl<'a> CheckedInventory<'a> {
         self.sorted
             .iter()
             .enumerate()
-            .map(|(i, p)| (*p, self.canonical.line(i)))
+            .map(|(i, p)| (*p, self.canonical.line(i).as_bytes()))
     }
 
     pub fn hash(&self) -> &str {
@@ -325,8 +333,9 @@ impl CanonicalText {
     /// Reads `lines`: every line has exactly five tab-separated fields (name, arch,
     /// version, source name, source version; an empty source field is absent), each
     /// field passes [`InstalledPackage::validate`], and the lines are in strictly
-    /// ascending (name, arch, version) order, so none is listed twice.
-    pub fn parse(format: PackageFormat, lines: &str) -> Result<Self, ValidationError> {
+    /// ascending (name, arch, version) order, so none is listed twice. The text is
+    /// kept as given (not copied), and read in one pass over its bytes.
+    pub fn parse(format: PackageFormat, lines: String) -> Result<Self, ValidationError> {
         let err = |n: usize, why: String| {
             ValidationError::new("packages_text", format!("line {n}: {why}"))
         };
@@ -336,48 +345,59 @@ impl CanonicalText {
                 "must end with a newline",
             ));
         }
-        let header = format.as_str().len() + 1;
-        let mut text = String::with_capacity(header + lines.len());
-        text.push_str(format.as_str());
-        text.push('\n');
-        text.push_str(lines);
-        let count = lines.bytes().filter(|b| *b == b'\n').count();
-        let mut tabs: Vec<[usize; 4]> = Vec::with_capacity(count);
-        let mut ends = Vec::with_capacity(count);
-        let mut start = header;
-        let mut prev: Option<(&str, &str, &str)> = None;
-        for (i, line) in lines.split_terminator('\n').enumerate() {
-            let n = i + 1;
-            let t = match plain_tabs(line) {
-                // The common line: printable ASCII, five fields within their limits.
-                Some(t) => t,
-                // Anything else is split and validated field by field, which says what
-                // is wrong (or accepts a field the byte scan does not know).
-                None => checked_tabs(line).map_err(|why| err(n, why))?,
-            };
-            let p = fields_at(line, &t);
-            if let Some(before) = prev {
-                if before >= p.key() {
-                    return Err(err(
-                        n,
-                        format!(
-                            "{} {} ({}) is not after {} {} ({}): lines must be sorted by name, \
-                             arch and version, each package once",
-                            p.name, p.version, p.arch, before.0, before.2, before.1
-                        ),
-                    ));
+        // About 60 bytes a line.
+        let mut tabs: Vec<[usize; 4]> = Vec::with_capacity(lines.len() / 48);
+        let mut ends = Vec::with_capacity(lines.len() / 48);
+        {
+            let mut prev: Option<(&str, &str, &str)> = None;
+            let (mut start, mut found, mut n_tabs, mut plain) = (0, [0usize; 4], 0, true);
+            for (i, &b) in lines.as_bytes().iter().enumerate() {
+                if b == b'\t' {
+                    if let Some(t) = found.get_mut(n_tabs) {
+                        *t = i - start;
+                    }
+                    n_tabs += 1;
+                    continue;
                 }
+                if b != b'\n' {
+                    plain &= b > b' ' && b < 0x7f;
+                    continue;
+                }
+                let n = ends.len() + 1;
+                let line = &lines[start..i];
+                let t = match (plain && n_tabs == 4).then_some(found) {
+                    // The common line: printable ASCII, five fields within their limits.
+                    Some(t) if fits(line.len(), &t) => t,
+                    // Anything else is validated field by field, which says what is
+                    // wrong (or accepts a field the byte scan does not know).
+                    _ => checked_tabs(line).map_err(|why| err(n, why))?,
+                };
+                let p = fields_at(line, &t);
+                if let Some(before) = prev {
+                    if before >= p.key() {
+                        return Err(err(
+                            n,
+                            format!(
+                                "{} {} ({}) is not after {} {} ({}): lines must be sorted by \
+                                 name, arch and version, each package once",
+                                p.name, p.version, p.arch, before.0, before.2, before.1
+                            ),
+                        ));
+                    }
+                }
+                prev = Some(p.key());
+                tabs.push(t);
+                ends.push(i);
+                (start, n_tabs, plain) = (i + 1, 0, true);
             }
-            prev = Some(p.key());
-            tabs.push(t);
-            start += line.len();
-            ends.push(start);
-            start += 1;
         }
-        let canonical = Canonical { text, ends };
         Ok(Self {
             format,
-            canonical,
+            canonical: Canonical {
+                format,
+                lines,
+                ends,
+            },
             tabs,
         })
     }
@@ -397,11 +417,10 @@ impl CanonicalText {
 
     /// The packages, sorted by (name, arch, version), as slices of the text.
     pub fn packages(&self) -> impl ExactSizeIterator<Item = PackageRef<'_>> + '_ {
-        let text = self.canonical.text.as_str();
         self.tabs
             .iter()
             .enumerate()
-            .map(move |(i, t)| fields_at(&text[self.canonical.start(i)..self.canonical.ends[i]], t))
+            .map(|(i, t)| fields_at(self.canonical.line(i), t))
     }
 
     /// The canonical lines of `packages` (sorted here), as [`CanonicalText::parse`]
@@ -422,8 +441,7 @@ impl CanonicalText {
 
     /// The lines as received (without the format line).
     pub fn lines(&self) -> &str {
-        let header = self.format.as_str().len() + 1;
-        &self.canonical.text[header..]
+        &self.canonical.lines
     }
 }
 
@@ -440,41 +458,23 @@ fn fields_at<'a>(line: &'a str, tabs: &[usize; 4]) -> PackageRef<'a> {
     }
 }
 
-/// The four tabs of a canonical line in one pass over its bytes, when every byte is
-/// printable ASCII or one of exactly four tabs and each field is within the limits of
-/// [`InstalledPackage::validate`] (so the package it names is valid); `None` otherwise.
-fn plain_tabs(line: &str) -> Option<[usize; 4]> {
-    let mut tabs = [0usize; 4];
-    let mut n = 0;
-    for (i, &b) in line.as_bytes().iter().enumerate() {
-        if b == b'\t' {
-            *tabs.get_mut(n)? = i;
-            n += 1;
-        } else if b <= b' ' || b >= 0x7f {
-            return None;
-        }
-    }
-    if n != 4 {
-        return None;
-    }
-    let len = |k: usize| match k {
-        0 => tabs[0],
-        4 => line.len() - tabs[3] - 1,
-        _ => tabs[k] - tabs[k - 1] - 1,
-    };
+/// Whether the five fields of a line of `len` bytes with tabs at `tabs` are within the
+/// limits of [`InstalledPackage::validate`] (name and version not empty).
+fn fits(len: usize, tabs: &[usize; 4]) -> bool {
+    let [a, b, c, d] = *tabs;
     // name, arch, version, source name, source version
-    let fits = len(0) > 0
-        && len(0) <= 256
-        && len(1) <= 32
-        && len(2) > 0
-        && len(2) <= 256
-        && len(3) <= 256
-        && len(4) <= 256;
-    fits.then_some(tabs)
+    let field = [a, b - a - 1, c - b - 1, d - c - 1, len - d - 1];
+    field[0] > 0
+        && field[0] <= 256
+        && field[1] <= 32
+        && field[2] > 0
+        && field[2] <= 256
+        && field[3] <= 256
+        && field[4] <= 256
 }
 
-/// The four tabs of a line [`plain_tabs`] does not vouch for, each field validated as
-/// [`InstalledPackage::validate`] does; why not, otherwise.
+/// The four tabs of a line the byte scan of [`CanonicalText::parse`] does not vouch
+/// for, each field validated as [`InstalledPackage::validate`] does; why not, otherwise.
 fn checked_tabs(line: &str) -> Result<[usize; 4], String> {
     let mut tabs = [0usize; 4];
     let mut n = 0;
@@ -572,7 +572,7 @@ mod tests {
             "bash\tamd64\t5.2.15-2+b2\t\t\nlibc6\tamd64\t2.36-9+deb12u4\tglibc\t\n\
              zlib1g\tamd64\t1:1.2.13\t\t\n"
         );
-        let received = CanonicalText::parse(PackageFormat::Deb, &text).unwrap();
+        let received = CanonicalText::parse(PackageFormat::Deb, text.clone()).unwrap();
         assert_eq!(received.lines(), text);
         let checked = CheckedInventory::from_text(&received);
         assert_eq!(
@@ -599,7 +599,7 @@ mod tests {
             lines(&by_new),
             "same sorted view and lines"
         );
-        let empty = CanonicalText::parse(PackageFormat::Rpm, "").unwrap();
+        let empty = CanonicalText::parse(PackageFormat::Rpm, "".to_owned()).unwrap();
         assert!(empty.is_empty());
         assert_eq!(
             CheckedInventory::from_text(&empty).hash(),
@@ -633,19 +633,19 @@ mod tests {
             ),
             ("a\tamd64\t1\t\t\n\n", "line 2: must have exactly five"),
         ] {
-            let e = CanonicalText::parse(PackageFormat::Deb, text).unwrap_err();
+            let e = CanonicalText::parse(PackageFormat::Deb, text.to_owned()).unwrap_err();
             assert_eq!(e.field, "packages_text");
             assert!(e.reason.starts_with(why), "{text:?}: {}", e.reason);
         }
         let long = format!("{}\tamd64\t1\t\t\n", "n".repeat(257));
-        let e = CanonicalText::parse(PackageFormat::Deb, &long).unwrap_err();
+        let e = CanonicalText::parse(PackageFormat::Deb, long.clone()).unwrap_err();
         assert!(
             e.reason.starts_with("line 1: packages.name: "),
             "{}",
             e.reason
         );
         let wide = format!("a\t{}\t1\t\t\n", "x".repeat(33));
-        let e = CanonicalText::parse(PackageFormat::Deb, &wide).unwrap_err();
+        let e = CanonicalText::parse(PackageFormat::Deb, wide.clone()).unwrap_err();
         assert!(
             e.reason.starts_with("line 1: packages.arch: "),
             "{}",
@@ -657,18 +657,18 @@ mod tests {
             "a\tamd64\t1\t\t\r\n",
         ] {
             assert!(
-                CanonicalText::parse(PackageFormat::Deb, bad).is_err(),
+                CanonicalText::parse(PackageFormat::Deb, bad.to_owned()).is_err(),
                 "{bad:?}"
             );
         }
         // What the byte scan leaves to the field checks is still read when valid.
-        let read = CanonicalText::parse(PackageFormat::Deb, "café\t\t1\t\t\n").unwrap();
+        let read = CanonicalText::parse(PackageFormat::Deb, "café\t\t1\t\t\n".to_owned()).unwrap();
         let p = read.packages().next().unwrap();
         assert_eq!((p.name, p.arch), ("café", ""));
         // Two versions of one name and arch are not duplicates (kernels).
         let kernels = "k\tamd64\t1\t\t\nk\tamd64\t2\t\t\n";
         assert_eq!(
-            CanonicalText::parse(PackageFormat::Rpm, kernels)
+            CanonicalText::parse(PackageFormat::Rpm, kernels.to_owned())
                 .unwrap()
                 .len(),
             2

@@ -125,9 +125,9 @@ impl<'de> Deserialize<'de> for InventoryReport {
         let w = InventoryReportWire::deserialize(deserializer)?;
         let packages = match (w.packages, w.packages_text) {
             (Some(list), None) => Packages::List(list),
-            (None, Some(text)) => {
-                Packages::Text(CanonicalText::parse(w.format, &text).map_err(D::Error::custom)?)
-            }
+            (None, Some(text)) => Packages::Text(
+                CanonicalText::parse(w.format, text.into_owned()).map_err(D::Error::custom)?,
+            ),
             _ => {
                 return Err(D::Error::custom(
                     "an inventory needs exactly one of packages_text and packages",
