@@ -21,7 +21,7 @@ use crate::group_commit::{Done, Request};
 use crate::inventory::{self, Pending};
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
-use patchwarden_domain::package::{push_canonical_line, InstalledPackage};
+use patchwarden_domain::package::{InstalledPackage, PackageRef};
 use patchwarden_store::audit_drafts as drafts;
 use patchwarden_store::inventory_sets::{encode_ids, Prepared};
 use patchwarden_store::{AgentContact, AuditCtx, InventoryChange, Result, StoreError};
@@ -147,35 +147,34 @@ async fn read(
 /// Interns the packages of the group's changes that the cache did not know, each
 /// tuple once however many reports name it, and completes every change's ids.
 async fn intern(conn: &mut SqliteConnection, changes: &mut [Change<'_>]) -> Result<Pending> {
-    let mut wanted: Vec<InstalledPackage> = Vec::new();
-    let mut lines: HashSet<Vec<u8>> = HashSet::new();
+    let mut wanted: Vec<&InstalledPackage> = Vec::new();
+    let mut index: HashMap<PackageRef<'_>, usize> = HashMap::new();
+    let mut slots: Vec<Vec<usize>> = Vec::with_capacity(changes.len());
     for c in changes.iter() {
+        let mut of_change = Vec::with_capacity(c.p.missing.len());
         for p in &c.p.missing {
-            if lines.insert(line_of(p)) {
-                wanted.push(p.clone());
+            let next = wanted.len();
+            let at = *index.entry(p.borrowed()).or_insert(next);
+            if at == next {
+                wanted.push(p);
             }
+            of_change.push(at);
         }
+        slots.push(of_change);
     }
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let (_, rows) = inventory::intern(&mut *conn, &wanted).await?;
-    let by_line: HashMap<Vec<u8>, i64> = rows.iter().map(|(id, p)| (line_of(p), *id)).collect();
-    for c in changes.iter_mut() {
-        for p in &c.p.missing {
-            let id = by_line
-                .get(&line_of(p))
-                .ok_or_else(|| StoreError::Invalid("a package could not be interned".into()))?;
+    let rows = inventory::intern(&mut *conn, &wanted).await?;
+    for (c, of_change) in changes.iter_mut().zip(slots) {
+        for at in of_change {
+            let (id, _) = rows
+                .get(at)
+                .ok_or_else(|| StoreError::corrupt("a package id went astray"))?;
             c.ids.push(*id);
         }
     }
     Ok(rows)
-}
-
-fn line_of(p: &InstalledPackage) -> Vec<u8> {
-    let mut line = Vec::new();
-    push_canonical_line(&mut line, p);
-    line
 }
 
 /// One row of `inventory_sets` per new content (a set stored already is kept).
