@@ -80,7 +80,8 @@ fn write_table(out: &mut impl Write, r: &InventoryReport) -> std::io::Result<()>
     )?;
     writeln!(out, "kernel:    {}", r.kernel.as_deref().unwrap_or("-"))?;
     writeln!(out, "format:    {}", r.format)?;
-    writeln!(out, "packages:  {}", r.packages.len())?;
+    writeln!(out, "packages:  {}", r.package_count())?;
+    let packages = r.packages();
     writeln!(out, "hash:      {}", r.inventory_hash)?;
     writeln!(out)?;
     let source = |p: &patchwarden_domain::package::InstalledPackage| match (
@@ -97,7 +98,7 @@ fn write_table(out: &mut impl Write, r: &InventoryReport) -> std::io::Result<()>
         .to_owned(),
     };
     let width = |f: &dyn Fn(&patchwarden_domain::package::InstalledPackage) -> usize, min| {
-        r.packages.iter().map(f).max().unwrap_or(0).max(min)
+        packages.iter().map(f).max().unwrap_or(0).max(min)
     };
     let wn = width(&|p| p.name.chars().count(), 4);
     let wv = width(&|p| p.version.chars().count(), 7);
@@ -107,7 +108,7 @@ fn write_table(out: &mut impl Write, r: &InventoryReport) -> std::io::Result<()>
         "{:wn$}  {:wv$}  {:wa$}  SOURCE",
         "NAME", "VERSION", "ARCH"
     )?;
-    for p in &r.packages {
+    for p in packages.iter() {
         let line = format!(
             "{:wn$}  {:wv$}  {:wa$}  {}",
             p.name,

@@ -80,6 +80,54 @@ impl InstalledPackage {
     }
 }
 
+/// One package, borrowed: from an [`InstalledPackage`] or from an inventory's
+/// canonical text ([`CanonicalText`]), so that a report's packages need not each be
+/// five owned strings. Absent and empty source fields are both `None`, as in the
+/// canonical line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PackageRef<'a> {
+    pub name: &'a str,
+    pub arch: &'a str,
+    pub version: &'a str,
+    pub source_name: Option<&'a str>,
+    pub source_version: Option<&'a str>,
+}
+
+impl<'a> PackageRef<'a> {
+    /// The (name, arch, version) an inventory is sorted and deduplicated by.
+    pub fn key(&self) -> (&'a str, &'a str, &'a str) {
+        (self.name, self.arch, self.version)
+    }
+
+    /// The package as an owned value.
+    pub fn to_installed(&self) -> InstalledPackage {
+        InstalledPackage {
+            name: self.name.to_owned(),
+            version: self.version.to_owned(),
+            arch: self.arch.to_owned(),
+            source_name: self.source_name.map(str::to_owned),
+            source_version: self.source_version.map(str::to_owned),
+        }
+    }
+}
+
+impl InstalledPackage {
+    /// The package borrowed ([`PackageRef`]).
+    pub fn borrowed(&self) -> PackageRef<'_> {
+        PackageRef {
+            name: &self.name,
+            arch: &self.arch,
+            version: &self.version,
+            source_name: non_empty(&self.source_name),
+            source_version: non_empty(&self.source_version),
+        }
+    }
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
 /// SHA-256 (hex) of an inventory in canonical form: packages sorted, one
 /// `name\tarch\tversion\tsource_name\tsource_version\n` line each, after the format.
 /// Agents and the server compute the same value, so an unchanged inventory need not be
@@ -122,59 +170,72 @@ pub fn push_canonical_line(out: &mut Vec<u8>, p: &InstalledPackage) {
     }
 }
 
-/// The canonical text of a sorted inventory, and where each package's line ends in it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The canonical text of a sorted inventory (the lines after the format line, which
+/// the hash covers too), and where each package's line ends in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Canonical {
-    text: Vec<u8>,
+    format: PackageFormat,
+    lines: String,
     /// End (exclusive, before its newline) of each package's line, in sorted order.
     ends: Vec<usize>,
 }
 
 impl Canonical {
     fn of(format: PackageFormat, sorted: &[&InstalledPackage]) -> Self {
-        // One buffer, hashed once: per-field `update` calls cost more than the copying.
-        let mut text = Vec::with_capacity(16 + sorted.len() * 64);
+        let mut lines = String::with_capacity(sorted.len() * 64);
         let mut ends = Vec::with_capacity(sorted.len());
-        text.extend_from_slice(format.as_str().as_bytes());
-        text.push(b'\n');
         for p in sorted {
-            push_canonical_line(&mut text, p);
-            ends.push(text.len());
-            text.push(b'\n');
+            for (i, f) in canonical_fields(p).iter().enumerate() {
+                if i > 0 {
+                    lines.push('\t');
+                }
+                lines.push_str(f);
+            }
+            ends.push(lines.len());
+            lines.push('\n');
         }
-        Self { text, ends }
+        Self {
+            format,
+            lines,
+            ends,
+        }
     }
 
+    /// SHA-256 of the format line and the lines (two updates: as fast as one buffer).
     fn hash(&self) -> String {
         use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(&self.text))
+        let mut h = Sha256::new();
+        h.update(self.format.as_str().as_bytes());
+        h.update(b"\n");
+        h.update(self.lines.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Where the line of the `i`-th package (sorted order) starts.
+    fn start(&self, i: usize) -> usize {
+        match i {
+            0 => 0,
+            _ => self.ends[i - 1] + 1,
+        }
     }
 
     /// The line of the `i`-th package (sorted order).
-    fn line(&self, i: usize) -> &[u8] {
-        let start = match i {
-            0 => self
-                .text
-                .iter()
-                .position(|b| *b == b'\n')
-                .map_or(0, |n| n + 1),
-            _ => self.ends[i - 1] + 1,
-        };
-        &self.text[start..self.ends[i]]
+    fn line(&self, i: usize) -> &str {
+        &self.lines[self.start(i)..self.ends[i]]
     }
 }
 
 /// An inventory with its canonical hash ([`inventory_hash`]) and no (name, arch,
-/// version) listed twice. The only way to make one is [`CheckedInventory::new`], which
-/// sorts the packages once for both checks, so whoever holds one can trust the hash
+/// version) listed twice. The only ways to make one are [`CheckedInventory::new`],
+/// which sorts the packages once for both checks, and [`CheckedInventory::from_text`],
+/// whose text was checked while it was read; so whoever holds one can trust the hash
 /// without computing it again (the server checks an agent's claimed hash with it and
 /// hands the same value to the store), and can use the sorted order and each
 /// package's canonical line ([`push_canonical_line`]) without building them again.
 #[derive(Debug, Clone)]
 pub struct CheckedInventory<'a> {
     format: PackageFormat,
-    packages: &'a [InstalledPackage],
-    sorted: Vec<&'a InstalledPackage>,
+    sorted: Vec<PackageRef<'a>>,
     canonical: Cow<'a, Canonical>,
     hash: String,
 }
@@ -205,33 +266,47 @@ impl<'a> CheckedInventory<'a> {
         let hash = canonical.hash();
         Ok(Self {
             format,
-            packages,
-            sorted,
+            sorted: sorted.into_iter().map(InstalledPackage::borrowed).collect(),
             canonical,
             hash,
         })
+    }
+
+    /// The inventory of a canonical text ([`CanonicalText::parse`] checked its order
+    /// and duplicates while reading it), hashed as received.
+    pub fn from_text(text: &'a CanonicalText) -> Self {
+        Self {
+            format: text.format,
+            sorted: text.packages().collect(),
+            canonical: Cow::Borrowed(&text.canonical),
+            hash: text.canonical.hash(),
+        }
     }
 
     pub fn format(&self) -> PackageFormat {
         self.format
     }
 
-    /// The packages in the order given.
-    pub fn packages(&self) -> &'a [InstalledPackage] {
-        self.packages
+    /// How many packages it holds.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
     }
 
     /// The packages sorted by (name, arch, version).
-    pub fn sorted(&self) -> &[&'a InstalledPackage] {
+    pub fn sorted(&self) -> &[PackageRef<'a>] {
         &self.sorted
     }
 
     /// Each package (sorted order) with its canonical line ([`push_canonical_line`]).
-    pub fn lines(&self) -> impl Iterator<Item = (&'a InstalledPackage, &[u8])> + '_ {
+    pub fn lines(&self) -> impl Iterator<Item = (PackageRef<'a>, &[u8])> + '_ {
         self.sorted
             .iter()
             .enumerate()
-            .map(|(i, p)| (*p, self.canonical.line(i)))
+            .map(|(i, p)| (*p, self.canonical.line(i).as_bytes()))
     }
 
     pub fn hash(&self) -> &str {
@@ -242,25 +317,25 @@ impl<'a> CheckedInventory<'a> {
 /// An inventory's canonical text as received: the lines [`inventory_hash`] hashes after
 /// the format line, one package each, sorted by (name, arch, version), each ending with
 /// a newline. Agents send their inventory in this form (protocol 2), so the server
-/// checks order and duplicates while splitting the lines, and hashes the bytes it
-/// received, without sorting or building the text again. The only way to make one is
-/// [`CanonicalText::parse`], which also returns the packages the lines name.
+/// checks order and duplicates while splitting the lines, hashes the bytes it
+/// received, and reads the packages as slices of the text ([`PackageRef`]), without
+/// sorting, building the text again or copying a field. The only way to make one is
+/// [`CanonicalText::parse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalText {
     format: PackageFormat,
     canonical: Canonical,
+    /// The positions of each line's four tabs in the line.
+    tabs: Vec<[usize; 4]>,
 }
 
 impl CanonicalText {
     /// Reads `lines`: every line has exactly five tab-separated fields (name, arch,
     /// version, source name, source version; an empty source field is absent), each
     /// field passes [`InstalledPackage::validate`], and the lines are in strictly
-    /// ascending (name, arch, version) order, so none is listed twice. Returns the
-    /// packages in that order and the text.
-    pub fn parse(
-        format: PackageFormat,
-        lines: &str,
-    ) -> Result<(Vec<InstalledPackage>, Self), ValidationError> {
+    /// ascending (name, arch, version) order, so none is listed twice. The text is
+    /// kept as given (not copied), and read in one pass over its bytes.
+    pub fn parse(format: PackageFormat, lines: String) -> Result<Self, ValidationError> {
         let err = |n: usize, why: String| {
             ValidationError::new("packages_text", format!("line {n}: {why}"))
         };
@@ -270,72 +345,82 @@ impl CanonicalText {
                 "must end with a newline",
             ));
         }
-        let header = format.as_str().len() + 1;
-        let mut text = Vec::with_capacity(header + lines.len());
-        text.extend_from_slice(format.as_str().as_bytes());
-        text.push(b'\n');
-        text.extend_from_slice(lines.as_bytes());
-        let count = lines.bytes().filter(|b| *b == b'\n').count();
-        let mut packages: Vec<InstalledPackage> = Vec::with_capacity(count);
-        let mut ends = Vec::with_capacity(count);
-        let mut end = header;
-        for (i, line) in lines.split_terminator('\n').enumerate() {
-            let n = i + 1;
-            let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-            let p = match plain_fields(line) {
-                // The common line: printable ASCII, five fields within their limits.
-                Some([name, arch, version, sn, sv]) => InstalledPackage {
-                    name: name.to_owned(),
-                    version: version.to_owned(),
-                    arch: arch.to_owned(),
-                    source_name: opt(sn),
-                    source_version: opt(sv),
-                },
-                // Anything else is split and validated field by field, which says what
-                // is wrong (or accepts a field the byte scan does not know).
-                None => {
-                    let mut fields = line.split('\t');
-                    let mut next = || fields.next();
-                    let (Some(name), Some(arch), Some(version), Some(sn), Some(sv), None) =
-                        (next(), next(), next(), next(), next(), next())
-                    else {
-                        return Err(err(n, "must have exactly five tab-separated fields".into()));
-                    };
-                    let p = InstalledPackage {
-                        name: name.to_owned(),
-                        version: version.to_owned(),
-                        arch: arch.to_owned(),
-                        source_name: opt(sn),
-                        source_version: opt(sv),
-                    };
-                    p.validate()
-                        .map_err(|e| err(n, format!("{}: {}", e.field, e.reason)))?;
-                    p
+        // About 60 bytes a line.
+        let mut tabs: Vec<[usize; 4]> = Vec::with_capacity(lines.len() / 48);
+        let mut ends = Vec::with_capacity(lines.len() / 48);
+        {
+            let mut prev: Option<(&str, &str, &str)> = None;
+            let (mut start, mut found, mut n_tabs, mut plain) = (0, [0usize; 4], 0, true);
+            for (i, &b) in lines.as_bytes().iter().enumerate() {
+                if b == b'\t' {
+                    if let Some(t) = found.get_mut(n_tabs) {
+                        *t = i - start;
+                    }
+                    n_tabs += 1;
+                    continue;
                 }
-            };
-            if let Some(prev) = packages.last() {
-                if key(prev) >= key(&p) {
-                    return Err(err(
-                        n,
-                        format!(
-                            "{} {} ({}) is not after {} {} ({}): lines must be sorted by name, \
-                             arch and version, each package once",
-                            p.name, p.version, p.arch, prev.name, prev.version, prev.arch
-                        ),
-                    ));
+                if b != b'\n' {
+                    plain &= b > b' ' && b < 0x7f;
+                    continue;
                 }
+                let n = ends.len() + 1;
+                let line = &lines[start..i];
+                let t = match (plain && n_tabs == 4).then_some(found) {
+                    // The common line: printable ASCII, five fields within their limits.
+                    Some(t) if fits(line.len(), &t) => t,
+                    // Anything else is validated field by field, which says what is
+                    // wrong (or accepts a field the byte scan does not know).
+                    _ => checked_tabs(line).map_err(|why| err(n, why))?,
+                };
+                let p = fields_at(line, &t);
+                if let Some(before) = prev {
+                    if before >= p.key() {
+                        return Err(err(
+                            n,
+                            format!(
+                                "{} {} ({}) is not after {} {} ({}): lines must be sorted by \
+                                 name, arch and version, each package once",
+                                p.name, p.version, p.arch, before.0, before.2, before.1
+                            ),
+                        ));
+                    }
+                }
+                prev = Some(p.key());
+                tabs.push(t);
+                ends.push(i);
+                (start, n_tabs, plain) = (i + 1, 0, true);
             }
-            end += line.len();
-            ends.push(end);
-            end += 1;
-            packages.push(p);
         }
-        let canonical = Canonical { text, ends };
-        Ok((packages, Self { format, canonical }))
+        Ok(Self {
+            format,
+            canonical: Canonical {
+                format,
+                lines,
+                ends,
+            },
+            tabs,
+        })
     }
 
     pub fn format(&self) -> PackageFormat {
         self.format
+    }
+
+    /// How many packages (lines) it holds.
+    pub fn len(&self) -> usize {
+        self.tabs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tabs.is_empty()
+    }
+
+    /// The packages, sorted by (name, arch, version), as slices of the text.
+    pub fn packages(&self) -> impl ExactSizeIterator<Item = PackageRef<'_>> + '_ {
+        self.tabs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| fields_at(self.canonical.line(i), t))
     }
 
     /// The canonical lines of `packages` (sorted here), as [`CanonicalText::parse`]
@@ -353,87 +438,72 @@ impl CanonicalText {
         }
         text
     }
+
+    /// The lines as received (without the format line).
+    pub fn lines(&self) -> &str {
+        &self.canonical.lines
+    }
 }
 
-/// The five fields of a canonical line in one pass over its bytes, when every byte is
-/// printable ASCII or one of exactly four tabs and each field is within the limits of
-/// [`InstalledPackage::validate`] (so the package it makes is valid); `None` otherwise.
-fn plain_fields(line: &str) -> Option<[&str; 5]> {
+/// The package of `line`, whose tabs are at `tabs`.
+fn fields_at<'a>(line: &'a str, tabs: &[usize; 4]) -> PackageRef<'a> {
+    let [a, b, c, d] = *tabs;
+    let opt = |s: &'a str| (!s.is_empty()).then_some(s);
+    PackageRef {
+        name: &line[..a],
+        arch: &line[a + 1..b],
+        version: &line[b + 1..c],
+        source_name: opt(&line[c + 1..d]),
+        source_version: opt(&line[d + 1..]),
+    }
+}
+
+/// Whether the five fields of a line of `len` bytes with tabs at `tabs` are within the
+/// limits of [`InstalledPackage::validate`] (name and version not empty).
+fn fits(len: usize, tabs: &[usize; 4]) -> bool {
+    let [a, b, c, d] = *tabs;
+    // name, arch, version, source name, source version
+    let field = [a, b - a - 1, c - b - 1, d - c - 1, len - d - 1];
+    field[0] > 0
+        && field[0] <= 256
+        && field[1] <= 32
+        && field[2] > 0
+        && field[2] <= 256
+        && field[3] <= 256
+        && field[4] <= 256
+}
+
+/// The four tabs of a line the byte scan of [`CanonicalText::parse`] does not vouch
+/// for, each field validated as [`InstalledPackage::validate`] does; why not, otherwise.
+fn checked_tabs(line: &str) -> Result<[usize; 4], String> {
     let mut tabs = [0usize; 4];
     let mut n = 0;
-    for (i, &b) in line.as_bytes().iter().enumerate() {
+    for (i, b) in line.bytes().enumerate() {
         if b == b'\t' {
-            *tabs.get_mut(n)? = i;
+            match tabs.get_mut(n) {
+                Some(t) => *t = i,
+                None => return Err("must have exactly five tab-separated fields".into()),
+            }
             n += 1;
-        } else if b <= b' ' || b >= 0x7f {
-            return None;
         }
     }
     if n != 4 {
-        return None;
+        return Err("must have exactly five tab-separated fields".into());
     }
-    let f = [
-        &line[..tabs[0]],
-        &line[tabs[0] + 1..tabs[1]],
-        &line[tabs[1] + 1..tabs[2]],
-        &line[tabs[2] + 1..tabs[3]],
-        &line[tabs[3] + 1..],
-    ];
-    // name, arch, version, source name, source version
-    let fits = !f[0].is_empty()
-        && f[0].len() <= 256
-        && f[1].len() <= 32
-        && !f[2].is_empty()
-        && f[2].len() <= 256
-        && f[3].len() <= 256
-        && f[4].len() <= 256;
-    fits.then_some(f)
-}
-
-/// Whether `line` is the canonical line of `p`, compared field by field in place.
-fn is_line_of(line: &[u8], p: &InstalledPackage) -> bool {
-    let fields = canonical_fields(p);
-    if fields.iter().map(|f| f.len() + 1).sum::<usize>() != line.len() + 1 {
-        return false;
+    let p = fields_at(line, &tabs);
+    let check = |field: &'static str, s: &str, max: usize, allow_empty: bool| {
+        token(field, s, max, allow_empty).map_err(|e| format!("{}: {}", e.field, e.reason))
+    };
+    check("packages.name", p.name, 256, false)?;
+    check("packages.version", p.version, 256, false)?;
+    check("packages.arch", p.arch, 32, true)?;
+    if let Some(s) = p.source_name {
+        check("packages.source_name", s, 256, false)?;
     }
-    let mut at = 0;
-    fields.iter().all(|f| {
-        let end = at + f.len();
-        let ok = &line[at..end] == f.as_bytes() && line.get(end).is_none_or(|b| *b == b'\t');
-        at = end + 1;
-        ok
-    })
-}
-
-impl<'a> CheckedInventory<'a> {
-    /// The inventory `packages` read from `text` ([`CanonicalText::parse`] gave both):
-    /// order and duplicates were checked while parsing, and the hash is the one of the
-    /// text as received. That the two belong together is checked in one pass, field by
-    /// field; a mismatch (a caller pairing them wrongly) is refused.
-    pub fn from_text(
-        packages: &'a [InstalledPackage],
-        text: &'a CanonicalText,
-    ) -> Result<Self, ValidationError> {
-        let canonical = &text.canonical;
-        let paired = packages.len() == canonical.ends.len()
-            && packages
-                .iter()
-                .enumerate()
-                .all(|(i, p)| is_line_of(canonical.line(i), p));
-        if !paired {
-            return Err(ValidationError::new(
-                "packages",
-                "do not match the canonical text they were read from",
-            ));
-        }
-        Ok(Self {
-            format: text.format,
-            packages,
-            sorted: packages.iter().collect(),
-            canonical: Cow::Borrowed(canonical),
-            hash: canonical.hash(),
-        })
+    if let Some(s) = p.source_version {
+        check("packages.source_version", s, 256, false)?;
     }
+    Ok(tabs)
 }
 
 #[cfg(test)]
@@ -462,11 +532,9 @@ mod tests {
             checked.hash(),
             inventory_hash(PackageFormat::Rpm, &packages)
         );
-        assert_eq!(checked.packages()[0].name, "zlib1g", "order as given");
-        let lines: Vec<(&str, Vec<u8>)> = checked
-            .lines()
-            .map(|(p, l)| (p.name.as_str(), l.to_vec()))
-            .collect();
+        assert_eq!(checked.len(), 2);
+        let lines: Vec<(&str, Vec<u8>)> =
+            checked.lines().map(|(p, l)| (p.name, l.to_vec())).collect();
         assert_eq!(
             lines,
             [
@@ -504,23 +572,26 @@ mod tests {
             "bash\tamd64\t5.2.15-2+b2\t\t\nlibc6\tamd64\t2.36-9+deb12u4\tglibc\t\n\
              zlib1g\tamd64\t1:1.2.13\t\t\n"
         );
-        let (read, received) = CanonicalText::parse(PackageFormat::Deb, &text).unwrap();
-        let checked = CheckedInventory::from_text(&read, &received).unwrap();
+        let received = CanonicalText::parse(PackageFormat::Deb, text.clone()).unwrap();
+        assert_eq!(received.lines(), text);
+        let checked = CheckedInventory::from_text(&received);
         assert_eq!(
             checked.hash(),
             inventory_hash(PackageFormat::Deb, &packages)
         );
         let mut sorted = packages.clone();
         sort_for_test(&mut sorted);
+        let read: Vec<InstalledPackage> = received.packages().map(|p| p.to_installed()).collect();
         assert_eq!(read, sorted);
-        let mut other = read.clone();
-        other[1].source_name = None;
-        assert!(CheckedInventory::from_text(&other, &received).is_err());
-        assert!(CheckedInventory::from_text(&read[1..], &received).is_err());
+        assert_eq!(
+            received.packages().nth(1).unwrap().source_name,
+            Some("glibc")
+        );
+        assert_eq!(received.packages().nth(1).unwrap().source_version, None);
         let by_new = CheckedInventory::new(PackageFormat::Deb, &packages).unwrap();
         let lines = |c: &CheckedInventory<'_>| {
             c.lines()
-                .map(|(p, l)| (p.clone(), l.to_vec()))
+                .map(|(p, l)| (p.to_installed(), l.to_vec()))
                 .collect::<Vec<_>>()
         };
         assert_eq!(
@@ -528,11 +599,16 @@ mod tests {
             lines(&by_new),
             "same sorted view and lines"
         );
-        let (none, empty) = CanonicalText::parse(PackageFormat::Rpm, "").unwrap();
+        let empty = CanonicalText::parse(PackageFormat::Rpm, "".to_owned()).unwrap();
+        assert!(empty.is_empty());
         assert_eq!(
-            CheckedInventory::from_text(&none, &empty).unwrap().hash(),
+            CheckedInventory::from_text(&empty).hash(),
             inventory_hash(PackageFormat::Rpm, &[])
         );
+        // `Some("")` and `None` are the same source, in the line and borrowed.
+        let mut blank = pkg("a", "1");
+        blank.source_name = Some(String::new());
+        assert_eq!(blank.borrowed(), pkg("a", "1").borrowed());
     }
 
     fn sort_for_test(v: &mut [InstalledPackage]) {
@@ -557,19 +633,19 @@ mod tests {
             ),
             ("a\tamd64\t1\t\t\n\n", "line 2: must have exactly five"),
         ] {
-            let e = CanonicalText::parse(PackageFormat::Deb, text).unwrap_err();
+            let e = CanonicalText::parse(PackageFormat::Deb, text.to_owned()).unwrap_err();
             assert_eq!(e.field, "packages_text");
             assert!(e.reason.starts_with(why), "{text:?}: {}", e.reason);
         }
         let long = format!("{}\tamd64\t1\t\t\n", "n".repeat(257));
-        let e = CanonicalText::parse(PackageFormat::Deb, &long).unwrap_err();
+        let e = CanonicalText::parse(PackageFormat::Deb, long.clone()).unwrap_err();
         assert!(
             e.reason.starts_with("line 1: packages.name: "),
             "{}",
             e.reason
         );
         let wide = format!("a\t{}\t1\t\t\n", "x".repeat(33));
-        let e = CanonicalText::parse(PackageFormat::Deb, &wide).unwrap_err();
+        let e = CanonicalText::parse(PackageFormat::Deb, wide.clone()).unwrap_err();
         assert!(
             e.reason.starts_with("line 1: packages.arch: "),
             "{}",
@@ -581,19 +657,19 @@ mod tests {
             "a\tamd64\t1\t\t\r\n",
         ] {
             assert!(
-                CanonicalText::parse(PackageFormat::Deb, bad).is_err(),
+                CanonicalText::parse(PackageFormat::Deb, bad.to_owned()).is_err(),
                 "{bad:?}"
             );
         }
         // What the byte scan leaves to the field checks is still read when valid.
-        let (read, _) = CanonicalText::parse(PackageFormat::Deb, "café\t\t1\t\t\n").unwrap();
-        assert_eq!((read[0].name.as_str(), read[0].arch.as_str()), ("café", ""));
+        let read = CanonicalText::parse(PackageFormat::Deb, "café\t\t1\t\t\n".to_owned()).unwrap();
+        let p = read.packages().next().unwrap();
+        assert_eq!((p.name, p.arch), ("café", ""));
         // Two versions of one name and arch are not duplicates (kernels).
         let kernels = "k\tamd64\t1\t\t\nk\tamd64\t2\t\t\n";
         assert_eq!(
-            CanonicalText::parse(PackageFormat::Rpm, kernels)
+            CanonicalText::parse(PackageFormat::Rpm, kernels.to_owned())
                 .unwrap()
-                .0
                 .len(),
             2
         );

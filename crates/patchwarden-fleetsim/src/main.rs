@@ -186,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
         agents.push(Agent::enroll(&http, &server, &a.token, hostname, host).await?);
     }
     let agents = Arc::new(agents);
-    let sizes: Vec<usize> = agents.iter().map(|x| x.report.packages.len()).collect();
+    let sizes: Vec<usize> = agents.iter().map(|x| x.report.package_count()).collect();
     eprintln!(
         "packages per host: {}..{}",
         sizes.iter().min().unwrap_or(&0),

@@ -209,12 +209,22 @@ impl AdvisoryIndex {
     /// Whether any statement names this package (binary or source) in this release;
     /// lets callers skip packages no advisory mentions.
     pub fn mentions(&self, distro: &DistroRelease, pkg: &InstalledPackage) -> bool {
+        self.mentions_name(distro, &pkg.name, pkg.source_name.as_deref())
+    }
+
+    /// [`AdvisoryIndex::mentions`] by the package's name and source name, for callers
+    /// that hold the package borrowed.
+    pub fn mentions_name(
+        &self,
+        distro: &DistroRelease,
+        name: &str,
+        source_name: Option<&str>,
+    ) -> bool {
         let Some(m) = self.statements.get(distro) else {
             return false;
         };
-        m.get(pkg.name.as_str())
-            .is_some_and(|e| !e.binary.is_empty())
-            || m.get(pkg.source_name.as_deref().unwrap_or(&pkg.name))
+        m.get(name).is_some_and(|e| !e.binary.is_empty())
+            || m.get(source_name.unwrap_or(name))
                 .is_some_and(|e| !e.source.is_empty())
     }
 

@@ -3,7 +3,9 @@
 use crate::fixtures::{all_events, ctx, last_event, new_asset, pkg, t, t0};
 use crate::SharedStore;
 use patchwarden_domain::ids::AssetId;
-use patchwarden_domain::package::{inventory_hash, InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{
+    inventory_hash, CheckedInventory, InstalledPackage, PackageFormat,
+};
 use patchwarden_store::{InventoryChange, StoreError};
 use std::time::Instant;
 
@@ -134,6 +136,52 @@ pub(crate) async fn unchanged_writes_no_event(s: SharedStore) {
         s.get_asset(id).await.unwrap().package_format,
         Some(PackageFormat::Apk)
     );
+}
+
+/// `replace_checked_inventory_of` with the asset as read before other reports landed:
+/// each answer counts against the inventory the asset really held, as
+/// `replace_checked_inventory` does.
+pub(crate) async fn report_of_an_asset_read_earlier(s: SharedStore) {
+    let id = asset(&s, "web-01.example.org").await;
+    let fresh = s.get_asset(id).await.unwrap();
+    let v1 = vec![pkg("a", "amd64", "1"), pkg("b", "amd64", "2")];
+    let checked = CheckedInventory::new(PackageFormat::Deb, &v1).unwrap();
+    let c = s
+        .replace_checked_inventory_of(&ctx(t(10)), &fresh, &checked)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (2, 0, 0, 0));
+    let read = s.get_asset(id).await.unwrap();
+    let v2 = vec![pkg("a", "amd64", "1"), pkg("c", "amd64", "3")];
+    s.replace_inventory(&ctx(t(20)), id, PackageFormat::Deb, &v2)
+        .await
+        .unwrap();
+    // Read when it held v1; it holds v2 now.
+    let v3 = vec![pkg("a", "amd64", "9"), pkg("c", "amd64", "3")];
+    let checked = CheckedInventory::new(PackageFormat::Deb, &v3).unwrap();
+    let c = s
+        .replace_checked_inventory_of(&ctx(t(30)), &read, &checked)
+        .await
+        .unwrap();
+    assert_eq!(counts(&c), (0, 0, 1, 1), "counted against v2");
+    // Read as empty, and it holds v3 already: unchanged, no event.
+    let events = all_events(&s).await.len();
+    let c = s
+        .replace_checked_inventory_of(&ctx(t(40)), &fresh, &checked)
+        .await
+        .unwrap();
+    assert!(c.is_unchanged());
+    assert_eq!(all_events(&s).await.len(), events);
+    assert_eq!(s.get_asset(id).await.unwrap().last_seen_at, Some(t(40)));
+    assert_eq!(s.get_inventory(id).await.unwrap(), sorted(v3.clone()));
+    let gone = AssetId::new(id.get() + 1000);
+    let mut missing = fresh.clone();
+    missing.id = gone;
+    assert!(matches!(
+        s.replace_checked_inventory_of(&ctx(t(50)), &missing, &checked)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 pub(crate) async fn duplicates_rejected(s: SharedStore) {

@@ -58,6 +58,7 @@ cases!(
     assets::filters_and_pagination,
     inventory::replace_diff_and_hash,
     inventory::unchanged_writes_no_event,
+    inventory::report_of_an_asset_read_earlier,
     inventory::duplicates_rejected,
     inventory::multi_version_kernels,
     inventory::large_inventory,

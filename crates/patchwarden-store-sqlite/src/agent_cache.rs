@@ -129,6 +129,21 @@ impl AgentCache {
         }
     }
 
+    /// After a committed report of `asset`: its cached agents show inventory `hash`.
+    /// Readers that read a row before the commit do not cache it afterwards.
+    fn apply_inventory(&self, asset: AssetId, hash: &str) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let Inner {
+            by_id, by_asset, ..
+        } = &mut *inner;
+        for id in by_asset.get(&asset).into_iter().flatten() {
+            if let Some(a) = by_id.get_mut(id) {
+                a.asset_inventory_hash = Some(hash.to_owned());
+            }
+        }
+    }
+
     /// A guard to hold across a write on `writer` (the single writer connection's
     /// pool): [`Invalidation::finish`] after the write, or dropped unfinished when the
     /// write was cancelled. `None` for a write that cannot be cancelled.
@@ -141,6 +156,7 @@ impl AgentCache {
             cache: Arc::clone(self),
             scope,
             unfinished: writer.cloned(),
+            applied: false,
         }
     }
 
@@ -163,6 +179,8 @@ pub(crate) struct Invalidation {
     scope: Scope,
     /// The writer pool while the write may still be running.
     unfinished: Option<SqlitePool>,
+    /// The write's effect was applied to the cached rows: nothing to forget.
+    applied: bool,
 }
 
 impl Invalidation {
@@ -170,10 +188,24 @@ impl Invalidation {
     pub(crate) fn finish(mut self) {
         self.unfinished = None;
     }
+
+    /// The write is over and committed inventory `hash` for the asset this guard
+    /// names: the asset's cached agents show it, where forgetting them would cost each
+    /// a database read at its next check-in. Any other scope is forgotten.
+    pub(crate) fn finish_with_inventory(mut self, hash: &str) {
+        self.unfinished = None;
+        if let Scope::Asset(asset) = self.scope {
+            self.cache.apply_inventory(asset, hash);
+            self.applied = true;
+        }
+    }
 }
 
 impl Drop for Invalidation {
     fn drop(&mut self) {
+        if self.applied {
+            return;
+        }
         self.cache.invalidate(self.scope);
         let Some(writer) = self.unfinished.take() else {
             return;
@@ -245,6 +277,32 @@ mod tests {
         c.store(g, &agent(3, 30));
         c.invalidation(Scope::All, None).finish();
         assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn a_stored_inventory_is_shown_by_the_assets_cached_agents() {
+        let c = Arc::new(AgentCache::default());
+        for (id, asset) in [(1, 10), (2, 10), (3, 30)] {
+            let g = c.get(id).unwrap_err();
+            c.store(g, &agent(id, asset));
+        }
+        let before_write = c.get(4).unwrap_err();
+        c.invalidation(Scope::Asset(AssetId::new(10)), None)
+            .finish_with_inventory("h2");
+        assert_eq!(c.len(), 3, "kept, not forgotten");
+        for id in [1, 2] {
+            assert_eq!(
+                c.get(id).unwrap().asset_inventory_hash.as_deref(),
+                Some("h2")
+            );
+        }
+        assert_eq!(c.get(3).unwrap().asset_inventory_hash, None);
+        c.store(before_write, &agent(4, 10));
+        assert!(c.get(4).is_err(), "a row read before the write is not kept");
+        // Another scope is forgotten as by `finish`.
+        c.invalidation(Scope::Agent(3), None)
+            .finish_with_inventory("h3");
+        assert_eq!(c.len(), 2);
     }
 
     /// A write cancelled after its `COMMIT` was sent: a row read before that commit

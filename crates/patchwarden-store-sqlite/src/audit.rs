@@ -52,9 +52,8 @@ pub(crate) async fn append(
     Ok(ev)
 }
 
-/// Seals `drafts` as the next events, in order, and stores them with the new head in
-/// multi-row statements: what a fleet re-match appends (an event per asset whose
-/// findings changed). Same rules as [`append`].
+/// Seals `drafts` as the next events, in order, all at `at`: what a fleet re-match
+/// appends (an event per asset whose findings changed). Same rules as [`append`].
 pub(crate) async fn append_many(
     conn: &mut SqliteConnection,
     drafts: Vec<AuditDraft>,
@@ -63,49 +62,63 @@ pub(crate) async fn append_many(
     if drafts.is_empty() {
         return Ok(());
     }
-    let (mut seq, mut prev): (i64, String) =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?;
+    let head: (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    append_all(conn, head, drafts.into_iter().map(|d| (d, at)).collect()).await
+}
+
+/// Seals `drafts` (each with its instant) as the events after `head` (`(seq, hash)` of
+/// the last event, read in the same write transaction) and stores them and the new
+/// head: two statements for any number of events, where [`append`] takes three per
+/// event (the group commit of agents' reports seals a whole group at once).
+pub(crate) async fn append_all(
+    conn: &mut SqliteConnection,
+    head: (i64, String),
+    drafts: Vec<(AuditDraft, jiff::Timestamp)>,
+) -> Result<()> {
+    let (mut seq, mut prev) = head;
     let mut events = Vec::with_capacity(drafts.len());
-    for draft in drafts {
+    for (draft, at) in drafts {
         seq += 1;
         let ev = AuditEvent::seal(draft, AuditSeq::new(seq), at, &prev);
         prev.clone_from(&ev.hash);
         events.push(ev);
     }
-    // 14 binds a row: 500 rows stay under SQLite's 32,766.
+    // 14 binds a row: 500 rows stay well under SQLite's 32,766.
     for chunk in events.chunks(500) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO audit_events (seq, at, actor_kind, actor_id, actor_name, action, \
-             target_type, target_id, before_json, after_json, source_ip, request_id, \
-             prev_hash, hash) ",
+             target_type, target_id, before_json, after_json, source_ip, request_id, prev_hash, \
+             hash) ",
         );
         q.push_values(chunk, |mut b, ev| {
             b.push_bind(ev.seq.get())
                 .push_bind(to_micros(ev.at))
                 .push_bind(ev.actor.kind.as_str())
                 .push_bind(ev.actor.id)
-                .push_bind(&ev.actor.name)
-                .push_bind(&ev.action)
-                .push_bind(&ev.target_type)
-                .push_bind(&ev.target_id)
-                .push_bind(&ev.before)
-                .push_bind(&ev.after)
-                .push_bind(&ev.origin.source_ip)
-                .push_bind(&ev.origin.request_id)
-                .push_bind(&ev.prev_hash)
-                .push_bind(&ev.hash);
+                .push_bind(ev.actor.name.as_str())
+                .push_bind(ev.action.as_str())
+                .push_bind(ev.target_type.as_str())
+                .push_bind(ev.target_id.as_deref())
+                .push_bind(ev.before.as_deref())
+                .push_bind(ev.after.as_deref())
+                .push_bind(ev.origin.source_ip.as_deref())
+                .push_bind(ev.origin.request_id.as_deref())
+                .push_bind(ev.prev_hash.as_str())
+                .push_bind(ev.hash.as_str());
         });
         q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(&prev)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    if let Some(last) = events.last() {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(last.seq.get())
+            .bind(&last.hash)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
     Ok(())
 }
 

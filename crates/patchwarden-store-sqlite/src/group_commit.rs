@@ -3,9 +3,11 @@
 //! Every commit on the single writer connection waits for an fsync
 //! (`synchronous=FULL`), which would cap a fleet at a few hundred reports (or
 //! check-ins recording an agent's contact) a second. Writes that arrive while a commit
-//! is in flight are therefore queued and written together: one `BEGIN IMMEDIATE`, each
-//! write in its own savepoint (a failing one is rolled back alone and gets its own
-//! error), one commit for all. A caller is answered only after that commit, so an
+//! is in flight are therefore queued and written together: one `BEGIN IMMEDIATE`, the
+//! whole group in a few multi-row statements (`batched`), one commit for all. When a
+//! statement of the group fails, the transaction is rolled back and the group written
+//! again with each write in its own savepoint (a failing one is rolled back alone and
+//! gets its own error). A caller is answered only after that commit, so an
 //! acknowledged write is durable exactly as with one transaction per write.
 
 use crate::agent_cache::{AgentCache, Invalidation, Scope};
@@ -22,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 /// Writes in one transaction at most.
 const MAX_BATCH: usize = 64;
 
-enum Request {
+pub(crate) enum Request {
     Inventory {
         ctx: AuditCtx,
         id: AssetId,
@@ -38,7 +40,7 @@ enum Request {
 }
 
 /// What one request's write gave, before the commit.
-enum Done {
+pub(crate) enum Done {
     Inventory(Result<InventoryChange>),
     Contact(Result<()>),
 }
@@ -138,17 +140,28 @@ async fn write_batch(
     let mut pending: Pending = Vec::new();
     // The agent cache learns of the batch after the commit and before any caller hears
     // of it (here, not in the caller, whose request may be cancelled while its write is
-    // still made): the agents of a reporting asset are forgotten (they show its
-    // inventory hash), an agent's contact is applied to its cached row.
-    let invalidations: Vec<_> = requests
+    // still made): the agents of a reporting asset show its new inventory hash (they
+    // are forgotten when the report failed), an agent's contact is applied to its
+    // cached row.
+    let invalidations: Vec<Option<Invalidation>> = requests
         .iter()
-        .filter_map(|r| match r {
+        .map(|r| match r {
             Request::Inventory { id, .. } => Some(agents.invalidation(Scope::Asset(*id), None)),
             Request::Contact { .. } => None,
         })
         .collect();
     let outcome = write_all(pool, interner, &requests, &mut done, &mut pending).await;
-    invalidations.into_iter().for_each(Invalidation::finish);
+    let stored = |i: usize| match (&outcome, done.get(i)) {
+        (Ok(()), Some(Done::Inventory(Ok(change)))) => Some(change.hash.as_str()),
+        _ => None,
+    };
+    for (i, guard) in invalidations.into_iter().enumerate() {
+        match (guard, stored(i)) {
+            (Some(guard), Some(hash)) => guard.finish_with_inventory(hash),
+            (Some(guard), None) => guard.finish(),
+            (None, _) => {}
+        }
+    }
     match outcome {
         Ok(()) => {
             interner.remember(pending);
@@ -236,6 +249,21 @@ async fn write_all(
     pending: &mut Pending,
 ) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    match crate::batched::write(&mut tx, requests).await {
+        Ok(Some((all, rows))) => {
+            *done = all;
+            *pending = rows;
+            return tx.commit().await.map_err(db_err);
+        }
+        // Nothing was written: the group takes the per-write path in this transaction.
+        Ok(None) => {}
+        Err(e) => {
+            // Something of the group may have been written: none of it is kept.
+            tracing::warn!(error = %e, "group write failed; writing each request alone");
+            tx.rollback().await.map_err(db_err)?;
+            tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+        }
+    }
     for r in requests {
         // A contact is one UPDATE, atomic by itself; a report is several statements.
         let savepoint = matches!(r, Request::Inventory { .. });
@@ -274,3 +302,6 @@ fn copy(e: &StoreError) -> StoreError {
         StoreError::Backend(b) => StoreError::Backend(b.to_string().into()),
     }
 }
+
+#[cfg(test)]
+mod tests;

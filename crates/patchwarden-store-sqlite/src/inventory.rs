@@ -98,14 +98,17 @@ pub(crate) async fn get(
     }
 }
 
-/// The ids of `missing` (tuples the cache did not know), inserting the ones `packages`
-/// does not hold yet. Returns the ids and the rows to cache once the transaction
-/// commits.
-async fn intern(
+/// The ids of `missing` (tuples the cache did not know), in its order, inserting the
+/// ones `packages` does not hold yet: the rows to cache once the transaction commits.
+///
+/// Per chunk, one insert that returns nothing and one select that returns a single row
+/// (every id, in the chunk's order): sqlx hands each row of a result from the
+/// connection's thread to the caller's task on its own, which for `RETURNING` rows of
+/// a few hundred new tuples cost more than the statements.
+pub(crate) async fn intern(
     conn: &mut SqliteConnection,
-    missing: &[InstalledPackage],
-) -> Result<(Vec<i64>, Pending)> {
-    let mut ids = Vec::with_capacity(missing.len());
+    missing: &[&InstalledPackage],
+) -> Result<Pending> {
     let mut fresh = Vec::with_capacity(missing.len());
     for chunk in missing.chunks(BATCH) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -118,65 +121,51 @@ async fn intern(
                 .push_bind(stored_source(p.source_name.as_deref()))
                 .push_bind(stored_source(p.source_version.as_deref()));
         });
-        q.push(
-            " ON CONFLICT DO NOTHING \
-             RETURNING id, name, arch, version, source_name, source_version",
-        );
-        let inserted: Vec<PackageRow> = q
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err)?;
-        let mut found: HashSet<InstalledPackage> = HashSet::with_capacity(inserted.len());
-        for row in inserted {
-            let (id, p) = from_row(row);
-            ids.push(id);
-            found.insert(p.clone());
-            fresh.push((id, p));
-        }
-        // The rest existed already (written by another report since the cache was
-        // asked, or before this process started).
-        let existing: Vec<&InstalledPackage> =
-            chunk.iter().filter(|p| !found.contains(*p)).collect();
-        if existing.is_empty() {
-            continue;
-        }
+        q.push(" ON CONFLICT DO NOTHING");
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+        // A join driven by the wanted tuples, so each is one search of the unique index
+        // (SQLite answers `(name, …) IN (VALUES …)` by scanning all of `packages`;
+        // CROSS JOIN keeps this order).
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT id, name, arch, version, source_name, source_version FROM packages \
-             WHERE (name, arch, version, source_name, source_version) IN (VALUES ",
+            "SELECT count(*), group_concat(p.id, ',' ORDER BY v.column1) FROM (",
         );
-        let mut sep = q.separated(", ");
-        for p in &existing {
-            sep.push("(")
-                .push_bind_unseparated(p.name.as_str())
-                .push_unseparated(", ")
-                .push_bind_unseparated(p.arch.as_str())
-                .push_unseparated(", ")
-                .push_bind_unseparated(p.version.as_str())
-                .push_unseparated(", ")
-                .push_bind_unseparated(stored_source(p.source_name.as_deref()))
-                .push_unseparated(", ")
-                .push_bind_unseparated(stored_source(p.source_version.as_deref()))
-                .push_unseparated(")");
-        }
-        q.push(")");
-        let rows: Vec<PackageRow> = q
+        q.push_values(chunk.iter().enumerate(), |mut b, (i, p)| {
+            b.push_bind(i64::try_from(i).unwrap_or(i64::MAX))
+                .push_bind(p.name.as_str())
+                .push_bind(p.arch.as_str())
+                .push_bind(p.version.as_str())
+                .push_bind(stored_source(p.source_name.as_deref()))
+                .push_bind(stored_source(p.source_version.as_deref()));
+        });
+        q.push(
+            ") AS v CROSS JOIN packages p ON p.name = v.column2 AND p.arch = v.column3 \
+             AND p.version = v.column4 AND p.source_name = v.column5 \
+             AND p.source_version = v.column6",
+        );
+        let (found, ids): (i64, Option<String>) = q
             .build_query_as()
-            .fetch_all(&mut *conn)
+            .fetch_one(&mut *conn)
             .await
             .map_err(db_err)?;
-        if rows.len() != existing.len() {
+        let ids = ids.unwrap_or_default();
+        let ids = ids
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::parse::<i64>);
+        if usize::try_from(found).ok() != Some(chunk.len()) {
             return Err(StoreError::Invalid(
                 "a package could not be interned".to_owned(),
             ));
         }
-        for row in rows {
-            let (id, p) = from_row(row);
-            ids.push(id);
-            fresh.push((id, p));
+        for (id, p) in ids.zip(chunk) {
+            let id = id.map_err(|e| StoreError::corrupt(format!("package id: {e}")))?;
+            fresh.push((id, (*p).clone()));
         }
     }
-    Ok((ids, fresh))
+    if fresh.len() != missing.len() {
+        return Err(StoreError::corrupt("package ids went astray"));
+    }
+    Ok(fresh)
 }
 
 /// Prepares a report (see [`Prepared`]) against the inventory the asset has now.
@@ -187,11 +176,22 @@ pub(crate) async fn prepare(
     inventory: &CheckedInventory<'_>,
 ) -> Result<(Prepared, Pending)> {
     let asset = assets::load(&mut *conn, id).await?;
-    let (old, read) = match asset.inventory_hash.as_deref() {
-        Some(h) if h != inventory.hash() => set_ids(&mut *conn, interner, h).await?,
+    prepare_against(conn, interner, asset.inventory_hash, inventory).await
+}
+
+/// Prepares a report against `based_on`, the inventory hash the asset had when read
+/// (the stored set is read only to count against another inventory).
+pub(crate) async fn prepare_against(
+    conn: &mut SqliteConnection,
+    interner: &Interner,
+    based_on: Option<String>,
+    inventory: &CheckedInventory<'_>,
+) -> Result<(Prepared, Pending)> {
+    let (old, read) = match based_on.as_deref() {
+        Some(h) if h != inventory.hash() => set_ids(conn, interner, h).await?,
         _ => (Vec::new(), Vec::new()),
     };
-    let prepared = Prepared::new(interner, inventory, asset.inventory_hash, &old, &read)?;
+    let prepared = Prepared::new(interner, inventory, based_on, &old, &read)?;
     Ok((prepared, read))
 }
 
@@ -230,10 +230,11 @@ pub(crate) async fn apply(
             ..count_changes(&old, &p.packages(interner)?)
         }
     };
-    let (fresh_ids, fresh) = intern(&mut *conn, &p.missing).await?;
-    pending.extend(fresh);
+    let missing: Vec<&InstalledPackage> = p.missing.iter().collect();
+    let fresh = intern(&mut *conn, &missing).await?;
     let mut ids = p.known.clone();
-    ids.extend(fresh_ids);
+    ids.extend(fresh.iter().map(|(id, _)| *id));
+    pending.extend(fresh);
     sqlx::query(
         "INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",

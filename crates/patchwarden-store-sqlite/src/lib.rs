@@ -13,6 +13,7 @@ mod agent_cache;
 mod agents;
 mod assets;
 mod audit;
+mod batched;
 mod convert;
 mod enrichment;
 mod error;

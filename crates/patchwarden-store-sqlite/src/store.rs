@@ -14,6 +14,7 @@ use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_domain::user::Username;
+use patchwarden_store::inventory_sets::Prepared;
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
     AssetAddress, AssetFilter, AssetPackages, AssetPatch, AuditCtx, AuditFilter, Enrolled,
@@ -90,6 +91,30 @@ impl Store for SqliteStore {
             inventory::prepare(&mut *self.reader().await?, &self.packages, id, inv).await?;
         self.packages.remember(read);
         self.writer.replace(ctx, id, prepared).await
+    }
+
+    async fn replace_checked_inventory_of(
+        &self,
+        ctx: &AuditCtx,
+        asset: &Asset,
+        inv: &CheckedInventory<'_>,
+    ) -> Result<InventoryChange> {
+        // A first report, or one of the inventory the asset holds, needs no read at
+        // all: a reader (a round trip to its thread, and sqlx's ping when it is handed
+        // back) only to count against another stored inventory.
+        let based_on = asset.inventory_hash.clone();
+        let (prepared, read) = match &based_on {
+            Some(h) if h != inv.hash() => {
+                let mut conn = self.reader().await?;
+                inventory::prepare_against(&mut conn, &self.packages, based_on, inv).await?
+            }
+            _ => (
+                Prepared::new(&self.packages, inv, based_on, &[], &[])?,
+                Vec::new(),
+            ),
+        };
+        self.packages.remember(read);
+        self.writer.replace(ctx, asset.id, prepared).await
     }
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {

@@ -8,7 +8,7 @@
 
 use crate::model::InventoryChange;
 use crate::StoreError;
-use patchwarden_domain::package::InstalledPackage;
+use patchwarden_domain::package::{InstalledPackage, PackageRef};
 
 type Key<'a> = (&'a str, &'a str, &'a str);
 
@@ -31,9 +31,9 @@ pub fn check_no_duplicates(packages: &[InstalledPackage]) -> Result<(), StoreErr
     }
 }
 
-fn sorted_refs(v: &[InstalledPackage]) -> Vec<&InstalledPackage> {
-    let mut r: Vec<&InstalledPackage> = v.iter().collect();
-    r.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+fn sorted_refs(v: &[InstalledPackage]) -> Vec<PackageRef<'_>> {
+    let mut r: Vec<PackageRef<'_>> = v.iter().map(InstalledPackage::borrowed).collect();
+    r.sort_unstable_by_key(PackageRef::key);
     r
 }
 
@@ -46,22 +46,19 @@ pub fn count_changes(old: &[InstalledPackage], new: &[InstalledPackage]) -> Inve
 
 /// [`count_changes`] of two inventories already sorted by (name, arch, version) (as
 /// [`patchwarden_domain::package::CheckedInventory::sorted`] gives them).
-pub fn count_changes_sorted(
-    old: &[&InstalledPackage],
-    new: &[&InstalledPackage],
-) -> InventoryChange {
-    debug_assert!(old.is_sorted_by_key(|p| key(p)) && new.is_sorted_by_key(|p| key(p)));
+pub fn count_changes_sorted(old: &[PackageRef<'_>], new: &[PackageRef<'_>]) -> InventoryChange {
+    debug_assert!(old.is_sorted_by_key(PackageRef::key) && new.is_sorted_by_key(PackageRef::key));
     let mut change = InventoryChange::default();
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
         // One (name, arch) group from each side.
         let group = match (old.get(i), new.get(j)) {
-            (Some(o), Some(n)) => (&o.name, &o.arch).min((&n.name, &n.arch)),
-            (Some(o), None) => (&o.name, &o.arch),
-            (None, Some(n)) => (&n.name, &n.arch),
+            (Some(o), Some(n)) => (o.name, o.arch).min((n.name, n.arch)),
+            (Some(o), None) => (o.name, o.arch),
+            (None, Some(n)) => (n.name, n.arch),
             (None, None) => break,
         };
-        let in_group = |p: &&&InstalledPackage| (&p.name, &p.arch) == group;
+        let in_group = |p: &&PackageRef<'_>| (p.name, p.arch) == group;
         let oe = i + old[i..].iter().take_while(in_group).count();
         let ne = j + new[j..].iter().take_while(in_group).count();
         let (mut only_old, mut only_new) = (0u32, 0u32);

@@ -16,7 +16,7 @@
 use crate::inventory_diff::count_changes_sorted;
 use crate::{InventoryChange, StoreError};
 use patchwarden_domain::package::{
-    push_canonical_line, CheckedInventory, InstalledPackage, PackageFormat,
+    push_canonical_line, CheckedInventory, InstalledPackage, PackageFormat, PackageRef,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -43,17 +43,6 @@ pub fn package_from_row(
         arch,
         source_name: opt(source_name),
         source_version: opt(source_version),
-    }
-}
-
-fn normalised(p: &InstalledPackage) -> InstalledPackage {
-    let opt = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
-    InstalledPackage {
-        name: p.name.clone(),
-        version: p.version.clone(),
-        arch: p.arch.clone(),
-        source_name: opt(&p.source_name),
-        source_version: opt(&p.source_version),
     }
 }
 
@@ -190,12 +179,13 @@ impl Interner {
     /// The id of each package when known; the packages that are not, normalised.
     pub fn ids_of(&self, inventory: &CheckedInventory<'_>) -> (Vec<i64>, Vec<InstalledPackage>) {
         let maps = self.lock();
-        let mut ids = Vec::with_capacity(inventory.packages().len());
+        let mut ids = Vec::with_capacity(inventory.len());
         let mut missing = Vec::new();
         for (p, line) in inventory.lines() {
             match maps.by_line.get(line) {
                 Some(id) => ids.push(*id),
-                None => missing.push(normalised(p)),
+                // Borrowed packages are normalised (no empty source fields).
+                None => missing.push(p.to_installed()),
             }
         }
         (ids, missing)
@@ -221,16 +211,14 @@ impl Interner {
     ) -> Result<InventoryChange, StoreError> {
         let read: HashMap<i64, &InstalledPackage> = read.iter().map(|(id, p)| (*id, p)).collect();
         let maps = self.lock();
-        let mut refs = Vec::with_capacity(old.len());
+        let mut refs: Vec<PackageRef<'_>> = Vec::with_capacity(old.len());
         for id in old {
             match maps.by_id.get(id).or_else(|| read.get(id).copied()) {
-                Some(p) => refs.push(p),
+                Some(p) => refs.push(p.borrowed()),
                 None => return Err(StoreError::corrupt(format!("package {id} was not read"))),
             }
         }
-        refs.sort_unstable_by(|a, b| {
-            (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version))
-        });
+        refs.sort_unstable_by_key(PackageRef::key);
         Ok(count_changes_sorted(&refs, new.sorted()))
     }
 
@@ -307,10 +295,10 @@ impl Prepared {
         old: &[i64],
         read: &[(i64, InstalledPackage)],
     ) -> Result<Self, StoreError> {
-        let (format, packages) = (inventory.format(), inventory.packages());
+        let format = inventory.format();
         let hash = inventory.hash().to_owned();
         let count =
-            i64::try_from(packages.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            i64::try_from(inventory.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let change = if based_on.as_deref() == Some(hash.as_str()) {
             unchanged(count, hash)
         } else {

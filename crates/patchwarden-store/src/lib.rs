@@ -86,6 +86,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         id: AssetId,
         inventory: &CheckedInventory<'_>,
     ) -> Result<InventoryChange>;
+    /// [`Store::replace_checked_inventory`] for a caller that has just read the asset
+    /// (`asset` as read): a backend may count the change against the inventory the
+    /// asset held then instead of reading the asset again. The write still checks what
+    /// the asset holds when it is made, and counts again when another report landed in
+    /// between, so the answer is the same.
+    async fn replace_checked_inventory_of(
+        &self,
+        ctx: &AuditCtx,
+        asset: &Asset,
+        inventory: &CheckedInventory<'_>,
+    ) -> Result<InventoryChange> {
+        self.replace_checked_inventory(ctx, asset.id, inventory)
+            .await
+    }
     /// The asset's packages ordered by (name, arch, version).
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>>;
     /// Assets ordered by id after `after`, at most `limit`, each with what matching

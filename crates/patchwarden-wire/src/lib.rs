@@ -14,7 +14,7 @@ pub mod sign;
 use jiff::Timestamp;
 use patchwarden_domain::asset::{Hostname, OsInfo};
 use patchwarden_domain::package::{
-    inventory_hash, CanonicalText, CheckedInventory, InstalledPackage, PackageFormat,
+    inventory_hash, CanonicalText, CheckedInventory, InstalledPackage, PackageFormat, PackageRef,
 };
 use patchwarden_domain::ValidationError;
 use serde::{Deserialize, Serialize};
@@ -37,7 +37,9 @@ const MAX_KERNEL_LEN: usize = 256;
 /// On the wire the packages are the inventory's canonical text, `packages_text`
 /// ([`CanonicalText`]: one `name\tarch\tversion\tsource_name\tsource_version` line
 /// each, sorted), which the server checks and hashes without sorting or building it
-/// again; a report with the revision-1 array `packages` of objects is still read.
+/// again, and reads as slices of the text ([`InventoryReport::package_refs`]) rather
+/// than five owned strings per package; a report with the revision-1 array `packages`
+/// of objects is still read.
 #[derive(Debug, Clone)]
 pub struct InventoryReport {
     /// The host's name (validated when deserialized).
@@ -48,24 +50,29 @@ pub struct InventoryReport {
     pub kernel: Option<String>,
     /// Which package database the list comes from.
     pub format: PackageFormat,
-    /// Every installed package.
-    pub packages: Vec<InstalledPackage>,
-    /// [`inventory_hash`] of `format` and `packages`.
+    /// Every installed package: as built or read from revision 1's array, or the
+    /// canonical text the report arrived as.
+    packages: Packages,
+    /// [`inventory_hash`] of `format` and the packages.
     pub inventory_hash: String,
     /// When the agent read the package database.
     pub collected_at: Timestamp,
-    /// The canonical text `packages` were read from, when the report arrived so.
-    received: Option<CanonicalText>,
 }
 
-/// Equal when everything but how the report arrived is equal.
+#[derive(Debug, Clone)]
+enum Packages {
+    List(Vec<InstalledPackage>),
+    Text(CanonicalText),
+}
+
+/// Equal when everything but how the packages are held is equal.
 impl PartialEq for InventoryReport {
     fn eq(&self, other: &Self) -> bool {
         self.hostname == other.hostname
             && self.os == other.os
             && self.kernel == other.kernel
             && self.format == other.format
-            && self.packages == other.packages
+            && self.package_refs().eq(other.package_refs())
             && self.inventory_hash == other.inventory_hash
             && self.collected_at == other.collected_at
     }
@@ -87,20 +94,24 @@ struct InventoryReportWire<'a> {
     packages: Option<Vec<InstalledPackage>>,
     /// Revision 2: the canonical text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    packages_text: Option<String>,
+    packages_text: Option<Cow<'a, str>>,
     inventory_hash: Cow<'a, str>,
     collected_at: Timestamp,
 }
 
 impl Serialize for InventoryReport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = match &self.packages {
+            Packages::List(list) => Cow::Owned(CanonicalText::text_of(list)),
+            Packages::Text(text) => Cow::Borrowed(text.lines()),
+        };
         InventoryReportWire {
             hostname: Cow::Borrowed(&self.hostname),
             os: Cow::Borrowed(&self.os),
             kernel: self.kernel.as_deref().map(Cow::Borrowed),
             format: self.format,
             packages: None,
-            packages_text: Some(CanonicalText::text_of(&self.packages)),
+            packages_text: Some(text),
             inventory_hash: Cow::Borrowed(&self.inventory_hash),
             collected_at: self.collected_at,
         }
@@ -112,13 +123,11 @@ impl<'de> Deserialize<'de> for InventoryReport {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let w = InventoryReportWire::deserialize(deserializer)?;
-        let (packages, received) = match (w.packages, w.packages_text) {
-            (Some(packages), None) => (packages, None),
-            (None, Some(text)) => {
-                let (packages, received) =
-                    CanonicalText::parse(w.format, &text).map_err(D::Error::custom)?;
-                (packages, Some(received))
-            }
+        let packages = match (w.packages, w.packages_text) {
+            (Some(list), None) => Packages::List(list),
+            (None, Some(text)) => Packages::Text(
+                CanonicalText::parse(w.format, text.into_owned()).map_err(D::Error::custom)?,
+            ),
             _ => {
                 return Err(D::Error::custom(
                     "an inventory needs exactly one of packages_text and packages",
@@ -133,7 +142,6 @@ impl<'de> Deserialize<'de> for InventoryReport {
             packages,
             inventory_hash: w.inventory_hash.into_owned(),
             collected_at: w.collected_at,
-            received,
         })
     }
 }
@@ -154,10 +162,35 @@ impl InventoryReport {
             os,
             kernel,
             format,
-            packages,
+            packages: Packages::List(packages),
             inventory_hash,
             collected_at,
-            received: None,
+        }
+    }
+
+    /// How many packages the report holds.
+    pub fn package_count(&self) -> usize {
+        match &self.packages {
+            Packages::List(list) => list.len(),
+            Packages::Text(text) => text.len(),
+        }
+    }
+
+    /// Each package, borrowed, in the order held (a report read from its canonical
+    /// text holds them sorted).
+    pub fn package_refs(&self) -> Box<dyn Iterator<Item = PackageRef<'_>> + '_> {
+        match &self.packages {
+            Packages::List(list) => Box::new(list.iter().map(InstalledPackage::borrowed)),
+            Packages::Text(text) => Box::new(text.packages()),
+        }
+    }
+
+    /// The packages as owned values, in the order held (built for a report read from
+    /// its canonical text: use [`InventoryReport::package_refs`] where a borrow does).
+    pub fn packages(&self) -> Cow<'_, [InstalledPackage]> {
+        match &self.packages {
+            Packages::List(list) => Cow::Borrowed(list),
+            Packages::Text(text) => Cow::Owned(text.packages().map(|p| p.to_installed()).collect()),
         }
     }
 
@@ -166,18 +199,11 @@ impl InventoryReport {
     /// The server calls this on every report and keeps the checked inventory, whose
     /// hash it need not compute again.
     pub fn check(&self) -> Result<CheckedInventory<'_>, ValidationError> {
-        if self.packages.len() > MAX_PACKAGES {
+        if self.package_count() > MAX_PACKAGES {
             return Err(ValidationError::new(
                 "packages",
                 format!("more than {MAX_PACKAGES} packages"),
             ));
-        }
-        // Packages read from canonical text were validated while it was read.
-        let received = self.received.as_ref().filter(|t| t.format() == self.format);
-        if received.is_none() {
-            for p in &self.packages {
-                p.validate()?;
-            }
         }
         if let Some(k) = &self.kernel {
             if k.is_empty() || k.len() > MAX_KERNEL_LEN || k.chars().any(char::is_control) {
@@ -187,12 +213,25 @@ impl InventoryReport {
                 ));
             }
         }
-        // A report read from its canonical text was checked for order and duplicates
-        // while it was read, and is hashed as received.
-        let checked = match received {
-            Some(text) => CheckedInventory::from_text(&self.packages, text)?,
-            None => CheckedInventory::new(self.format, &self.packages)
-                .map_err(|e| ValidationError::new("packages", e.to_string()))?,
+        let checked = match &self.packages {
+            // Read from its canonical text: shape, order and duplicates were checked
+            // while it was read, and it is hashed as received.
+            Packages::Text(text) if text.format() == self.format => {
+                CheckedInventory::from_text(text)
+            }
+            Packages::Text(_) => {
+                return Err(ValidationError::new(
+                    "format",
+                    "differs from the format the packages were read with",
+                ))
+            }
+            Packages::List(list) => {
+                for p in list {
+                    p.validate()?;
+                }
+                CheckedInventory::new(self.format, list)
+                    .map_err(|e| ValidationError::new("packages", e.to_string()))?
+            }
         };
         if self.inventory_hash != checked.hash() {
             return Err(ValidationError::new(
@@ -254,15 +293,22 @@ mod tests {
         );
         assert!(json.get("packages").is_none());
         let back: InventoryReport = serde_json::from_value(json.clone()).unwrap();
-        assert!(back.received.is_some());
+        assert!(matches!(back.packages, Packages::Text(_)));
         assert_eq!(back.check().unwrap().hash(), r.inventory_hash);
+        assert_eq!(back.packages(), r.packages());
+        assert_eq!(back.package_count(), 1);
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            json,
+            "sent on as received"
+        );
 
         let mut v1 = json.clone();
         v1.as_object_mut().unwrap().remove("packages_text");
-        v1["packages"] = serde_json::to_value(&r.packages).unwrap();
+        v1["packages"] = serde_json::to_value(r.packages()).unwrap();
         let back: InventoryReport = serde_json::from_value(v1.clone()).unwrap();
         assert_eq!(back, r);
-        assert!(back.received.is_none());
+        assert!(matches!(back.packages, Packages::List(_)));
         assert_eq!(back.check().unwrap().hash(), r.inventory_hash);
 
         // Both forms, or neither, is refused; so is text out of order.
@@ -309,5 +355,11 @@ mod tests {
         let mut r = report();
         r.kernel = Some("a\nb".into());
         assert_eq!(r.check().unwrap_err().field, "kernel");
+
+        // A report read from its text, whose format was changed afterwards.
+        let json = serde_json::to_value(report()).unwrap();
+        let mut r: InventoryReport = serde_json::from_value(json).unwrap();
+        r.format = PackageFormat::Rpm;
+        assert_eq!(r.check().unwrap_err().field, "format");
     }
 }

@@ -27,7 +27,7 @@ fn checkins_are_signed_gzipped_and_small_when_nothing_changed() {
         .inventory
         .as_ref()
         .expect("the first check-in carries the inventory");
-    assert_eq!(inv.packages.len(), 7);
+    assert_eq!(inv.package_count(), 7);
     assert_eq!(inv.hostname.as_str(), "web-01");
     let second = &got[1];
     assert!(

@@ -55,7 +55,7 @@ fn inventory_json_is_the_wire_report() {
     assert_eq!(report.os.release, "12");
     assert_eq!(report.os.arch, "amd64");
     assert_eq!(report.kernel, None);
-    assert_eq!(report.packages.len(), 7);
+    assert_eq!(report.package_count(), 7);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // The packages travel as the inventory's canonical text (protocol 2).
     let lines: Vec<&str> = json["packages_text"].as_str().unwrap().lines().collect();

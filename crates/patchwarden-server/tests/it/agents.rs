@@ -399,7 +399,19 @@ async fn gzip_bodies_inventories_and_findings() {
 
     // A tampered inventory is refused; a gzip bomb is refused with 413.
     let mut bad = facts(&new, true);
-    bad.inventory.as_mut().unwrap().packages[0].version = "9".into();
+    let inv = bad.inventory.as_mut().unwrap();
+    let mut tampered = inv.packages().into_owned();
+    tampered[0].version = "9".into();
+    let claimed = inv.inventory_hash.clone();
+    *inv = InventoryReport::new(
+        inv.hostname.clone(),
+        inv.os.clone(),
+        inv.kernel.clone(),
+        inv.format,
+        tampered,
+        inv.collected_at,
+    );
+    inv.inventory_hash = claimed;
     assert_eq!(checkin(&ts, &a, &bad).await.status, 422);
     let bomb = gzip(&vec![b' '; 8 * 1024 * 1024]);
     assert!(bomb.len() < 64 * 1024);

@@ -1,0 +1,281 @@
+//! The usual way a group commit (`group_commit`) is written: the whole group in a few
+//! multi-row statements, however many reports and contacts it holds.
+//!
+//! Every statement is a round trip to the connection's worker thread (two thread
+//! switches), and written one report at a time a group took about ten per report (its
+//! savepoint, the asset, the tuples, the set, the asset again, three for the audit
+//! chain). Here a group takes one read (its assets and the audit head), the tuples
+//! none of its reports' packages the cache knew (deduplicated across the group), and
+//! one statement per table written.
+//!
+//! A report that cannot be written (its asset is gone) fails here alone, before
+//! anything is written. When the group needs the per-report path — an asset reported
+//! twice, or an asset whose inventory changed after the report was prepared (its counts
+//! are made again there) — this writes nothing and says so; when a statement fails, the
+//! caller rolls the transaction back and writes the group again one report at a time,
+//! each in its own savepoint, so the failing one is found and fails alone.
+
+use crate::audit;
+use crate::error::db_err;
+use crate::group_commit::{Done, Request};
+use crate::inventory::{self, Pending};
+use patchwarden_domain::clock::to_micros;
+use patchwarden_domain::ids::AssetId;
+use patchwarden_domain::package::{InstalledPackage, PackageRef};
+use patchwarden_store::audit_drafts as drafts;
+use patchwarden_store::inventory_sets::{encode_ids, Prepared};
+use patchwarden_store::{AgentContact, AuditCtx, InventoryChange, Result, StoreError};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::{HashMap, HashSet};
+
+/// A report of the group that changes its asset's inventory.
+struct Change<'a> {
+    at: i64,
+    id: i64,
+    p: &'a Prepared,
+    ids: Vec<i64>,
+}
+
+/// What the per-request writes would have given each request, and the package rows
+/// to cache after the commit; `None` when the group must take the per-report path
+/// (nothing was written then).
+pub(crate) async fn write(
+    conn: &mut SqliteConnection,
+    requests: &[Request],
+) -> Result<Option<(Vec<Done>, Pending)>> {
+    let reports: Vec<(&AuditCtx, AssetId, &Prepared)> = requests
+        .iter()
+        .filter_map(|r| match r {
+            Request::Inventory {
+                ctx, id, prepared, ..
+            } => Some((ctx, *id, prepared)),
+            Request::Contact { .. } => None,
+        })
+        .collect();
+    let mut seen = HashSet::with_capacity(reports.len());
+    if !reports.iter().all(|(_, id, _)| seen.insert(*id)) {
+        return Ok(None);
+    }
+    let (head, current) = if reports.is_empty() {
+        (None, HashMap::new())
+    } else {
+        let (head, current) = read(conn, reports.iter().map(|(_, id, _)| id.get())).await?;
+        (Some(head), current)
+    };
+    // Each report's outcome, before the writes.
+    let mut outcomes: Vec<Result<InventoryChange>> = Vec::with_capacity(reports.len());
+    let mut touched = Vec::new();
+    let mut changes = Vec::new();
+    let mut audits = Vec::new();
+    for &(ctx, id, p) in &reports {
+        let hash = &p.change.hash;
+        let outcome = match current.get(&id.get()) {
+            None => Err(StoreError::NotFound { entity: "asset" }),
+            Some(Some(now)) if now == hash => {
+                touched.push((id.get(), to_micros(ctx.at)));
+                Ok(p.unchanged())
+            }
+            Some(now) if *now != p.based_on => return Ok(None),
+            Some(now) => {
+                let draft = drafts::inventory_replace(ctx, id, now.as_deref(), &p.change);
+                audits.push((draft, ctx.at));
+                changes.push(Change {
+                    at: to_micros(ctx.at),
+                    id: id.get(),
+                    p,
+                    ids: p.known.clone(),
+                });
+                Ok(p.change.clone())
+            }
+        };
+        outcomes.push(outcome);
+    }
+    let pending = intern(conn, &mut changes).await?;
+    insert_sets(conn, &mut changes).await?;
+    point_assets(conn, &changes, &touched).await?;
+    let missing_agents = contacts(conn, requests).await?;
+    if let Some(head) = head {
+        audit::append_all(conn, head, audits).await?;
+    }
+    let mut outcomes = outcomes.into_iter();
+    let done = requests
+        .iter()
+        .map(|r| match r {
+            Request::Inventory { .. } => Done::Inventory(
+                outcomes
+                    .next()
+                    .unwrap_or_else(|| Err(StoreError::corrupt("a report's outcome went astray"))),
+            ),
+            Request::Contact { agent, .. } => Done::Contact(if missing_agents.contains(agent) {
+                Err(StoreError::NotFound { entity: "agent" })
+            } else {
+                Ok(())
+            }),
+        })
+        .collect();
+    Ok(Some((done, pending)))
+}
+
+/// The audit head and the inventory hash of each of `ids` that exists, in one
+/// statement (the head joined to the group's assets).
+async fn read(
+    conn: &mut SqliteConnection,
+    ids: impl Iterator<Item = i64>,
+) -> Result<((i64, String), HashMap<i64, Option<String>>)> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT h.seq, h.hash, a.id, a.inventory_hash FROM audit_head h \
+         LEFT JOIN assets a ON a.id IN ",
+    );
+    crate::sql::push_list(&mut q, ids);
+    q.push(" WHERE h.id = 1");
+    let rows: Vec<(i64, String, Option<i64>, Option<String>)> = q
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let Some((seq, hash, _, _)) = rows.first() else {
+        return Err(StoreError::corrupt("the audit head is missing"));
+    };
+    let head = (*seq, hash.clone());
+    let current = rows
+        .into_iter()
+        .filter_map(|(_, _, id, hash)| Some((id?, hash)))
+        .collect();
+    Ok((head, current))
+}
+
+/// Interns the packages of the group's changes that the cache did not know, each
+/// tuple once however many reports name it, and completes every change's ids.
+async fn intern(conn: &mut SqliteConnection, changes: &mut [Change<'_>]) -> Result<Pending> {
+    let mut wanted: Vec<&InstalledPackage> = Vec::new();
+    let mut index: HashMap<PackageRef<'_>, usize> = HashMap::new();
+    let mut slots: Vec<Vec<usize>> = Vec::with_capacity(changes.len());
+    for c in changes.iter() {
+        let mut of_change = Vec::with_capacity(c.p.missing.len());
+        for p in &c.p.missing {
+            let next = wanted.len();
+            let at = *index.entry(p.borrowed()).or_insert(next);
+            if at == next {
+                wanted.push(p);
+            }
+            of_change.push(at);
+        }
+        slots.push(of_change);
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = inventory::intern(&mut *conn, &wanted).await?;
+    for (c, of_change) in changes.iter_mut().zip(slots) {
+        for at in of_change {
+            let (id, _) = rows
+                .get(at)
+                .ok_or_else(|| StoreError::corrupt("a package id went astray"))?;
+            c.ids.push(*id);
+        }
+    }
+    Ok(rows)
+}
+
+/// One row of `inventory_sets` per new content (a set stored already is kept).
+async fn insert_sets(conn: &mut SqliteConnection, changes: &mut [Change<'_>]) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(changes.len());
+    for c in changes.iter_mut() {
+        rows.push((encode_ids(&mut c.ids)?, &*c));
+    }
+    // 5 binds a row; a group holds at most 64 requests.
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) ",
+    );
+    q.push_values(&rows, |mut b, (blob, c)| {
+        b.push_bind(c.p.change.hash.as_str())
+            .push_bind(c.p.format.as_str())
+            .push_bind(c.p.count)
+            .push_bind(blob.as_slice())
+            .push_bind(c.at);
+    });
+    q.push(" ON CONFLICT (hash) DO NOTHING");
+    q.build().execute(&mut *conn).await.map_err(db_err)?;
+    Ok(())
+}
+
+/// Points each changed asset at its new set, and records when unchanged ones were seen.
+async fn point_assets(
+    conn: &mut SqliteConnection,
+    changes: &[Change<'_>],
+    touched: &[(i64, i64)],
+) -> Result<()> {
+    if !changes.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new("WITH v (id, format, count, hash, at) AS (");
+        q.push_values(changes, |mut b, c| {
+            b.push_bind(c.id)
+                .push_bind(c.p.format.as_str())
+                .push_bind(c.p.count)
+                .push_bind(c.p.change.hash.as_str())
+                .push_bind(c.at);
+        });
+        q.push(
+            ") UPDATE assets SET package_format = v.format, package_count = v.count, \
+             inventory_hash = v.hash, last_seen_at = v.at FROM v WHERE assets.id = v.id",
+        );
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    if !touched.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new("WITH v (id, at) AS (");
+        q.push_values(touched, |mut b, (id, at)| {
+            b.push_bind(*id).push_bind(*at);
+        });
+        q.push(") UPDATE assets SET last_seen_at = v.at FROM v WHERE assets.id = v.id");
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Records the group's contacts (the last one of an agent that made several) in one
+/// statement; returns the agents that do not exist.
+async fn contacts(conn: &mut SqliteConnection, requests: &[Request]) -> Result<HashSet<i64>> {
+    let mut last: HashMap<i64, (jiff::Timestamp, &AgentContact)> = HashMap::new();
+    for r in requests {
+        if let Request::Contact {
+            agent, at, contact, ..
+        } = r
+        {
+            last.insert(*agent, (*at, contact));
+        }
+    }
+    if last.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<(i64, i64, &AgentContact, String)> = last
+        .iter()
+        .map(|(id, (at, c))| {
+            let restart = serde_json::to_string(&c.restart_needed).unwrap_or_else(|_| "[]".into());
+            (*id, to_micros(*at), *c, restart)
+        })
+        .collect();
+    let mut q =
+        QueryBuilder::<Sqlite>::new("WITH v (id, at, version, kernel, reboot, restart) AS (");
+    q.push_values(&rows, |mut b, (id, at, c, restart)| {
+        b.push_bind(*id)
+            .push_bind(*at)
+            .push_bind(c.agent_version.as_str())
+            .push_bind(c.kernel_running.as_deref())
+            .push_bind(c.reboot_required)
+            .push_bind(restart.as_str());
+    });
+    q.push(
+        ") UPDATE agents SET last_seen_at = v.at, agent_version = v.version, \
+         kernel_running = v.kernel, reboot_required = v.reboot, restart_needed = v.restart \
+         FROM v WHERE agents.id = v.id RETURNING agents.id",
+    );
+    let found: Vec<(i64,)> = q
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let found: HashSet<i64> = found.into_iter().map(|(id,)| id).collect();
+    Ok(last.into_keys().filter(|id| !found.contains(id)).collect())
+}

@@ -1,0 +1,318 @@
+//! One group written by `write_batch`, as the writer task writes it: a request that
+//! fails leaves the others of its group committed, on the group path and on the
+//! per-write path the group falls back to.
+
+use super::*;
+use crate::SqliteStore;
+use patchwarden_domain::asset::{AssetKind, Criticality, Environment, Hostname, OsFamily, OsInfo};
+use patchwarden_domain::package::{CheckedInventory, InstalledPackage, PackageFormat};
+use patchwarden_store::{NewAgent, NewAsset, NewEnrollmentToken, Store};
+
+fn at(s: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(1_700_000_000 + s).unwrap()
+}
+
+fn ctx(s: i64) -> AuditCtx {
+    AuditCtx::system("test", at(s))
+}
+
+fn new_asset(host: &str) -> NewAsset {
+    NewAsset {
+        hostname: Hostname::parse(host).unwrap(),
+        kind: AssetKind::Server,
+        os: OsInfo {
+            family: OsFamily::Linux,
+            distribution: "debian".into(),
+            release: "12".into(),
+            arch: "amd64".into(),
+        },
+        environment: Environment::Production,
+        criticality: Criticality::Standard,
+        owner: None,
+        groups: Vec::new(),
+        protected_data: false,
+    }
+}
+
+/// `n` packages; `tag` makes the versions (and so the set) distinct.
+fn packages(n: usize, tag: &str) -> Vec<InstalledPackage> {
+    (0..n)
+        .map(|i| InstalledPackage {
+            name: format!("lib{i:03}"),
+            version: format!("1.{i}-{tag}"),
+            arch: "amd64".into(),
+            source_name: None,
+            source_version: None,
+        })
+        .collect()
+}
+
+struct Group {
+    store: SqliteStore,
+    requests: Vec<Request>,
+    inventory: Vec<oneshot::Receiver<Result<InventoryChange>>>,
+    contacts: Vec<oneshot::Receiver<Result<()>>>,
+}
+
+impl Group {
+    async fn new() -> (Self, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("pw.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let group = Self {
+            store,
+            requests: Vec::new(),
+            inventory: Vec::new(),
+            contacts: Vec::new(),
+        };
+        (group, dir)
+    }
+
+    async fn asset(&self, host: &str) -> AssetId {
+        let ctx = ctx(0);
+        self.store
+            .create_asset(&ctx, &new_asset(host))
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Queues a report of `packages` for `id`, prepared as `replace_checked_inventory`
+    /// prepares it (against the asset's inventory now).
+    async fn report(&mut self, id: AssetId, packages: &[InstalledPackage]) {
+        self.report_at(10, id, packages).await;
+    }
+
+    async fn report_at(&mut self, s: i64, id: AssetId, packages: &[InstalledPackage]) {
+        let checked = CheckedInventory::new(PackageFormat::Deb, packages).unwrap();
+        let mut reader = self.store.reader().await.unwrap();
+        let (prepared, read) = inventory::prepare(&mut reader, &self.store.packages, id, &checked)
+            .await
+            .unwrap();
+        self.store.packages.remember(read);
+        let (reply, answer) = oneshot::channel();
+        self.requests.push(Request::Inventory {
+            ctx: ctx(s),
+            id,
+            prepared,
+            reply,
+        });
+        self.inventory.push(answer);
+    }
+
+    fn contact(&mut self, agent: i64, version: &str) {
+        let (reply, answer) = oneshot::channel();
+        self.requests.push(Request::Contact {
+            agent,
+            at: at(20),
+            contact: AgentContact {
+                agent_version: version.into(),
+                kernel_running: Some("6.1.0-18-amd64".into()),
+                reboot_required: true,
+                restart_needed: vec!["sshd[812]".into()],
+            },
+            reply,
+        });
+        self.contacts.push(answer);
+    }
+
+    /// Writes the queued requests as one group; each one's answer.
+    async fn write(&mut self) -> (Vec<Result<InventoryChange>>, Vec<Result<()>>) {
+        let requests = std::mem::take(&mut self.requests);
+        let s = &self.store;
+        write_batch(&s.write, &s.packages, &s.agents, requests).await;
+        let mut inventory = Vec::new();
+        for a in std::mem::take(&mut self.inventory) {
+            inventory.push(a.await.unwrap());
+        }
+        let mut contacts = Vec::new();
+        for a in std::mem::take(&mut self.contacts) {
+            contacts.push(a.await.unwrap());
+        }
+        (inventory, contacts)
+    }
+
+    async fn hash_of(&self, id: AssetId) -> Option<String> {
+        self.store.get_asset(id).await.unwrap().inventory_hash
+    }
+
+    /// Events of the chain with `action`, after checking the chain links up.
+    async fn events(&self, action: &str) -> usize {
+        let all = self
+            .store
+            .list_audit(&patchwarden_store::AuditFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut verifier = patchwarden_domain::audit::ChainVerifier::default();
+        for ev in &all {
+            verifier.push(ev).unwrap();
+        }
+        let head = self.store.audit_head().await.unwrap();
+        verifier
+            .finish(head.as_ref().map(|(s, h)| (*s, h.as_str())))
+            .unwrap();
+        all.iter().filter(|e| e.action == action).count()
+    }
+
+    async fn enrolled_agent(&self, host: &str) -> i64 {
+        let ctx = ctx(0);
+        let token = NewEnrollmentToken {
+            name: "t".into(),
+            prefix: "pwe_tt".into(),
+            token_hash: format!("{host}-token"),
+            reusable: false,
+            expires_at: at(3600),
+        };
+        self.store
+            .create_enrollment_token(&ctx, &token)
+            .await
+            .unwrap();
+        let new = NewAgent {
+            asset: new_asset(host),
+            public_key: "k".into(),
+            agent_version: "0.9".into(),
+        };
+        let enrolled = self
+            .store
+            .enroll_agent(&ctx, &token.token_hash, &new)
+            .await
+            .unwrap()
+            .unwrap();
+        enrolled.agent.id
+    }
+}
+
+#[tokio::test]
+async fn a_report_whose_asset_is_gone_fails_alone_in_its_group() {
+    let (mut g, _dir) = Group::new().await;
+    let (a, b, c) = (
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+        g.asset("c.example.org").await,
+    );
+    let agent = g.enrolled_agent("d.example.org").await;
+    let shared = packages(40, "1");
+    g.report(a, &shared).await;
+    g.report(b, &packages(40, "2")).await;
+    g.report(c, &shared).await;
+    g.contact(agent, "1.0");
+    g.contact(agent + 100, "1.0");
+    g.store.delete_asset(&ctx(5), b).await.unwrap();
+    let (reports, contacts) = g.write().await;
+    assert!(reports[0].is_ok() && reports[2].is_ok(), "{reports:?}");
+    assert!(matches!(
+        reports[1],
+        Err(StoreError::NotFound { entity: "asset" })
+    ));
+    assert!(contacts[0].is_ok());
+    assert!(matches!(
+        contacts[1],
+        Err(StoreError::NotFound { entity: "agent" })
+    ));
+    let want = patchwarden_domain::package::inventory_hash(PackageFormat::Deb, &shared);
+    assert_eq!(g.hash_of(a).await.as_deref(), Some(want.as_str()));
+    assert_eq!(g.hash_of(c).await.as_deref(), Some(want.as_str()));
+    let mut expected = shared.clone();
+    patchwarden_store::inventory_sets::sort_inventory(&mut expected);
+    assert_eq!(g.store.get_inventory(c).await.unwrap(), expected);
+    assert_eq!(g.events("asset.inventory").await, 2);
+    let seen = g.store.get_agent(agent).await.unwrap();
+    assert_eq!(
+        (
+            seen.agent_version.as_str(),
+            seen.last_seen_at,
+            seen.reboot_required
+        ),
+        ("1.0", Some(at(20)), true)
+    );
+    assert_eq!(seen.restart_needed, ["sshd[812]"]);
+}
+
+#[tokio::test]
+async fn a_report_whose_statement_fails_leaves_the_rest_of_its_group_committed() {
+    let (mut g, _dir) = Group::new().await;
+    let ids = [
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+        g.asset("c.example.org").await,
+    ];
+    let agent = g.enrolled_agent("d.example.org").await;
+    // The writer connection refuses any set of 7 packages: the group's statement
+    // fails, and the group is written again one report at a time.
+    sqlx::query(
+        "CREATE TEMP TRIGGER refuse_seven BEFORE INSERT ON inventory_sets \
+         WHEN NEW.package_count = 7 BEGIN SELECT RAISE(ABORT, 'seven refused'); END",
+    )
+    .execute(&g.store.write)
+    .await
+    .unwrap();
+    g.report(ids[0], &packages(5, "a")).await;
+    g.report(ids[1], &packages(7, "b")).await;
+    g.contact(agent, "2.0");
+    g.report(ids[2], &packages(9, "c")).await;
+    let (reports, contacts) = g.write().await;
+    assert!(reports[0].is_ok() && reports[2].is_ok(), "{reports:?}");
+    let failed = reports[1].as_ref().unwrap_err().to_string();
+    assert!(failed.contains("seven refused"), "{failed}");
+    assert!(contacts[0].is_ok());
+    assert!(g.hash_of(ids[0]).await.is_some());
+    assert_eq!(
+        g.hash_of(ids[1]).await,
+        None,
+        "the failed report left nothing"
+    );
+    assert_eq!(g.store.get_inventory(ids[2]).await.unwrap().len(), 9);
+    assert_eq!(g.events("asset.inventory").await, 2);
+    assert_eq!(g.store.get_agent(agent).await.unwrap().agent_version, "2.0");
+    // The packages of the failed report were not cached: they were rolled back.
+    let refused = packages(7, "b");
+    let checked = CheckedInventory::new(PackageFormat::Deb, &refused).unwrap();
+    let (known, missing) = g.store.packages.ids_of(&checked);
+    assert_eq!((known.len(), missing.len()), (0, 7));
+}
+
+#[tokio::test]
+async fn two_reports_of_one_asset_in_a_group_count_against_each_other() {
+    let (mut g, _dir) = Group::new().await;
+    let id = g.asset("a.example.org").await;
+    let first = packages(10, "1");
+    let mut second = first.clone();
+    second[3].version = "9".into();
+    second.pop();
+    // Both prepared against the empty inventory; the second is written after the first.
+    g.report(id, &first).await;
+    g.report(id, &second).await;
+    let (reports, _) = g.write().await;
+    let (a, b) = (reports[0].as_ref().unwrap(), reports[1].as_ref().unwrap());
+    assert_eq!((a.added, a.removed, a.changed, a.unchanged), (10, 0, 0, 0));
+    assert_eq!((b.added, b.removed, b.changed, b.unchanged), (0, 1, 1, 8));
+    assert_eq!(g.store.get_inventory(id).await.unwrap().len(), 9);
+    assert_eq!(g.events("asset.inventory").await, 2);
+}
+
+#[tokio::test]
+async fn a_report_of_the_inventory_the_asset_has_changes_nothing_but_last_seen() {
+    let (mut g, _dir) = Group::new().await;
+    let (a, b) = (
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+    );
+    let inv = packages(12, "1");
+    g.report(a, &inv).await;
+    g.write().await;
+    g.report_at(30, a, &inv).await;
+    g.report_at(30, b, &inv).await;
+    let (reports, _) = g.write().await;
+    let (same, other) = (reports[0].as_ref().unwrap(), reports[1].as_ref().unwrap());
+    assert!(same.is_unchanged(), "{same:?}");
+    assert_eq!(other.added, 12);
+    assert_eq!(
+        g.store.get_asset(a).await.unwrap().last_seen_at,
+        Some(at(30))
+    );
+    assert_eq!(g.events("asset.inventory").await, 2);
+}
