@@ -514,3 +514,75 @@ pub(crate) async fn get_agent_sees_every_change(s: SharedStore) {
     let gone = s.get_agent(other.id).await;
     assert!(matches!(gone, Err(StoreError::NotFound { .. })), "{gone:?}");
 }
+
+/// `record_agent_report`: a check-in's contact and its inventory, answered when both
+/// are stored (SQLite writes them in one commit); without a contact, only the report.
+pub(crate) async fn report_with_contact(s: SharedStore) {
+    use crate::fixtures::pkg;
+    use patchwarden_domain::package::CheckedInventory;
+    s.create_enrollment_token(&ctx(t0()), &token("rep", true, 3600))
+        .await
+        .unwrap();
+    let me = s
+        .enroll_agent(&ctx(t(1)), "hash-rep", &agent("rep-1.example.org", "k1"))
+        .await
+        .unwrap()
+        .unwrap()
+        .agent;
+    // Read once, so that a backend that caches agents has this one in memory.
+    assert_eq!(s.get_agent(me.id).await.unwrap().last_seen_at, None);
+    let asset = s.get_asset(me.asset_id).await.unwrap();
+    let contact = AgentContact {
+        agent_version: "0.4.0".into(),
+        kernel_running: Some("6.1.0-20-amd64".into()),
+        reboot_required: false,
+        restart_needed: Vec::new(),
+    };
+    let v1 = vec![pkg("a", "amd64", "1"), pkg("b", "amd64", "2")];
+    let checked = CheckedInventory::new(PackageFormat::Deb, &v1).unwrap();
+    let change = s
+        .record_agent_report(&ctx(t(5)), Some((me.id, t(5), &contact)), &asset, &checked)
+        .await
+        .unwrap();
+    assert_eq!((change.added, change.hash.as_str()), (2, checked.hash()));
+    let got = s.get_agent(me.id).await.unwrap();
+    assert_eq!(
+        (got.last_seen_at, got.agent_version.as_str()),
+        (Some(t(5)), "0.4.0")
+    );
+    assert_eq!(
+        got.asset_inventory_hash.as_deref(),
+        Some(checked.hash()),
+        "the agent shows the inventory it reported"
+    );
+    assert_eq!(s.get_inventory(me.asset_id).await.unwrap().len(), 2);
+    assert_eq!(last_event(&s).await.action, "asset.inventory");
+
+    // No contact due: only the report is written; the contact stays as it was.
+    let asset = s.get_asset(me.asset_id).await.unwrap();
+    let v2 = vec![pkg("a", "amd64", "1"), pkg("b", "amd64", "3")];
+    let checked = CheckedInventory::new(PackageFormat::Deb, &v2).unwrap();
+    let change = s
+        .record_agent_report(&ctx(t(9)), None, &asset, &checked)
+        .await
+        .unwrap();
+    assert_eq!((change.changed, change.unchanged), (1, 1));
+    let got = s.get_agent(me.id).await.unwrap();
+    assert_eq!(got.last_seen_at, Some(t(5)));
+    assert_eq!(got.asset_inventory_hash.as_deref(), Some(checked.hash()));
+
+    // A contact for an unknown agent fails the call.
+    let v3 = vec![pkg("a", "amd64", "2"), pkg("b", "amd64", "3")];
+    let checked = CheckedInventory::new(PackageFormat::Deb, &v3).unwrap();
+    let asset = s.get_asset(me.asset_id).await.unwrap();
+    assert!(matches!(
+        s.record_agent_report(
+            &ctx(t(12)),
+            Some((me.id + 1000, t(12), &contact)),
+            &asset,
+            &checked
+        )
+        .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}

@@ -89,6 +89,7 @@ cases!(
     agents::one_time_token_under_concurrency,
     agents::server_key_and_jobs,
     agents::get_agent_sees_every_change,
+    agents::report_with_contact,
 );
 
 /// Runs every case against a fresh store from `factory`, printing each case name.

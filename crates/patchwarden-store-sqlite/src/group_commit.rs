@@ -98,6 +98,41 @@ impl Writer {
         answer.await.map_err(|_| gone())?
     }
 
+    /// An agent's contact and its report (`Store::record_agent_report`): queued next to
+    /// each other, so that they share a commit unless a group fills up between them.
+    /// Answered when both are written; the report's answer, or the first error.
+    pub(crate) async fn replace_with_contact(
+        &self,
+        ctx: &AuditCtx,
+        id: AssetId,
+        prepared: Prepared,
+        (agent, at, contact): (i64, jiff::Timestamp, &AgentContact),
+    ) -> Result<InventoryChange> {
+        let (contact_reply, contact_answer) = oneshot::channel();
+        let (reply, answer) = oneshot::channel();
+        let mut permits = self.queue.reserve_many(2).await.map_err(|_| gone())?;
+        for request in [
+            Request::Contact {
+                agent,
+                at,
+                contact: contact.clone(),
+                reply: contact_reply,
+            },
+            Request::Inventory {
+                ctx: ctx.clone(),
+                id,
+                prepared,
+                reply,
+            },
+        ] {
+            permits.next().ok_or_else(gone)?.send(request);
+        }
+        let contacted = contact_answer.await.map_err(|_| gone())?;
+        let change = answer.await.map_err(|_| gone())?;
+        contacted?;
+        change
+    }
+
     /// Records what an agent said about itself in a check-in (`Store::record_agent_contact`).
     pub(crate) async fn contact(
         &self,

@@ -166,6 +166,31 @@ impl SqliteStore {
     async fn reader(&self) -> Result<PoolConnection<Sqlite>> {
         self.read.acquire().await.map_err(db_err)
     }
+
+    /// An agent's report made ready for the group commit. A first report, or one of
+    /// the inventory the asset holds, needs no read at all: a reader (a round trip to
+    /// its thread, and sqlx's ping when it is handed back) only to count against
+    /// another stored inventory.
+    async fn prepare_report(
+        &self,
+        asset: &patchwarden_store::Asset,
+        inv: &patchwarden_domain::package::CheckedInventory<'_>,
+    ) -> Result<patchwarden_store::inventory_sets::Prepared> {
+        use patchwarden_store::inventory_sets::Prepared;
+        let based_on = asset.inventory_hash.clone();
+        let (prepared, read) = match &based_on {
+            Some(h) if h != inv.hash() => {
+                let mut conn = self.reader().await?;
+                inventory::prepare_against(&mut conn, &self.packages, based_on, inv).await?
+            }
+            _ => (
+                Prepared::new(&self.packages, inv, based_on, &[], &[])?,
+                Vec::new(),
+            ),
+        };
+        self.packages.remember(read);
+        Ok(prepared)
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::{AssetId, TokenId, UserId};
 use patchwarden_domain::package::{CheckedInventory, InstalledPackage};
 use patchwarden_domain::user::Username;
-use patchwarden_store::inventory_sets::Prepared;
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, AdvisoryUpsert, Agent, AgentContact, ApiToken, Asset,
     AssetAddress, AssetFilter, AssetPackages, AssetPatch, AuditCtx, AuditFilter, Enrolled,
@@ -99,22 +98,27 @@ impl Store for SqliteStore {
         asset: &Asset,
         inv: &CheckedInventory<'_>,
     ) -> Result<InventoryChange> {
-        // A first report, or one of the inventory the asset holds, needs no read at
-        // all: a reader (a round trip to its thread, and sqlx's ping when it is handed
-        // back) only to count against another stored inventory.
-        let based_on = asset.inventory_hash.clone();
-        let (prepared, read) = match &based_on {
-            Some(h) if h != inv.hash() => {
-                let mut conn = self.reader().await?;
-                inventory::prepare_against(&mut conn, &self.packages, based_on, inv).await?
-            }
-            _ => (
-                Prepared::new(&self.packages, inv, based_on, &[], &[])?,
-                Vec::new(),
-            ),
-        };
-        self.packages.remember(read);
+        let prepared = self.prepare_report(asset, inv).await?;
         self.writer.replace(ctx, asset.id, prepared).await
+    }
+
+    async fn record_agent_report(
+        &self,
+        ctx: &AuditCtx,
+        contact: Option<(i64, jiff::Timestamp, &AgentContact)>,
+        asset: &Asset,
+        inv: &CheckedInventory<'_>,
+    ) -> Result<InventoryChange> {
+        let prepared = self.prepare_report(asset, inv).await?;
+        match contact {
+            // One commit for both (a first report always records its agent's contact).
+            Some(c) => {
+                self.writer
+                    .replace_with_contact(ctx, asset.id, prepared, c)
+                    .await
+            }
+            None => self.writer.replace(ctx, asset.id, prepared).await,
+        }
     }
 
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>> {

@@ -100,6 +100,24 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         self.replace_checked_inventory(ctx, asset.id, inventory)
             .await
     }
+    /// An agent's check-in that carries an inventory: its contact, when one is due
+    /// (`(agent id, at, contact)` as for [`Store::record_agent_contact`]), and
+    /// [`Store::replace_checked_inventory_of`]. Answered when both are durable; a
+    /// backend may write them in one commit. The default records the contact, then
+    /// the inventory.
+    async fn record_agent_report(
+        &self,
+        ctx: &AuditCtx,
+        contact: Option<(i64, jiff::Timestamp, &AgentContact)>,
+        asset: &Asset,
+        inventory: &CheckedInventory<'_>,
+    ) -> Result<InventoryChange> {
+        if let Some((agent, at, c)) = contact {
+            self.record_agent_contact(agent, at, c).await?;
+        }
+        self.replace_checked_inventory_of(ctx, asset, inventory)
+            .await
+    }
     /// The asset's packages ordered by (name, arch, version).
     async fn get_inventory(&self, id: AssetId) -> Result<Vec<InstalledPackage>>;
     /// Assets ordered by id after `after`, at most `limit`, each with what matching

@@ -169,22 +169,35 @@ pub async fn checkin(
         && contact.kernel_running == agent.kernel_running
         && contact.reboot_required == agent.reboot_required
         && contact.restart_needed == agent.restart_needed;
-    if !(recent && same) {
-        state
-            .store
-            .record_agent_contact(agent.id, ctx.at, &contact)
-            .await?;
-    }
+    let due = !(recent && same);
+    let record_contact = || async {
+        if due {
+            state
+                .store
+                .record_agent_contact(agent.id, ctx.at, &contact)
+                .await?;
+        }
+        ApiResult::Ok(())
+    };
     let mut stored_hash = None;
     if let Some(inv) = &c.inventory {
-        let checked = inv.check()?;
-        if inv.inventory_hash != c.inventory_hash {
-            return Err(patchwarden_domain::ValidationError::new(
-                "inventory_hash",
-                "differs from the hash of the inventory sent",
-            )
-            .into());
-        }
+        let checked = match inv.check() {
+            Ok(_) if inv.inventory_hash != c.inventory_hash => {
+                Err(patchwarden_domain::ValidationError::new(
+                    "inventory_hash",
+                    "differs from the hash of the inventory sent",
+                ))
+            }
+            other => other,
+        };
+        let checked = match checked {
+            Ok(checked) => checked,
+            Err(e) => {
+                // The agent was heard from even though its report is refused.
+                record_contact().await?;
+                return Err(e.into());
+            }
+        };
         let mut asset = state.store.get_asset(asset_id).await?;
         if asset.os != inv.os {
             let patch = AssetPatch {
@@ -193,15 +206,23 @@ pub async fn checkin(
             };
             asset = state.store.update_asset(&ctx, asset_id, &patch).await?;
         }
+        // The contact and the report share a commit where the store can.
         let stored = state
             .store
-            .replace_checked_inventory_of(&ctx, &asset, &checked)
+            .record_agent_report(
+                &ctx,
+                due.then_some((agent.id, ctx.at, &contact)),
+                &asset,
+                &checked,
+            )
             .await?;
         asset.package_format = Some(inv.format);
         asset.inventory_hash = Some(stored.hash);
         let named = packages_advisories_name(state, &asset, inv).await?;
         rematch_asset_with(state, &ctx, &asset, &named).await?;
         stored_hash = asset.inventory_hash;
+    } else {
+        record_contact().await?;
     }
     if let Some(pending) = &c.pending_updates {
         security_signal(state, &ctx, asset_id, pending).await?;

@@ -97,6 +97,8 @@ pub async fn prepare(db: &mut dyn FindingsDb, batch: &FindingsBatch) -> Result<P
                 let n = batch.assets[c.index].1.len();
                 out.unchanged.kept += u32::try_from(n).unwrap_or(u32::MAX);
             }
+            // No row yet: the asset never had a finding, which is what it wants.
+            Some(None) if batch.assets[c.index].1.is_empty() => {}
             Some(_) => out.candidates.push(c),
         }
     }
