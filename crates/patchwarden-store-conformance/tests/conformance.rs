@@ -634,3 +634,59 @@ async fn postgres_findings_migration(url: String, schema: String) {
     check_findings_migrated(&store).await;
     store.close().await;
 }
+
+/// SQLite knows in memory which assets have findings (an empty sync of any other
+/// reads nothing): that knowledge is read again when the store opens, so an asset's
+/// findings from before a restart still close when it wants none, and an asset that
+/// never had one gets no row.
+#[tokio::test]
+async fn sqlite_findings_close_after_a_restart() {
+    use patchwarden_domain::level::Level;
+    use patchwarden_store_conformance::fixtures::finding;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pw.db");
+    let open = || SqliteStore::open(path.to_str().unwrap());
+    let store = open().await.unwrap();
+    let with = store
+        .create_asset(&ctx(t(1)), &new_asset("with.example.org", &[]))
+        .await
+        .unwrap()
+        .id;
+    let without = store
+        .create_asset(&ctx(t(2)), &new_asset("without.example.org", &[]))
+        .await
+        .unwrap()
+        .id;
+    let f = finding("openssl", "ALSA-2024:1", "3.0.7-1.el9", Level::High, 48);
+    let c = store
+        .sync_findings(&ctx(t(3)), with, std::slice::from_ref(&f))
+        .await
+        .unwrap();
+    assert_eq!(c.opened, 1);
+    let c = store.sync_findings(&ctx(t(4)), without, &[]).await.unwrap();
+    assert_eq!((c.opened, c.kept, c.closed), (0, 0, 0));
+    store.close().await;
+    drop(store);
+
+    let store = open().await.unwrap();
+    let c = store.sync_findings(&ctx(t(5)), with, &[]).await.unwrap();
+    assert_eq!(c.closed, 1, "closed although this process never wrote it");
+    let c = store.sync_findings(&ctx(t(6)), without, &[]).await.unwrap();
+    assert_eq!((c.opened, c.kept, c.closed), (0, 0, 0));
+    // And a later finding of the asset that had none opens as usual.
+    let c = store
+        .sync_findings(&ctx(t(7)), without, std::slice::from_ref(&f))
+        .await
+        .unwrap();
+    assert_eq!(c.opened, 1);
+    let c = store.sync_findings(&ctx(t(8)), without, &[]).await.unwrap();
+    assert_eq!(c.closed, 1);
+    store.close().await;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM asset_findings")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, 2);
+}

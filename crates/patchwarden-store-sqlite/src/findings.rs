@@ -360,6 +360,11 @@ impl SqliteStore {
         findings: &[NewFinding],
     ) -> Result<FindingsChange> {
         let not_found = StoreError::NotFound { entity: "asset" };
+        if findings.is_empty() && !self.may_have_finding_row(asset.get()) {
+            // Never had a finding, wants none: an agent's report on a host that no
+            // advisory names reads and writes nothing here.
+            return Ok(FindingsChange::default());
+        }
         self.details_ready().await?;
         let wanted = dedup_new(findings);
         let content: Vec<Arc<Finding>> = wanted
@@ -377,6 +382,7 @@ impl SqliteStore {
                 return Ok(prepared.unchanged);
             }
         }
+        self.will_have_finding_rows([asset.get()]);
         let mut tx = self
             .write
             .begin_with("BEGIN IMMEDIATE")
@@ -405,6 +411,7 @@ impl SqliteStore {
         if !prepared.writes() {
             return Ok(prepared.unchanged);
         }
+        self.will_have_finding_rows(prepared.written_assets());
         let mut tx = self
             .write
             .begin_with("BEGIN IMMEDIATE")

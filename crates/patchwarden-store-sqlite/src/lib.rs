@@ -63,6 +63,12 @@ pub struct SqliteStore {
     agents: Arc<agent_cache::AgentCache>,
     /// Committed `finding_details` rows (`patchwarden_store::findings::detail`).
     details: Arc<DetailCache>,
+    /// Every asset that has an `asset_findings` row, and perhaps a few that do not:
+    /// read when the store opens, and an asset is added before a write that may give
+    /// it a row. An asset not in it has never had a finding, so a sync that wants
+    /// none for it has nothing to read or write (an agent's report on a host no
+    /// advisory names).
+    finding_rows: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
 /// The file path of `sqlite://path`, `sqlite:path` or a plain path (any `?options`
@@ -124,6 +130,13 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", path.display())))?;
         convert::findings_v1(&write).await?;
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT asset_id FROM asset_findings")
+            .fetch_all(&write)
+            .await
+            .map_err(unavailable)?;
+        let finding_rows = Arc::new(std::sync::Mutex::new(
+            rows.into_iter().map(|(id,)| id).collect(),
+        ));
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(READERS)
@@ -142,6 +155,7 @@ impl SqliteStore {
             writer,
             agents,
             details: Arc::default(),
+            finding_rows,
         })
     }
 
@@ -161,6 +175,22 @@ impl SqliteStore {
         let out = write.await;
         agents.finish();
         out
+    }
+
+    /// Whether `asset` may have an `asset_findings` row (see `finding_rows`).
+    fn may_have_finding_row(&self, asset: i64) -> bool {
+        self.finding_rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&asset)
+    }
+
+    /// Called before a write that may give these assets a row.
+    fn will_have_finding_rows(&self, assets: impl IntoIterator<Item = i64>) {
+        self.finding_rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(assets);
     }
 
     async fn reader(&self) -> Result<PoolConnection<Sqlite>> {
