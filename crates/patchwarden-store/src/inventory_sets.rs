@@ -66,17 +66,8 @@ pub fn encode_ids(ids: &mut Vec<i64>) -> Result<Vec<u8>, StoreError> {
     for id in ids.iter() {
         let id = u64::try_from(*id)
             .map_err(|_| StoreError::Invalid(format!("package id {id} is negative")))?;
-        let mut delta = id - prev;
+        crate::varint::put(&mut out, id - prev);
         prev = id;
-        loop {
-            let low = (delta & 0x7f) as u8;
-            delta >>= 7;
-            if delta == 0 {
-                out.push(low);
-                break;
-            }
-            out.push(low | 0x80);
-        }
     }
     Ok(out)
 }
@@ -92,7 +83,7 @@ fn ids_in(bytes: &[u8]) -> impl Iterator<Item = Result<i64, StoreError>> + '_ {
             return None;
         }
         let next = if binary {
-            varint_at(bytes, &mut pos).and_then(|delta| {
+            crate::varint::get(bytes, &mut pos).and_then(|delta| {
                 prev = prev.checked_add(delta).ok_or("ids overflow")?;
                 i64::try_from(prev).map_err(|_| "ids overflow")
             })
@@ -111,26 +102,6 @@ fn ids_in(bytes: &[u8]) -> impl Iterator<Item = Result<i64, StoreError>> + '_ {
         failed = next.is_err();
         Some(next.map_err(|why| StoreError::corrupt(format!("inventory set: {why}"))))
     })
-}
-
-/// One unsigned LEB128 number at `pos`, which moves past it.
-fn varint_at(bytes: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let Some(b) = bytes.get(*pos) else {
-            return Err("a truncated number");
-        };
-        *pos += 1;
-        let bits = u64::from(b & 0x7f);
-        if shift == 63 && bits > 1 {
-            return Err("a number too large");
-        }
-        value |= bits << shift;
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("a number too large")
 }
 
 /// Parses a `package_ids` column (the result is ascending and distinct).
