@@ -3,14 +3,10 @@
 
 use crate::error::db_err;
 use crate::findings::Db;
-use patchwarden_domain::finding::Finding;
-use patchwarden_store::findings::convert::{plan_v1, V1Row};
-use patchwarden_store::findings::detail::{DetailCache, DetailColumns};
-use patchwarden_store::findings::{put_details, FindingsDb};
-use patchwarden_store::{AdvisoryLevel, Result, StoreError};
+use patchwarden_store::findings::convert::{write_v1, V1Row};
+use patchwarden_store::findings::detail::DetailColumns;
+use patchwarden_store::{Result, StoreError};
 use sqlx::{PgPool, Row};
-
-const CHUNK: usize = 500;
 
 /// Converts and drops `findings_v1` if it is there, in one transaction: a crash leaves
 /// the old table to convert at the next start.
@@ -67,27 +63,7 @@ pub(crate) async fn findings_v1(pool: &PgPool) -> Result<()> {
         });
     }
     let count = old.len();
-    let plan = plan_v1(old);
-    let details: Vec<std::sync::Arc<Finding>> = plan
-        .details
-        .iter()
-        .cloned()
-        .map(std::sync::Arc::new)
-        .collect();
-    let mut db = Db(&mut tx);
-    let (ids, _) = put_details(&mut db, &DetailCache::default(), &details).await?;
-    let converted = plan.resolve(&ids)?;
-    let levels: Vec<&AdvisoryLevel> = converted.levels.iter().collect();
-    for chunk in levels.chunks(CHUNK) {
-        db.put_levels(chunk).await?;
-    }
-    for chunk in converted.rows.chunks(CHUNK) {
-        let refs: Vec<_> = chunk.iter().map(|(a, r)| (*a, r)).collect();
-        db.put_rows(&refs).await?;
-    }
-    for chunk in converted.closed.chunks(CHUNK) {
-        db.put_closed(chunk).await?;
-    }
+    write_v1(&mut Db(&mut tx), old).await?;
     sqlx::query("DROP TABLE findings_v1")
         .execute(&mut *tx)
         .await

@@ -2,19 +2,18 @@
 //! package tuples behind the ids, without building each host's package strings.
 
 use crate::error::db_err;
-use patchwarden_domain::asset::OsInfo;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::package::InstalledPackage;
-use patchwarden_store::inventory_sets::{decode_ids, package_from_row};
-use patchwarden_store::{AssetPackages, Result, StoreError};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use patchwarden_store::inventory_sets::package_from_row;
+use patchwarden_store::{AssetPackages, AssetPackagesColumns, Result};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 pub(crate) async fn asset_packages(
     conn: &mut SqliteConnection,
     after: Option<AssetId>,
     limit: u32,
 ) -> Result<Vec<AssetPackages>> {
-    let rows = sqlx::query(
+    let rows: Vec<AssetPackagesColumns> = sqlx::query_as(
         "SELECT a.id, a.os_family, a.os_distribution, a.os_release, a.os_arch, \
          a.package_format, s.package_ids FROM assets a \
          LEFT JOIN inventory_sets s ON s.hash = a.inventory_hash \
@@ -25,30 +24,7 @@ pub(crate) async fn asset_packages(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    rows.iter()
-        .map(|row| {
-            let get = |c: &str| -> Result<String> { row.try_get(c).map_err(db_err) };
-            let ids: Option<Vec<u8>> = row.try_get("package_ids").map_err(db_err)?;
-            let format: Option<String> = row.try_get("package_format").map_err(db_err)?;
-            Ok(AssetPackages {
-                id: AssetId::new(row.try_get("id").map_err(db_err)?),
-                os: OsInfo {
-                    family: get("os_family")?.parse().map_err(StoreError::corrupt)?,
-                    distribution: get("os_distribution")?,
-                    release: get("os_release")?,
-                    arch: get("os_arch")?,
-                },
-                format: format
-                    .map(|f| f.parse())
-                    .transpose()
-                    .map_err(StoreError::corrupt)?,
-                package_ids: match ids {
-                    Some(bytes) => decode_ids(&bytes)?,
-                    None => Vec::new(),
-                },
-            })
-        })
-        .collect()
+    rows.into_iter().map(AssetPackages::from_columns).collect()
 }
 
 pub(crate) async fn packages_by_id(

@@ -71,6 +71,45 @@ pub struct AssetPackages {
     pub package_ids: Vec<i64>,
 }
 
+/// The columns both backends select for [`AssetPackages`]: asset id, the four OS
+/// columns (family, distribution, release, arch), package format, and the
+/// `package_ids` of its inventory set (none without an inventory).
+pub type AssetPackagesColumns = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<Vec<u8>>,
+);
+
+impl AssetPackages {
+    /// Parses a row of [`AssetPackagesColumns`].
+    pub fn from_columns(
+        (id, family, distribution, release, arch, format, ids): AssetPackagesColumns,
+    ) -> crate::Result<Self> {
+        use crate::StoreError;
+        Ok(Self {
+            id: AssetId::new(id),
+            os: patchwarden_domain::asset::OsInfo {
+                family: family.parse().map_err(StoreError::corrupt)?,
+                distribution,
+                release,
+                arch,
+            },
+            format: format
+                .map(|f| f.parse())
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            package_ids: match ids {
+                Some(bytes) => crate::inventory_sets::decode_ids(&bytes)?,
+                None => Vec::new(),
+            },
+        })
+    }
+}
+
 /// The findings of many assets at once (a fleet re-match): every distinct finding once,
 /// stored beforehand with [`crate::Store::store_finding_details`], and per asset the
 /// ids of its findings.

@@ -121,6 +121,33 @@ impl V1Plan {
     }
 }
 
+/// Stores `old` in the shared model through `db` (details, levels, open lists, closed
+/// rows), inside the caller's transaction, which then drops `findings_v1`.
+pub async fn write_v1(db: &mut dyn super::FindingsDb, old: Vec<V1Row>) -> Result<()> {
+    const CHUNK: usize = 500;
+    let plan = plan_v1(old);
+    let details: Vec<std::sync::Arc<Finding>> = plan
+        .details
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    let (ids, _) = super::put_details(db, &super::detail::DetailCache::default(), &details).await?;
+    let converted = plan.resolve(&ids)?;
+    let levels: Vec<&AdvisoryLevel> = converted.levels.iter().collect();
+    for chunk in levels.chunks(CHUNK) {
+        db.put_levels(chunk).await?;
+    }
+    for chunk in converted.rows.chunks(CHUNK) {
+        let refs: Vec<_> = chunk.iter().map(|(a, r)| (*a, r)).collect();
+        db.put_rows(&refs).await?;
+    }
+    for chunk in converted.closed.chunks(CHUNK) {
+        db.put_closed(chunk).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,10 +65,11 @@ pub struct Wanted {
 pub type Content<'a> = dyn Fn(i64) -> Option<&'a Finding> + 'a;
 
 pub(super) fn detail(details: &Details, id: i64) -> Result<&Finding> {
-    details
-        .get(&id)
-        .map(|f| &**f)
-        .ok_or_else(|| StoreError::corrupt(format!("finding detail {id} is missing")))
+    details.get(&id).map(|f| &**f).ok_or_else(|| missing(id))
+}
+
+fn missing(id: i64) -> StoreError {
+    StoreError::corrupt(format!("finding detail {id} is missing"))
 }
 
 /// What a sync of one asset writes.
@@ -105,9 +106,7 @@ pub fn plan_sync(
     digest: Vec<u8>,
     content: &Content<'_>,
 ) -> Result<SyncPlan> {
-    let detail = |id: i64| {
-        content(id).ok_or_else(|| StoreError::corrupt(format!("finding detail {id} is missing")))
-    };
+    let detail = |id: i64| content(id).ok_or_else(|| missing(id));
     let mut change = FindingsChange::default();
     let mut by_detail: HashMap<i64, usize> = HashMap::with_capacity(stored.open.len());
     for (i, f) in stored.open.iter().enumerate() {
