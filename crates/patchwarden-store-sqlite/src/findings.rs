@@ -372,9 +372,10 @@ impl SqliteStore {
             .map(|nf| Arc::new(nf.finding.clone()))
             .collect();
         // The common case: every finding is stored and the asset has them open already.
-        if let Some(ids) = cached_ids(&self.details, &content) {
-            let batch = new_batch(asset, &wanted, &content, &ids);
-            let prepared = shared::prepare(&mut Db(&mut *self.reader().await?), &batch).await?;
+        let cached = cached_ids(&self.details, &content)
+            .map(|ids| new_batch(asset, &wanted, &content, &ids));
+        if let Some(batch) = &cached {
+            let prepared = shared::prepare(&mut Db(&mut *self.reader().await?), batch).await?;
             if !prepared.missing.is_empty() {
                 return Err(not_found);
             }
@@ -388,9 +389,15 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_err)?;
-        let (ids, remember) =
-            shared::put_details(&mut Db(&mut tx), &self.details, &content).await?;
-        let batch = new_batch(asset, &wanted, &content, &ids);
+        // Details found in the cache are stored already: no hashing or storing again.
+        let (batch, remember) = match cached {
+            Some(batch) => (batch, Vec::new()),
+            None => {
+                let (ids, remember) =
+                    shared::put_details(&mut Db(&mut tx), &self.details, &content).await?;
+                (new_batch(asset, &wanted, &content, &ids), remember)
+            }
+        };
         let mut prepared = shared::prepare(&mut Db(&mut tx), &batch).await?;
         let change =
             shared::apply(&mut Db(&mut tx), &self.details, ctx, &batch, &mut prepared).await?;

@@ -280,7 +280,6 @@ async fn evaluate(state: &AppState, fleet: &mut Fleet, page: &[Host]) -> Result<
             .extend(state.store.packages_by_id(chunk).await?);
     }
     let first_new = fleet.details.len();
-    fleet.shared = None;
     {
         let loaded = state
             .engine
@@ -326,6 +325,10 @@ async fn evaluate(state: &AppState, fleet: &mut Fleet, page: &[Host]) -> Result<
                 map[pid as usize] = entry;
             }
         }
+    }
+    if fleet.details.len() > first_new {
+        // The shared table is built again, lazily, only when details were added.
+        fleet.shared = None;
     }
     let fresh: Vec<Arc<Finding>> = fleet.details[first_new..]
         .iter()

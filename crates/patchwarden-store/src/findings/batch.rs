@@ -11,8 +11,9 @@ use std::sync::Arc;
 /// hash set.
 const MAX_BITS: i64 = 1 << 27;
 
-/// A set of detail ids: bits over `0..=max` when the ids are small (database ids are
-/// dense), a hash set otherwise.
+/// A set of detail ids: bits over `0..=max` when the ids are small and dense enough
+/// that the bits take less room than a hash set would (the fleet's table: database
+/// ids are dense), a hash set otherwise (one asset's few findings among a large table).
 #[derive(Debug, Clone)]
 enum IdSet {
     Bits(Vec<u64>),
@@ -21,7 +22,9 @@ enum IdSet {
 
 impl IdSet {
     fn new(ids: impl Iterator<Item = i64> + Clone, max: i64) -> Self {
-        if (0..=MAX_BITS).contains(&max) {
+        // A hash set takes about 16 bytes an id, bits max / 8 bytes in all.
+        let dense = max / 128 <= ids.clone().count() as i64;
+        if (0..=MAX_BITS).contains(&max) && dense {
             let mut bits = vec![0u64; (max as usize / 64) + 1];
             for id in ids.filter(|id| *id >= 0) {
                 bits[id as usize / 64] |= 1 << (id % 64);

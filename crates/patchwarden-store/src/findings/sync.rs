@@ -44,12 +44,12 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Whether [`apply`] has anything to do.
     /// The assets whose findings [`apply`] will write.
     pub fn written_assets(&self) -> impl Iterator<Item = i64> + '_ {
         self.candidates.iter().map(|c| c.asset)
     }
 
+    /// Whether [`apply`] has anything to do.
     pub fn writes(&self) -> bool {
         !self.candidates.is_empty() || !self.levels.is_empty()
     }
