@@ -67,17 +67,35 @@ impl InstalledPackage {
     /// Checks the shape of a package record from outside. Version *syntax* per scheme
     /// is checked by the version-ordering code, not here.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        token("packages.name", &self.name, 256, false)?;
-        token("packages.version", &self.version, 256, false)?;
-        token("packages.arch", &self.arch, 32, true)?;
-        if let Some(s) = &self.source_name {
-            token("packages.source_name", s, 256, false)?;
-        }
-        if let Some(s) = &self.source_version {
-            token("packages.source_version", s, 256, false)?;
-        }
-        Ok(())
+        validate_fields(
+            &self.name,
+            &self.version,
+            &self.arch,
+            self.source_name.as_deref(),
+            self.source_version.as_deref(),
+        )
     }
+}
+
+/// The field checks of [`InstalledPackage::validate`], for a package held as fields
+/// (owned or slices of a canonical text).
+fn validate_fields(
+    name: &str,
+    version: &str,
+    arch: &str,
+    source_name: Option<&str>,
+    source_version: Option<&str>,
+) -> Result<(), ValidationError> {
+    token("packages.name", name, 256, false)?;
+    token("packages.version", version, 256, false)?;
+    token("packages.arch", arch, 32, true)?;
+    if let Some(s) = source_name {
+        token("packages.source_name", s, 256, false)?;
+    }
+    if let Some(s) = source_version {
+        token("packages.source_version", s, 256, false)?;
+    }
+    Ok(())
 }
 
 /// One package, borrowed: from an [`InstalledPackage`] or from an inventory's
@@ -170,6 +188,16 @@ pub fn push_canonical_line(out: &mut Vec<u8>, p: &InstalledPackage) {
     }
 }
 
+/// [`push_canonical_line`] onto text.
+fn push_canonical_str(out: &mut String, p: &InstalledPackage) {
+    for (i, f) in canonical_fields(p).iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        out.push_str(f);
+    }
+}
+
 /// The canonical text of a sorted inventory (the lines after the format line, which
 /// the hash covers too), and where each package's line ends in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,12 +213,7 @@ impl Canonical {
         let mut lines = String::with_capacity(sorted.len() * 64);
         let mut ends = Vec::with_capacity(sorted.len());
         for p in sorted {
-            for (i, f) in canonical_fields(p).iter().enumerate() {
-                if i > 0 {
-                    lines.push('\t');
-                }
-                lines.push_str(f);
-            }
+            push_canonical_str(&mut lines, p);
             ends.push(lines.len());
             lines.push('\n');
         }
@@ -234,7 +257,6 @@ impl Canonical {
 /// package's canonical line ([`push_canonical_line`]) without building them again.
 #[derive(Debug, Clone)]
 pub struct CheckedInventory<'a> {
-    format: PackageFormat,
     sorted: Vec<PackageRef<'a>>,
     canonical: Cow<'a, Canonical>,
     hash: String,
@@ -265,7 +287,6 @@ impl<'a> CheckedInventory<'a> {
         let canonical: Cow<'a, Canonical> = Cow::Owned(Canonical::of(format, &sorted));
         let hash = canonical.hash();
         Ok(Self {
-            format,
             sorted: sorted.into_iter().map(InstalledPackage::borrowed).collect(),
             canonical,
             hash,
@@ -276,7 +297,6 @@ impl<'a> CheckedInventory<'a> {
     /// and duplicates while reading it), hashed as received.
     pub fn from_text(text: &'a CanonicalText) -> Self {
         Self {
-            format: text.format,
             sorted: text.packages().collect(),
             canonical: Cow::Borrowed(&text.canonical),
             hash: text.canonical.hash(),
@@ -284,7 +304,7 @@ impl<'a> CheckedInventory<'a> {
     }
 
     pub fn format(&self) -> PackageFormat {
-        self.format
+        self.canonical.format
     }
 
     /// How many packages it holds.
@@ -323,7 +343,6 @@ impl<'a> CheckedInventory<'a> {
 /// [`CanonicalText::parse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalText {
-    format: PackageFormat,
     canonical: Canonical,
     /// The positions of each line's four tabs in the line.
     tabs: Vec<[usize; 4]>,
@@ -392,7 +411,6 @@ impl CanonicalText {
             }
         }
         Ok(Self {
-            format,
             canonical: Canonical {
                 format,
                 lines,
@@ -403,7 +421,7 @@ impl CanonicalText {
     }
 
     pub fn format(&self) -> PackageFormat {
-        self.format
+        self.canonical.format
     }
 
     /// How many packages (lines) it holds.
@@ -428,12 +446,7 @@ impl CanonicalText {
     pub fn text_of(packages: &[InstalledPackage]) -> String {
         let mut text = String::with_capacity(packages.len() * 64);
         for p in sorted_by_key(packages) {
-            for (i, f) in canonical_fields(p).iter().enumerate() {
-                if i > 0 {
-                    text.push('\t');
-                }
-                text.push_str(f);
-            }
+            push_canonical_str(&mut text, p);
             text.push('\n');
         }
         text
@@ -491,18 +504,8 @@ fn checked_tabs(line: &str) -> Result<[usize; 4], String> {
         return Err("must have exactly five tab-separated fields".into());
     }
     let p = fields_at(line, &tabs);
-    let check = |field: &'static str, s: &str, max: usize, allow_empty: bool| {
-        token(field, s, max, allow_empty).map_err(|e| format!("{}: {}", e.field, e.reason))
-    };
-    check("packages.name", p.name, 256, false)?;
-    check("packages.version", p.version, 256, false)?;
-    check("packages.arch", p.arch, 32, true)?;
-    if let Some(s) = p.source_name {
-        check("packages.source_name", s, 256, false)?;
-    }
-    if let Some(s) = p.source_version {
-        check("packages.source_version", s, 256, false)?;
-    }
+    validate_fields(p.name, p.version, p.arch, p.source_name, p.source_version)
+        .map_err(|e| format!("{}: {}", e.field, e.reason))?;
     Ok(tabs)
 }
 

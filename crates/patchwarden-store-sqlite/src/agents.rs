@@ -252,7 +252,7 @@ pub(crate) async fn contact(
     .bind(&c.kernel_running)
     .bind(c.reboot_required)
     .bind(id)
-    .bind(serde_json::to_string(&c.restart_needed).unwrap_or_else(|_| "[]".into()))
+    .bind(restart_json(c))
     .execute(conn)
     .await
     .map_err(db_err)?;
@@ -290,4 +290,9 @@ pub(crate) async fn server_key(
     audit::append(&mut tx, drafts::server_key_create(ctx, key), ctx.at).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(key.secret.clone())
+}
+
+/// `agents.restart_needed` as stored: the contact's processes as a JSON array.
+pub(crate) fn restart_json(c: &AgentContact) -> String {
+    serde_json::to_string(&c.restart_needed).unwrap_or_else(|_| "[]".into())
 }

@@ -252,7 +252,7 @@ async fn contacts(conn: &mut SqliteConnection, requests: &[Request]) -> Result<H
     let rows: Vec<(i64, i64, &AgentContact, String)> = last
         .iter()
         .map(|(id, (at, c))| {
-            let restart = serde_json::to_string(&c.restart_needed).unwrap_or_else(|_| "[]".into());
+            let restart = crate::agents::restart_json(c);
             (*id, to_micros(*at), *c, restart)
         })
         .collect();

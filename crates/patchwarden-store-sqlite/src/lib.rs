@@ -31,7 +31,7 @@ mod users;
 
 use error::db_err;
 use patchwarden_store::findings::detail::DetailCache;
-use patchwarden_store::inventory_sets::Interner;
+use patchwarden_store::inventory_sets::{Interner, Prepared};
 use patchwarden_store::{Result, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -205,8 +205,7 @@ impl SqliteStore {
         &self,
         asset: &patchwarden_store::Asset,
         inv: &patchwarden_domain::package::CheckedInventory<'_>,
-    ) -> Result<patchwarden_store::inventory_sets::Prepared> {
-        use patchwarden_store::inventory_sets::Prepared;
+    ) -> Result<Prepared> {
         let based_on = asset.inventory_hash.clone();
         let (prepared, read) = match &based_on {
             Some(h) if h != inv.hash() => {

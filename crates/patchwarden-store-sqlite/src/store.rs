@@ -98,8 +98,7 @@ impl Store for SqliteStore {
         asset: &Asset,
         inv: &CheckedInventory<'_>,
     ) -> Result<InventoryChange> {
-        let prepared = self.prepare_report(asset, inv).await?;
-        self.writer.replace(ctx, asset.id, prepared).await
+        self.record_agent_report(ctx, None, asset, inv).await
     }
 
     async fn record_agent_report(
