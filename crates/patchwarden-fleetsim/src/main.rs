@@ -103,18 +103,45 @@ fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     Ok(Duration::from_millis((ticks(14)? + ticks(15)?) * 10))
 }
 
-/// Prints the server's CPU time spent since `before`, per request of the phase.
-fn print_cpu(pid: Option<u32>, before: Option<Duration>, requests: usize) {
-    let (Some(pid), Some(before)) = (pid, before) else {
-        return;
-    };
-    match cpu_time(pid) {
-        Ok(after) => {
-            let spent = after.saturating_sub(before);
-            let per = spent.as_secs_f64() * 1e6 / requests.max(1) as f64;
-            println!("  server CPU: {spent:.2?}, {per:.0} µs per request");
+/// CPU times read around a phase: the server's (with `--server-pid`) and the
+/// simulator's own, which shares the machine's cores with it.
+#[derive(Debug, Clone, Copy)]
+struct CpuMark {
+    server: Option<Duration>,
+    own: Option<Duration>,
+}
+
+impl CpuMark {
+    fn now(server_pid: Option<u32>) -> Self {
+        Self {
+            server: server_pid.and_then(|p| cpu_time(p).ok()),
+            own: cpu_time(std::process::id()).ok(),
         }
-        Err(e) => eprintln!("warning: reading the server's CPU time: {e}"),
+    }
+
+    /// Prints the CPU time spent since this mark, per request of the phase.
+    fn print_since(self, server_pid: Option<u32>, requests: usize) {
+        let after = Self::now(server_pid);
+        let per = |spent: Duration| spent.as_secs_f64() * 1e6 / requests.max(1) as f64;
+        if let (Some(before), Some(pid)) = (self.server, server_pid) {
+            match after.server {
+                Some(after) => {
+                    let spent = after.saturating_sub(before);
+                    println!(
+                        "  server CPU: {spent:.2?}, {:.0} µs per request",
+                        per(spent)
+                    );
+                }
+                None => eprintln!("warning: reading the CPU time of server process {pid}"),
+            }
+        }
+        if let (Some(before), Some(after)) = (self.own, after.own) {
+            let spent = after.saturating_sub(before);
+            println!(
+                "  simulator CPU (signing, sending): {spent:.2?}, {:.0} µs per request",
+                per(spent)
+            );
+        }
     }
 }
 
@@ -221,7 +248,7 @@ async fn main() -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<_>>>()
             .map(Arc::new)
     };
-    let cpu = || a.server_pid.and_then(|p| cpu_time(p).ok());
+    let cpu = || CpuMark::now(a.server_pid);
     let name = "full inventory reports";
     let full_bodies = bodies(|ag| &ag.report, true)?;
     let before = cpu();
@@ -238,7 +265,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     println!("{}", first.summary(name));
-    print_cpu(a.server_pid, before, first.count());
+    before.print_since(a.server_pid, first.count());
     details(&first, name);
 
     let beats = bodies(|ag| &ag.report, false)?;
@@ -257,7 +284,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     println!("{}", unchanged.summary("unchanged check-ins"));
-    print_cpu(a.server_pid, before, unchanged.count());
+    before.print_since(a.server_pid, unchanged.count());
 
     // Only hosts the server already knows: those whose first report went through.
     let name = "changed inventory reports";
@@ -273,7 +300,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     println!("{}", changed.summary(name));
-    print_cpu(a.server_pid, before, changed.count());
+    before.print_since(a.server_pid, changed.count());
     details(&changed, name);
     Ok(())
 }

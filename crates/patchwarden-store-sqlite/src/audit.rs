@@ -71,13 +71,26 @@ pub(crate) async fn append_many(
 
 /// Seals `drafts` (each with its instant) as the events after `head` (`(seq, hash)` of
 /// the last event, read in the same write transaction) and stores them and the new
-/// head: two statements for any number of events, where [`append`] takes three per
-/// event (the group commit of agents' reports seals a whole group at once).
+/// head in one round trip, where [`append`] takes three per event (the group commit of
+/// agents' reports seals a whole group at once).
 pub(crate) async fn append_all(
     conn: &mut SqliteConnection,
     head: (i64, String),
     drafts: Vec<(AuditDraft, jiff::Timestamp)>,
 ) -> Result<()> {
+    let events = seal_after(head, drafts);
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    if push_append(&mut q, &events) {
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Seals `drafts` as the events after `head`, in order.
+pub(crate) fn seal_after(
+    head: (i64, String),
+    drafts: Vec<(AuditDraft, jiff::Timestamp)>,
+) -> Vec<AuditEvent> {
     let (mut seq, mut prev) = head;
     let mut events = Vec::with_capacity(drafts.len());
     for (draft, at) in drafts {
@@ -86,9 +99,15 @@ pub(crate) async fn append_all(
         prev.clone_from(&ev.hash);
         events.push(ev);
     }
-    // 14 binds a row: 500 rows stay well under SQLite's 32,766.
+    events
+}
+
+/// Pushes onto `q` the statements (each ended by `;`) that store `events`, sealed by
+/// [`seal_after`], and move the head to the last of them; whether there was any.
+pub(crate) fn push_append<'a>(q: &mut QueryBuilder<'a, Sqlite>, events: &'a [AuditEvent]) -> bool {
+    // 14 binds a row: 500 rows stay well under SQLite's 32,766 a statement.
     for chunk in events.chunks(500) {
-        let mut q = QueryBuilder::<Sqlite>::new(
+        q.push(
             "INSERT INTO audit_events (seq, at, actor_kind, actor_id, actor_name, action, \
              target_type, target_id, before_json, after_json, source_ip, request_id, prev_hash, \
              hash) ",
@@ -109,17 +128,17 @@ pub(crate) async fn append_all(
                 .push_bind(ev.prev_hash.as_str())
                 .push_bind(ev.hash.as_str());
         });
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
+        q.push("; ");
     }
-    if let Some(last) = events.last() {
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(last.seq.get())
-            .bind(&last.hash)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
-    Ok(())
+    let Some(last) = events.last() else {
+        return false;
+    };
+    q.push("UPDATE audit_head SET seq = ")
+        .push_bind(last.seq.get())
+        .push(", hash = ")
+        .push_bind(last.hash.as_str())
+        .push(" WHERE id = 1; ");
+    true
 }
 
 fn event_from_row(row: &SqliteRow) -> Result<AuditEvent> {

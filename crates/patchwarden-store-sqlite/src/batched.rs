@@ -1,12 +1,15 @@
 //! The usual way a group commit (`group_commit`) is written: the whole group in a few
 //! multi-row statements, however many reports and contacts it holds.
 //!
-//! Every statement is a round trip to the connection's worker thread (two thread
+//! Every statement sent is a round trip to the connection's worker thread (two thread
 //! switches), and written one report at a time a group took about ten per report (its
 //! savepoint, the asset, the tuples, the set, the asset again, three for the audit
-//! chain). Here a group takes one read (its assets and the audit head), the tuples
-//! none of its reports' packages the cache knew (deduplicated across the group), and
-//! one statement per table written.
+//! chain). Here a group takes three round trips after its `BEGIN`: one read (its assets
+//! and the audit head); the tuples none of its reports' packages the cache knew
+//! (deduplicated across the group, inserted and their ids read back in one go); and
+//! every write (sets, assets, audit events and head, contacts) as one string of
+//! statements, each multi-row. sqlx runs the statements of a string in order and binds
+//! the anonymous `?` parameters across them in order, so the string carries all binds.
 //!
 //! A report that cannot be written (its asset is gone) fails here alone, before
 //! anything is written. When the group needs the per-report path — an asset reported
@@ -91,12 +94,36 @@ pub(crate) async fn write(
         outcomes.push(outcome);
     }
     let pending = intern(conn, &mut changes).await?;
-    insert_sets(conn, &mut changes).await?;
-    point_assets(conn, &changes, &touched).await?;
-    let missing_agents = contacts(conn, requests).await?;
-    if let Some(head) = head {
-        audit::append_all(conn, head, audits).await?;
+    let mut blobs = Vec::with_capacity(changes.len());
+    for c in &mut changes {
+        blobs.push(encode_ids(&mut c.ids)?);
     }
+    let contacts = last_contacts(requests);
+    let events = match head {
+        Some(head) => audit::seal_after(head, audits),
+        None => Vec::new(),
+    };
+    // Everything else in one round trip to the connection's thread.
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    let mut any = push_sets(&mut q, &changes, &blobs);
+    any |= push_assets(&mut q, &changes, &touched);
+    any |= audit::push_append(&mut q, &events);
+    // Last: its RETURNING rows are the only rows the statements give.
+    any |= push_contacts(&mut q, &contacts);
+    let found: Vec<(i64,)> = if any {
+        q.build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?
+    } else {
+        Vec::new()
+    };
+    let found: HashSet<i64> = found.into_iter().map(|(id,)| id).collect();
+    let missing_agents: HashSet<i64> = contacts
+        .iter()
+        .map(|c| c.0)
+        .filter(|id| !found.contains(id))
+        .collect();
     let mut outcomes = outcomes.into_iter();
     let done = requests
         .iter()
@@ -177,39 +204,38 @@ async fn intern(conn: &mut SqliteConnection, changes: &mut [Change<'_>]) -> Resu
     Ok(rows)
 }
 
-/// One row of `inventory_sets` per new content (a set stored already is kept).
-async fn insert_sets(conn: &mut SqliteConnection, changes: &mut [Change<'_>]) -> Result<()> {
+/// One row of `inventory_sets` per new content (a set stored already is kept); whether
+/// a statement was pushed.
+fn push_sets<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    changes: &'a [Change<'_>],
+    blobs: &'a [Vec<u8>],
+) -> bool {
     if changes.is_empty() {
-        return Ok(());
-    }
-    let mut rows = Vec::with_capacity(changes.len());
-    for c in changes.iter_mut() {
-        rows.push((encode_ids(&mut c.ids)?, &*c));
+        return false;
     }
     // 5 binds a row; a group holds at most 64 requests.
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) ",
-    );
-    q.push_values(&rows, |mut b, (blob, c)| {
+    q.push("INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) ");
+    q.push_values(changes.iter().zip(blobs), |mut b, (c, blob)| {
         b.push_bind(c.p.change.hash.as_str())
             .push_bind(c.p.format.as_str())
             .push_bind(c.p.count)
             .push_bind(blob.as_slice())
             .push_bind(c.at);
     });
-    q.push(" ON CONFLICT (hash) DO NOTHING");
-    q.build().execute(&mut *conn).await.map_err(db_err)?;
-    Ok(())
+    q.push(" ON CONFLICT (hash) DO NOTHING; ");
+    true
 }
 
-/// Points each changed asset at its new set, and records when unchanged ones were seen.
-async fn point_assets(
-    conn: &mut SqliteConnection,
-    changes: &[Change<'_>],
+/// Points each changed asset at its new set, and records when unchanged ones were
+/// seen; whether a statement was pushed.
+fn push_assets<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    changes: &'a [Change<'_>],
     touched: &[(i64, i64)],
-) -> Result<()> {
+) -> bool {
     if !changes.is_empty() {
-        let mut q = QueryBuilder::<Sqlite>::new("WITH v (id, format, count, hash, at) AS (");
+        q.push("WITH v (id, format, count, hash, at) AS (");
         q.push_values(changes, |mut b, c| {
             b.push_bind(c.id)
                 .push_bind(c.p.format.as_str())
@@ -219,24 +245,24 @@ async fn point_assets(
         });
         q.push(
             ") UPDATE assets SET package_format = v.format, package_count = v.count, \
-             inventory_hash = v.hash, last_seen_at = v.at FROM v WHERE assets.id = v.id",
+             inventory_hash = v.hash, last_seen_at = v.at FROM v WHERE assets.id = v.id; ",
         );
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
     if !touched.is_empty() {
-        let mut q = QueryBuilder::<Sqlite>::new("WITH v (id, at) AS (");
+        q.push("WITH v (id, at) AS (");
         q.push_values(touched, |mut b, (id, at)| {
             b.push_bind(*id).push_bind(*at);
         });
-        q.push(") UPDATE assets SET last_seen_at = v.at FROM v WHERE assets.id = v.id");
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
+        q.push(") UPDATE assets SET last_seen_at = v.at FROM v WHERE assets.id = v.id; ");
     }
-    Ok(())
+    !changes.is_empty() || !touched.is_empty()
 }
 
-/// Records the group's contacts (the last one of an agent that made several) in one
-/// statement; returns the agents that do not exist.
-async fn contacts(conn: &mut SqliteConnection, requests: &[Request]) -> Result<HashSet<i64>> {
+/// A contact to record: agent, instant (µs), what it said, its restart list as JSON.
+type ContactRow<'a> = (i64, i64, &'a AgentContact, String);
+
+/// The group's contacts, the last one of an agent that made several.
+fn last_contacts(requests: &[Request]) -> Vec<ContactRow<'_>> {
     let mut last: HashMap<i64, (jiff::Timestamp, &AgentContact)> = HashMap::new();
     for r in requests {
         if let Request::Contact {
@@ -246,19 +272,19 @@ async fn contacts(conn: &mut SqliteConnection, requests: &[Request]) -> Result<H
             last.insert(*agent, (*at, contact));
         }
     }
-    if last.is_empty() {
-        return Ok(HashSet::new());
+    last.into_iter()
+        .map(|(id, (at, c))| (id, to_micros(at), c, crate::agents::restart_json(c)))
+        .collect()
+}
+
+/// Records the contacts in one statement that returns the id of each agent found;
+/// whether a statement was pushed.
+fn push_contacts<'a>(q: &mut QueryBuilder<'a, Sqlite>, rows: &'a [ContactRow<'_>]) -> bool {
+    if rows.is_empty() {
+        return false;
     }
-    let rows: Vec<(i64, i64, &AgentContact, String)> = last
-        .iter()
-        .map(|(id, (at, c))| {
-            let restart = crate::agents::restart_json(c);
-            (*id, to_micros(*at), *c, restart)
-        })
-        .collect();
-    let mut q =
-        QueryBuilder::<Sqlite>::new("WITH v (id, at, version, kernel, reboot, restart) AS (");
-    q.push_values(&rows, |mut b, (id, at, c, restart)| {
+    q.push("WITH v (id, at, version, kernel, reboot, restart) AS (");
+    q.push_values(rows, |mut b, (id, at, c, restart)| {
         b.push_bind(*id)
             .push_bind(*at)
             .push_bind(c.agent_version.as_str())
@@ -269,13 +295,7 @@ async fn contacts(conn: &mut SqliteConnection, requests: &[Request]) -> Result<H
     q.push(
         ") UPDATE agents SET last_seen_at = v.at, agent_version = v.version, \
          kernel_running = v.kernel, reboot_required = v.reboot, restart_needed = v.restart \
-         FROM v WHERE agents.id = v.id RETURNING agents.id",
+         FROM v WHERE agents.id = v.id RETURNING agents.id; ",
     );
-    let found: Vec<(i64,)> = q
-        .build_query_as()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    let found: HashSet<i64> = found.into_iter().map(|(id,)| id).collect();
-    Ok(last.into_keys().filter(|id| !found.contains(id)).collect())
+    true
 }

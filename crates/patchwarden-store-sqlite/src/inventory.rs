@@ -121,13 +121,12 @@ pub(crate) async fn intern(
                 .push_bind(stored_source(p.source_name.as_deref()))
                 .push_bind(stored_source(p.source_version.as_deref()));
         });
-        q.push(" ON CONFLICT DO NOTHING");
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
-        // A join driven by the wanted tuples, so each is one search of the unique index
-        // (SQLite answers `(name, …) IN (VALUES …)` by scanning all of `packages`;
-        // CROSS JOIN keeps this order).
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT count(*), group_concat(p.id, ',' ORDER BY v.column1) FROM (",
+        // The ids in the same round trip: a join driven by the wanted tuples, so each
+        // is one search of the unique index (SQLite answers `(name, …) IN (VALUES …)`
+        // by scanning all of `packages`; CROSS JOIN keeps this order).
+        q.push(
+            " ON CONFLICT DO NOTHING; \
+             SELECT count(*), group_concat(p.id, ',' ORDER BY v.column1) FROM (",
         );
         q.push_values(chunk.iter().enumerate(), |mut b, (i, p)| {
             b.push_bind(i64::try_from(i).unwrap_or(i64::MAX))

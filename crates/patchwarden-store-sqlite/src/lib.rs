@@ -146,7 +146,7 @@ impl SqliteStore {
         tracing::info!(path = %path.display(), "sqlite store open");
         let packages = Arc::new(Interner::default());
         let agents = Arc::new(agent_cache::AgentCache::default());
-        let writer = group_commit::Writer::start(write.clone(), packages.clone(), agents.clone());
+        let writer = group_commit::Writer::start(write.clone(), packages.clone(), agents.clone())?;
         Ok(SqliteStore {
             write,
             read,
