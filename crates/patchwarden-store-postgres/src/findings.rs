@@ -348,15 +348,15 @@ impl PostgresStore {
             }
         }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // Details found in the cache are stored already: no hashing or storing again.
-        let (batch, remember) = match cached {
-            Some(batch) => (batch, Vec::new()),
-            None => {
-                let (ids, remember) =
-                    shared::put_details(&mut Db(&mut tx), &self.details, &content).await?;
-                (new_batch(asset, &wanted, &content, &ids), remember)
-            }
-        };
+        let (batch, remember) = shared::batch_in_tx(
+            &mut Db(&mut tx),
+            &self.details,
+            cached,
+            asset,
+            &wanted,
+            &content,
+        )
+        .await?;
         let mut prepared = shared::prepare(&mut Db(&mut tx), &batch).await?;
         let change =
             shared::apply(&mut Db(&mut tx), &self.details, ctx, &batch, &mut prepared).await?;

@@ -35,7 +35,9 @@ mod sync;
 
 pub use list::list;
 pub use relevel::relevel;
-pub use sync::{apply, cached_ids, dedup_new, new_batch, prepare, put_details, Prepared};
+pub use sync::{
+    apply, batch_in_tx, cached_ids, dedup_new, new_batch, prepare, put_details, Prepared,
+};
 
 use crate::{AdvisoryLevel, Result, StoreError};
 use async_trait::async_trait;

@@ -318,6 +318,25 @@ pub fn cached_ids(cache: &DetailCache, findings: &[Arc<Finding>]) -> Option<Vec<
         .collect()
 }
 
+/// The one-asset sync's batch inside its write transaction: `cached` (built from
+/// details the cache knew, so stored already: no hashing or storing again) when there
+/// is one, else one of the details of `content` stored now, with the rows to remember
+/// after the commit.
+pub async fn batch_in_tx(
+    db: &mut dyn FindingsDb,
+    cache: &DetailCache,
+    cached: Option<FindingsBatch>,
+    asset: AssetId,
+    wanted: &[&NewFinding],
+    content: &[Arc<Finding>],
+) -> Result<(FindingsBatch, Remember)> {
+    if let Some(batch) = cached {
+        return Ok((batch, Remember::new()));
+    }
+    let (ids, remember) = put_details(db, cache, content).await?;
+    Ok((new_batch(asset, wanted, content, &ids), remember))
+}
+
 /// The one-asset sync of [`crate::Store::sync_findings`] as a batch: `wanted` as
 /// [`dedup_new`] left them, `ids` their detail ids; the level of each advisory is the
 /// last one given.
