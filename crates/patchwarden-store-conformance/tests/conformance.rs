@@ -394,6 +394,115 @@ async fn sqlite_migration_moves_inventories_into_sets() {
     store.close().await;
 }
 
+/// Migration 0010 rebuilds SQLite's `packages` without its indexes: rows keep their ids
+/// (sets name them), and a tuple stored before is found again from the store's
+/// dictionary, not stored a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_keeps_package_ids_without_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    migrations_before("../patchwarden-store-sqlite/migrations", 10)
+        .run(&mut conn)
+        .await
+        .unwrap();
+    let pkg = |name: &str, version: &str, src: Option<&str>| InstalledPackage {
+        name: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        source_name: src.map(str::to_owned),
+        source_version: src.map(|_| version.to_owned()),
+    };
+    let old = [
+        pkg("bash", "5.2-1", None),
+        pkg("libssl3", "3.0.1-1", Some("openssl")),
+        pkg("zlib1g", "1.2-3", Some("zlib")),
+    ];
+    for (id, p) in [3, 8, 20].into_iter().zip(&old) {
+        sqlx::query(
+            "INSERT INTO packages (id, name, arch, version, source_name, source_version) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(&p.name)
+        .bind(&p.arch)
+        .bind(&p.version)
+        .bind(p.source_name.as_deref().unwrap_or(""))
+        .bind(p.source_version.as_deref().unwrap_or(""))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let hash = inventory_hash(PackageFormat::Deb, &old);
+    sqlx::query(
+        "INSERT INTO assets (hostname, kind, os_family, os_distribution, os_release, \
+         os_arch, environment, criticality, created_at, updated_at, package_format, \
+         package_count, inventory_hash) VALUES ('a.example.org', 'server', 'linux', \
+         'debian', '12', 'amd64', 'production', 'standard', 1, 1, 'deb', 3, $1)",
+    )
+    .bind(&hash)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) \
+         VALUES ($1, 'deb', 3, '3,8,20', 1)",
+    )
+    .bind(&hash)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    let (indexes,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'packages'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(indexes, 0, "no index left on packages");
+    let a = store
+        .list_assets(&patchwarden_store::AssetFilter::default())
+        .await
+        .unwrap()[0]
+        .id;
+    assert_eq!(store.get_inventory(a).await.unwrap(), old);
+    // Another host with one stored tuple and one new: the new one comes after the
+    // highest id, the stored one is not stored again.
+    let b = store
+        .create_asset(&ctx(t(1)), &new_asset("b.example.org", &[]))
+        .await
+        .unwrap()
+        .id;
+    let new = [pkg("curl", "8.0-1", Some("curl")), old[1].clone()];
+    store
+        .replace_inventory(&ctx(t(2)), b, PackageFormat::Deb, &new)
+        .await
+        .unwrap();
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM packages ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    let rows: Vec<(i64, &str)> = rows.iter().map(|(id, n)| (*id, n.as_str())).collect();
+    assert_eq!(
+        rows,
+        [(3, "bash"), (8, "libssl3"), (20, "zlib1g"), (21, "curl")],
+        "the new tuple after the highest id, the stored one not stored again"
+    );
+    assert_eq!(store.get_inventory(b).await.unwrap(), new);
+    // Name and source-name look-ups come from the dictionary.
+    let names = ["openssl".to_owned(), "bash".to_owned()];
+    assert_eq!(store.assets_with_packages(&names).await.unwrap(), [a, b]);
+    let names = ["zlib".to_owned()];
+    assert_eq!(store.assets_with_packages(&names).await.unwrap(), [a]);
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migration_moves_inventories_into_sets() {
     let Some(url) = postgres_url("postgres_migration_moves_inventories_into_sets") else {

@@ -4,11 +4,11 @@
 //! Every statement sent is a round trip to the connection's worker thread (two thread
 //! switches), and written one report at a time a group took about ten per report (its
 //! savepoint, the asset, the tuples, the set, the asset again, three for the audit
-//! chain). Here a group takes three round trips after its `BEGIN`: one read (its assets
-//! and the audit head); the tuples none of its reports' packages the cache knew
-//! (deduplicated across the group, inserted and their ids read back in one go); and
-//! every write (sets, assets, audit events and head, contacts) as one string of
-//! statements, each multi-row. sqlx runs the statements of a string in order and binds
+//! chain). Here a group takes two round trips after its `BEGIN` (three when it brings
+//! tuples the cache lacks, whose ids are decided in `inventory::Tuples` after reading
+//! the rows the cache may not have yet): one read (its assets and the audit head), and
+//! every write (new tuples, sets, assets, audit events and head, contacts) as one
+//! string of statements, each multi-row. sqlx runs the statements of a string in order and binds
 //! the anonymous `?` parameters across them in order, so the string carries all binds.
 //!
 //! A report that cannot be written (its asset is gone) fails here alone, before
@@ -21,11 +21,12 @@
 use crate::audit;
 use crate::error::db_err;
 use crate::group_commit::{Done, Request};
-use crate::inventory::{self, Pending};
+use crate::inventory::{self, Tuples};
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::package::{InstalledPackage, PackageRef};
 use patchwarden_store::audit_drafts as drafts;
+use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::inventory_sets::{encode_ids, Prepared};
 use patchwarden_store::{AgentContact, AuditCtx, InventoryChange, Result, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -44,8 +45,10 @@ struct Change<'a> {
 /// (nothing was written then).
 pub(crate) async fn write(
     conn: &mut SqliteConnection,
+    interner: &Interner,
+    tuples: &mut Tuples,
     requests: &[Request],
-) -> Result<Option<(Vec<Done>, Pending)>> {
+) -> Result<Option<Vec<Done>>> {
     let reports: Vec<(&AuditCtx, AssetId, &Prepared)> = requests
         .iter()
         .filter_map(|r| match r {
@@ -93,7 +96,8 @@ pub(crate) async fn write(
         };
         outcomes.push(outcome);
     }
-    let pending = intern(conn, &mut changes).await?;
+    let mark = tuples.mark();
+    intern(conn, interner, tuples, &mut changes).await?;
     let mut blobs = Vec::with_capacity(changes.len());
     for c in &mut changes {
         blobs.push(encode_ids(&mut c.ids)?);
@@ -105,7 +109,8 @@ pub(crate) async fn write(
     };
     // Everything else in one round trip to the connection's thread.
     let mut q = QueryBuilder::<Sqlite>::new("");
-    let mut any = push_sets(&mut q, &changes, &blobs);
+    let mut any = inventory::push_inserts(&mut q, &tuples.fresh()[mark..]);
+    any |= push_sets(&mut q, &changes, &blobs);
     any |= push_assets(&mut q, &changes, &touched);
     any |= audit::push_append(&mut q, &events);
     // Last: its RETURNING rows are the only rows the statements give.
@@ -140,7 +145,7 @@ pub(crate) async fn write(
             }),
         })
         .collect();
-    Ok(Some((done, pending)))
+    Ok(Some(done))
 }
 
 /// The audit head and the inventory hash of each of `ids` that exists, in one
@@ -171,9 +176,15 @@ async fn read(
     Ok((head, current))
 }
 
-/// Interns the packages of the group's changes that the cache did not know, each
-/// tuple once however many reports name it, and completes every change's ids.
-async fn intern(conn: &mut SqliteConnection, changes: &mut [Change<'_>]) -> Result<Pending> {
+/// Completes every change's ids with those of the packages the cache did not know
+/// when the report was prepared, each tuple resolved once however many reports name
+/// it ([`Tuples::resolve`]; the new ones are inserted with the group's other writes).
+async fn intern(
+    conn: &mut SqliteConnection,
+    interner: &Interner,
+    tuples: &mut Tuples,
+    changes: &mut [Change<'_>],
+) -> Result<()> {
     let mut wanted: Vec<&InstalledPackage> = Vec::new();
     let mut index: HashMap<PackageRef<'_>, usize> = HashMap::new();
     let mut slots: Vec<Vec<usize>> = Vec::with_capacity(changes.len());
@@ -190,18 +201,18 @@ async fn intern(conn: &mut SqliteConnection, changes: &mut [Change<'_>]) -> Resu
         slots.push(of_change);
     }
     if wanted.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let rows = inventory::intern(&mut *conn, &wanted).await?;
+    let ids = tuples.resolve(&mut *conn, interner, &wanted).await?;
     for (c, of_change) in changes.iter_mut().zip(slots) {
         for at in of_change {
-            let (id, _) = rows
+            let id = ids
                 .get(at)
                 .ok_or_else(|| StoreError::corrupt("a package id went astray"))?;
             c.ids.push(*id);
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// One row of `inventory_sets` per new content (a set stored already is kept); whether

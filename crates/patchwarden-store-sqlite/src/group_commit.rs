@@ -12,7 +12,7 @@
 
 use crate::agent_cache::{AgentCache, Invalidation, Scope};
 use crate::error::db_err;
-use crate::inventory::{self, Pending};
+use crate::inventory::{self, Pending, Tuples};
 use patchwarden_domain::ids::AssetId;
 use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::inventory_sets::Prepared;
@@ -267,6 +267,7 @@ fn fail(r: Request, e: &StoreError) {
 async fn write_one(
     conn: &mut SqliteConnection,
     interner: &Interner,
+    tuples: &mut Tuples,
     r: &Request,
     pending: &mut Pending,
 ) -> (Done, bool) {
@@ -274,7 +275,7 @@ async fn write_one(
         Request::Inventory {
             ctx, id, prepared, ..
         } => {
-            let res = inventory::apply(&mut *conn, interner, ctx, *id, prepared).await;
+            let res = inventory::apply(&mut *conn, interner, tuples, ctx, *id, prepared).await;
             let ok = res.is_ok();
             (
                 Done::Inventory(res.map(|(change, rows)| {
@@ -302,11 +303,13 @@ async fn write_all(
     pending: &mut Pending,
 ) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-    match crate::batched::write(&mut tx, requests).await {
-        Ok(Some((all, rows))) => {
+    let mut tuples = Tuples::default();
+    match crate::batched::write(&mut tx, interner, &mut tuples, requests).await {
+        Ok(Some(all)) => {
             *done = all;
-            *pending = rows;
-            return tx.commit().await.map_err(db_err);
+            tx.commit().await.map_err(db_err)?;
+            tuples.commit(interner);
+            return Ok(());
         }
         // Nothing was written: the group takes the per-write path in this transaction.
         Ok(None) => {}
@@ -315,6 +318,7 @@ async fn write_all(
             tracing::warn!(error = %e, "group write failed; writing each request alone");
             tx.rollback().await.map_err(db_err)?;
             tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+            tuples = Tuples::default();
         }
     }
     for r in requests {
@@ -326,13 +330,15 @@ async fn write_all(
                 .await
                 .map_err(db_err)?;
         }
-        let (result, ok) = write_one(&mut tx, interner, r, pending).await;
+        let mark = tuples.mark();
+        let (result, ok) = write_one(&mut tx, interner, &mut tuples, r, pending).await;
         if savepoint {
             if !ok {
                 sqlx::query("ROLLBACK TO write")
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
+                tuples.rollback_to(mark);
             }
             sqlx::query("RELEASE write")
                 .execute(&mut *tx)
@@ -341,7 +347,9 @@ async fn write_all(
         }
         done.push(result);
     }
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(db_err)?;
+    tuples.commit(interner);
+    Ok(())
 }
 
 /// The same error for another caller (driver errors keep their text only).

@@ -14,7 +14,7 @@ use patchwarden_store::inventory_sets::{
 };
 use patchwarden_store::{AuditCtx, InventoryChange, Result, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Rows per multi-row statement: 5 binds each stays well under SQLite's 32,766.
 const BATCH: usize = 500;
@@ -98,73 +98,128 @@ pub(crate) async fn get(
     }
 }
 
-/// The ids of `missing` (tuples the cache did not know), in its order, inserting the
-/// ones `packages` does not hold yet: the rows to cache once the transaction commits.
+/// Reads the `packages` rows the cache lacks (every row above [`Interner::through`]),
+/// on a connection that sees committed rows only or inside a write transaction that
+/// wrote no tuple yet. Once, the first time, that is the whole table.
+pub(crate) async fn catch_up(conn: &mut SqliteConnection, interner: &Interner) -> Result<()> {
+    let after = interner.through();
+    let rows: Vec<PackageRow> = sqlx::query_as(
+        "SELECT id, name, arch, version, source_name, source_version FROM packages \
+         WHERE id > $1",
+    )
+    .bind(after)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    interner.catch_up(after, rows.into_iter().map(from_row).collect());
+    Ok(())
+}
+
+/// The tuple dictionary inside one write transaction.
 ///
-/// Per chunk, one insert that returns nothing and one select that returns a single row
-/// (every id, in the chunk's order): sqlx hands each row of a result from the
-/// connection's thread to the caller's task on its own, which for `RETURNING` rows of
-/// a few hundred new tuples cost more than the statements.
-pub(crate) async fn intern(
-    conn: &mut SqliteConnection,
-    missing: &[&InstalledPackage],
-) -> Result<Pending> {
-    let mut fresh = Vec::with_capacity(missing.len());
-    for chunk in missing.chunks(BATCH) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO packages (name, arch, version, source_name, source_version) ",
-        );
-        q.push_values(chunk, |mut b, p| {
-            b.push_bind(p.name.as_str())
-                .push_bind(p.arch.as_str())
-                .push_bind(p.version.as_str())
-                .push_bind(stored_source(p.source_name.as_deref()))
-                .push_bind(stored_source(p.source_version.as_deref()));
-        });
-        // The ids in the same round trip: a join driven by the wanted tuples, so each
-        // is one search of the unique index (SQLite answers `(name, …) IN (VALUES …)`
-        // by scanning all of `packages`; CROSS JOIN keeps this order).
-        q.push(
-            " ON CONFLICT DO NOTHING; \
-             SELECT count(*), group_concat(p.id, ',' ORDER BY v.column1) FROM (",
-        );
-        q.push_values(chunk.iter().enumerate(), |mut b, (i, p)| {
-            b.push_bind(i64::try_from(i).unwrap_or(i64::MAX))
+/// `packages` has no unique index (migration 0010): each new tuple would land on a
+/// random leaf of it, and those pages were most of what a first report wrote. Whether a
+/// tuple is stored is decided here instead, from the cache: in the write transaction
+/// (which no other writer can commit beside) it first reads the rows above
+/// [`Interner::through`], so that the cache holds every stored tuple, and then gives
+/// each tuple it lacks the next id. Rows are cached once the transaction committed
+/// ([`Tuples::commit`]).
+#[derive(Debug, Default)]
+pub(crate) struct Tuples {
+    /// The highest id stored before this transaction, once read.
+    base: Option<i64>,
+    /// The tuples this transaction added, ids `base + 1` on.
+    fresh: Vec<(i64, InstalledPackage)>,
+    /// Index into `fresh` by package.
+    local: HashMap<InstalledPackage, usize>,
+}
+
+impl Tuples {
+    /// The id of each of `wanted` (in order), giving the next id to each tuple stored
+    /// neither before nor in this transaction; the rows to insert are then
+    /// `fresh()[mark..]`, where `mark` is [`Tuples::mark`] before the call.
+    pub(crate) async fn resolve(
+        &mut self,
+        conn: &mut SqliteConnection,
+        interner: &Interner,
+        wanted: &[&InstalledPackage],
+    ) -> Result<Vec<i64>> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let base = match self.base {
+            Some(base) => base,
+            None => {
+                // Before this transaction wrote any tuple, so only committed rows.
+                catch_up(&mut *conn, interner).await?;
+                let base = interner.through();
+                self.base = Some(base);
+                base
+            }
+        };
+        let mut ids = Vec::with_capacity(wanted.len());
+        for p in wanted {
+            if let Some(at) = self.local.get(*p) {
+                ids.push(self.fresh[*at].0);
+            } else if let Some(id) = interner.id_of(p) {
+                ids.push(id);
+            } else {
+                let next = i64::try_from(self.fresh.len())
+                    .ok()
+                    .and_then(|n| base.checked_add(n + 1))
+                    .ok_or_else(|| StoreError::Invalid("package ids exhausted".to_owned()))?;
+                self.local.insert((*p).clone(), self.fresh.len());
+                self.fresh.push((next, (*p).clone()));
+                ids.push(next);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Where `fresh` ends now.
+    pub(crate) fn mark(&self) -> usize {
+        self.fresh.len()
+    }
+
+    /// The tuples this transaction added.
+    pub(crate) fn fresh(&self) -> &[(i64, InstalledPackage)] {
+        &self.fresh
+    }
+
+    /// Forgets the tuples added after `mark` (their savepoint was rolled back).
+    pub(crate) fn rollback_to(&mut self, mark: usize) {
+        for (_, p) in self.fresh.drain(mark..) {
+            self.local.remove(&p);
+        }
+    }
+
+    /// Caches the tuples once their transaction committed.
+    pub(crate) fn commit(self, interner: &Interner) {
+        if let Some(base) = self.base {
+            interner.catch_up(base, self.fresh);
+        }
+    }
+}
+
+/// Pushes the inserts of `rows` (with their ids) onto `q`, each statement ending with
+/// `;`; whether one was pushed.
+pub(crate) fn push_inserts<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    rows: &'a [(i64, InstalledPackage)],
+) -> bool {
+    for chunk in rows.chunks(BATCH) {
+        q.push("INSERT INTO packages (id, name, arch, version, source_name, source_version) ");
+        q.push_values(chunk, |mut b, (id, p)| {
+            b.push_bind(*id)
                 .push_bind(p.name.as_str())
                 .push_bind(p.arch.as_str())
                 .push_bind(p.version.as_str())
                 .push_bind(stored_source(p.source_name.as_deref()))
                 .push_bind(stored_source(p.source_version.as_deref()));
         });
-        q.push(
-            ") AS v CROSS JOIN packages p ON p.name = v.column2 AND p.arch = v.column3 \
-             AND p.version = v.column4 AND p.source_name = v.column5 \
-             AND p.source_version = v.column6",
-        );
-        let (found, ids): (i64, Option<String>) = q
-            .build_query_as()
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?;
-        let ids = ids.unwrap_or_default();
-        let ids = ids
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::parse::<i64>);
-        if usize::try_from(found).ok() != Some(chunk.len()) {
-            return Err(StoreError::Invalid(
-                "a package could not be interned".to_owned(),
-            ));
-        }
-        for (id, p) in ids.zip(chunk) {
-            let id = id.map_err(|e| StoreError::corrupt(format!("package id: {e}")))?;
-            fresh.push((id, (*p).clone()));
-        }
+        q.push("; ");
     }
-    if fresh.len() != missing.len() {
-        return Err(StoreError::corrupt("package ids went astray"));
-    }
-    Ok(fresh)
+    !rows.is_empty()
 }
 
 /// Prepares a report (see [`Prepared`]) against the inventory the asset has now.
@@ -194,10 +249,12 @@ pub(crate) async fn prepare_against(
     Ok((prepared, read))
 }
 
-/// Writes a prepared report inside the caller's write transaction.
+/// Writes a prepared report inside the caller's write transaction, new tuples through
+/// its `tuples`.
 pub(crate) async fn apply(
     conn: &mut SqliteConnection,
     interner: &Interner,
+    tuples: &mut Tuples,
     ctx: &AuditCtx,
     id: AssetId,
     p: &Prepared,
@@ -230,10 +287,13 @@ pub(crate) async fn apply(
         }
     };
     let missing: Vec<&InstalledPackage> = p.missing.iter().collect();
-    let fresh = intern(&mut *conn, &missing).await?;
+    let mark = tuples.mark();
     let mut ids = p.known.clone();
-    ids.extend(fresh.iter().map(|(id, _)| *id));
-    pending.extend(fresh);
+    ids.extend(tuples.resolve(&mut *conn, interner, &missing).await?);
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    if push_inserts(&mut q, &tuples.fresh()[mark..]) {
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
     sqlx::query(
         "INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
@@ -264,25 +324,16 @@ pub(crate) async fn apply(
 }
 
 /// Assets whose inventory has a package (binary or source) of one of `names`: the
-/// matching package ids come from the index on `packages`, then each distinct set in
-/// use is read once.
+/// matching package ids come from the cache, caught up (`packages` has no index on
+/// names), then each distinct set in use is read once.
 pub(crate) async fn assets_with_packages(
     conn: &mut SqliteConnection,
+    interner: &Interner,
     names: &[String],
 ) -> Result<Vec<AssetId>> {
-    let mut wanted = HashSet::new();
-    for chunk in names.chunks(BATCH) {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM packages WHERE name IN ");
-        crate::sql::push_list(&mut q, chunk.iter().map(|n| n.as_str()));
-        q.push(" UNION SELECT id FROM packages WHERE source_name IN ");
-        crate::sql::push_list(&mut q, chunk.iter().map(|n| n.as_str()));
-        let rows: Vec<(i64,)> = q
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err)?;
-        wanted.extend(rows.into_iter().map(|(id,)| id));
-    }
+    catch_up(&mut *conn, interner).await?;
+    let names: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let wanted = interner.ids_named(&names);
     if wanted.is_empty() {
         return Ok(Vec::new());
     }

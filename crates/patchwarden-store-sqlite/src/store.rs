@@ -311,7 +311,7 @@ impl Store for SqliteStore {
     }
 
     async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {
-        inventory::assets_with_packages(&mut *self.reader().await?, names).await
+        inventory::assets_with_packages(&mut *self.reader().await?, &self.packages, names).await
     }
 
     async fn record_scan_import(

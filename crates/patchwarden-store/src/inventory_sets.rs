@@ -11,7 +11,10 @@
 //!
 //! Because package rows are immutable once committed, their ids can be cached in memory
 //! ([`Interner`]) by every replica without invalidation; a backend adds entries only
-//! after the transaction that inserted them committed.
+//! after the transaction that inserted them committed. PostgreSQL keeps a unique index
+//! on the tuples; SQLite keeps none (each new tuple would land on a random leaf of it)
+//! and decides from the cache, complete up to [`Interner::through`], inside its write
+//! transaction.
 
 use crate::inventory_diff::count_changes_sorted;
 use crate::{InventoryChange, StoreError};
@@ -131,6 +134,9 @@ type LineMap = HashMap<Box<[u8]>, i64, foldhash::fast::RandomState>;
 struct Maps {
     by_line: LineMap,
     by_id: HashMap<i64, InstalledPackage>,
+    /// Every committed row with an id up to this one is cached (see
+    /// [`Interner::catch_up`]); 0 until a backend catches up.
+    through: i64,
 }
 
 /// In-memory cache of committed `packages` rows in both directions.
@@ -228,6 +234,10 @@ impl Interner {
     /// Records committed rows.
     pub fn remember(&self, rows: impl IntoIterator<Item = (i64, InstalledPackage)>) {
         let mut maps = self.lock();
+        Self::insert(&mut maps, rows);
+    }
+
+    fn insert(maps: &mut Maps, rows: impl IntoIterator<Item = (i64, InstalledPackage)>) {
         let mut line = Vec::new();
         for (id, p) in rows {
             line.clear();
@@ -235,6 +245,58 @@ impl Interner {
             maps.by_line.insert(line.as_slice().into(), id);
             maps.by_id.insert(id, p);
         }
+    }
+
+    /// The id up to which every committed row is cached: a backend that keeps no
+    /// unique index on its tuples (SQLite) decides from the cache whether a tuple is
+    /// stored, after reading the rows above this id ([`Interner::catch_up`]).
+    pub fn through(&self) -> i64 {
+        self.lock().through
+    }
+
+    /// Records `rows`, every committed row with an id above `after` (a value
+    /// [`Interner::through`] returned) that one snapshot of the database held: from
+    /// then on every committed row up to the highest of them is cached. Ids only grow
+    /// (rows are never deleted, and a new row's id is above every id stored), so a
+    /// row committed after that snapshot has a higher id still.
+    pub fn catch_up(&self, after: i64, rows: Vec<(i64, InstalledPackage)>) {
+        let mut maps = self.lock();
+        let top = rows.iter().map(|(id, _)| *id).max().unwrap_or(after);
+        Self::insert(&mut maps, rows);
+        // Knowing every row above `after` says nothing about the rows up to it unless
+        // they were known already; `through` never passes `after` otherwise.
+        if after <= maps.through {
+            maps.through = maps.through.max(top);
+        }
+    }
+
+    /// The id of a cached tuple.
+    pub fn id_of(&self, p: &InstalledPackage) -> Option<i64> {
+        let mut line = Vec::new();
+        push_canonical_line(&mut line, p);
+        self.lock().by_line.get(line.as_slice()).copied()
+    }
+
+    /// The ids of the cached tuples whose name or source name is one of `names`.
+    pub fn ids_named(&self, names: &HashSet<&str>) -> HashSet<i64> {
+        let maps = self.lock();
+        maps.by_id
+            .iter()
+            .filter(|(_, p)| {
+                names.contains(p.name.as_str())
+                    || p.source_name.as_deref().is_some_and(|s| names.contains(s))
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// How many tuples are cached.
+    pub fn len(&self) -> usize {
+        self.lock().by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -418,6 +480,33 @@ mod tests {
         assert_eq!(i.uncached(&[1, 2, 3]), [2, 3]);
         let (a, b) = (pkg("a", None), pkg("b", None));
         assert_eq!(i.packages_with(&[2, 1], &[(2, b.clone())]), [a, b]);
+    }
+
+    #[test]
+    fn catching_up_moves_through_only_over_rows_known_below() {
+        let i = Interner::default();
+        assert_eq!(i.through(), 0);
+        // Rows above 0 read in one snapshot: all up to 5 are known.
+        i.catch_up(0, vec![(2, pkg("a", None)), (5, pkg("b", Some("bsrc")))]);
+        assert_eq!(i.through(), 5);
+        // Nothing above 5: nothing changes.
+        i.catch_up(5, Vec::new());
+        assert_eq!(i.through(), 5);
+        // Rows above 9 say nothing about 6..=9.
+        i.catch_up(9, vec![(12, pkg("c", None))]);
+        assert_eq!(i.through(), 5);
+        // A slower reader that read above 0 before: through never goes back.
+        i.catch_up(0, vec![(2, pkg("a", None))]);
+        assert_eq!(i.through(), 5);
+        i.catch_up(5, vec![(7, pkg("d", None)), (12, pkg("c", None))]);
+        assert_eq!(i.through(), 12);
+        assert_eq!(i.len(), 4);
+        assert_eq!(i.id_of(&pkg("b", Some("bsrc"))), Some(5));
+        assert_eq!(i.id_of(&pkg("b", None)), None);
+        assert_eq!(
+            i.ids_named(&HashSet::from(["bsrc", "d", "zz"])),
+            HashSet::from([5, 7])
+        );
     }
 
     #[test]

@@ -316,3 +316,112 @@ async fn a_report_of_the_inventory_the_asset_has_changes_nothing_but_last_seen()
     );
     assert_eq!(g.events("asset.inventory").await, 2);
 }
+
+/// Every stored tuple, and how many distinct ones they are.
+async fn tuples(store: &SqliteStore) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT name, arch, version, \
+         source_name, source_version FROM packages)) FROM packages",
+    )
+    .fetch_one(&store.write)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_tuple_two_reports_of_a_group_bring_is_stored_once() {
+    let (mut g, _dir) = Group::new().await;
+    let (a, b) = (
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+    );
+    // Both prepared before either is written: to each, all 12 tuples are new.
+    let mut more = packages(12, "1");
+    more.extend(packages(15, "2").split_off(12));
+    g.report(a, &packages(12, "1")).await;
+    g.report(b, &more).await;
+    let (reports, _) = g.write().await;
+    assert!(reports.iter().all(Result::is_ok), "{reports:?}");
+    assert_eq!(tuples(&g.store).await, (15, 15));
+    assert_eq!(g.store.get_inventory(b).await.unwrap(), more);
+    assert_eq!(g.store.packages.through(), 15);
+}
+
+#[tokio::test]
+async fn a_tuple_of_a_rolled_back_report_is_stored_by_the_next_that_brings_it() {
+    let (mut g, _dir) = Group::new().await;
+    let (a, b) = (
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+    );
+    sqlx::query(
+        "CREATE TEMP TRIGGER refuse_seven BEFORE INSERT ON inventory_sets \
+         WHEN NEW.package_count = 7 BEGIN SELECT RAISE(ABORT, 'seven refused'); END",
+    )
+    .execute(&g.store.write)
+    .await
+    .unwrap();
+    // The group fails, and the per-report path rolls the first report back, tuples
+    // and all; the second brings the same 7 tuples and 2 more.
+    g.report(a, &packages(7, "x")).await;
+    g.report(b, &packages(9, "x")).await;
+    let (reports, _) = g.write().await;
+    assert!(reports[0].is_err() && reports[1].is_ok(), "{reports:?}");
+    assert_eq!(tuples(&g.store).await, (9, 9));
+    assert_eq!(g.store.get_inventory(b).await.unwrap(), packages(9, "x"));
+    let nine = packages(9, "x");
+    let checked = CheckedInventory::new(PackageFormat::Deb, &nine).unwrap();
+    let (known, missing) = g.store.packages.ids_of(&checked);
+    assert_eq!((known.len(), missing.len()), (9, 0));
+}
+
+#[tokio::test]
+async fn two_stores_on_one_file_store_a_tuple_once() {
+    // Two processes (the server and a CLI command, say) each with their own
+    // dictionary: each reads the rows the other added before deciding.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pw.db");
+    let one = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    let two = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    let mut ids = Vec::new();
+    for host in ["a.example.org", "b.example.org", "c.example.org"] {
+        ids.push(
+            one.create_asset(&ctx(0), &new_asset(host))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    let first = packages(10, "1");
+    let mut second = first.clone();
+    second.extend(packages(14, "2").split_off(10));
+    one.replace_inventory(&ctx(1), a, PackageFormat::Deb, &first)
+        .await
+        .unwrap();
+    // `two` knows none of them yet.
+    assert!(two.packages.is_empty());
+    two.replace_inventory(&ctx(2), b, PackageFormat::Deb, &second)
+        .await
+        .unwrap();
+    assert_eq!(tuples(&one).await, (14, 14));
+    // And back: `one` has not seen the 4 `two` added.
+    let mut third = second.clone();
+    third.push(InstalledPackage {
+        name: "zz".into(),
+        version: "1".into(),
+        arch: "amd64".into(),
+        source_name: None,
+        source_version: None,
+    });
+    one.replace_inventory(&ctx(3), c, PackageFormat::Deb, &third)
+        .await
+        .unwrap();
+    assert_eq!(tuples(&one).await, (15, 15));
+    for (id, want) in [(a, &first), (b, &second), (c, &third)] {
+        assert_eq!(&one.get_inventory(id).await.unwrap(), want);
+        assert_eq!(&two.get_inventory(id).await.unwrap(), want);
+    }
+    one.close().await;
+    two.close().await;
+}
