@@ -55,7 +55,7 @@ pub(crate) async fn write(
             Request::Inventory {
                 ctx, id, prepared, ..
             } => Some((ctx, *id, prepared)),
-            Request::Contact { .. } => None,
+            Request::Contact { .. } | Request::Findings { .. } => None,
         })
         .collect();
     let mut seen = HashSet::with_capacity(reports.len());
@@ -143,6 +143,8 @@ pub(crate) async fn write(
             } else {
                 Ok(())
             }),
+            // Written after the rest of the group (`group_commit::sync_all`).
+            Request::Findings { .. } => Done::Findings(Err(crate::group_commit::not_yet())),
         })
         .collect();
     Ok(Some(done))

@@ -5,6 +5,7 @@
 
 use crate::audit;
 use crate::error::db_err;
+use crate::group_commit::FindingsSync;
 use crate::SqliteStore;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
@@ -384,29 +385,15 @@ impl SqliteStore {
             }
         }
         self.will_have_finding_rows([asset.get()]);
-        let mut tx = self
-            .write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err)?;
-        let (batch, remember) = shared::batch_in_tx(
-            &mut Db(&mut tx),
-            &self.details,
-            cached,
+        // Written by the group-commit writer, in the transaction of the reports and
+        // contacts around it: one commit (and fsync) for all.
+        let sync = FindingsSync {
             asset,
-            &wanted,
-            &content,
-        )
-        .await?;
-        let mut prepared = shared::prepare(&mut Db(&mut tx), &batch).await?;
-        let change =
-            shared::apply(&mut Db(&mut tx), &self.details, ctx, &batch, &mut prepared).await?;
-        if !prepared.missing.is_empty() {
-            return Err(not_found);
-        }
-        tx.commit().await.map_err(db_err)?;
-        self.details.remember(remember);
-        Ok(change)
+            wanted: wanted.iter().map(|nf| (*nf).clone()).collect(),
+            content,
+            cached,
+        };
+        self.writer.sync_findings(ctx, sync).await
     }
 
     pub(crate) async fn sync_findings_batch_of(

@@ -12,11 +12,18 @@
 
 use crate::agent_cache::{AgentCache, Invalidation, Scope};
 use crate::error::db_err;
+use crate::findings::Db;
 use crate::inventory::{self, Pending, Tuples};
+use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
+use patchwarden_store::findings::detail::DetailCache;
+use patchwarden_store::findings::{self as shared, Remember};
 use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::inventory_sets::Prepared;
-use patchwarden_store::{AgentContact, AuditCtx, InventoryChange, Result, StoreError};
+use patchwarden_store::{
+    AgentContact, AuditCtx, FindingsBatch, FindingsChange, InventoryChange, NewFinding, Result,
+    StoreError,
+};
 use sqlx::{SqliteConnection, SqlitePool};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -37,12 +44,29 @@ pub(crate) enum Request {
         contact: AgentContact,
         reply: oneshot::Sender<Result<()>>,
     },
+    Findings {
+        ctx: AuditCtx,
+        sync: FindingsSync,
+        reply: oneshot::Sender<Result<FindingsChange>>,
+    },
+}
+
+/// One asset's findings sync (`Store::sync_findings`) as the caller prepared it.
+pub(crate) struct FindingsSync {
+    pub(crate) asset: AssetId,
+    /// The findings wanted, each once (`dedup_new`).
+    pub(crate) wanted: Vec<NewFinding>,
+    /// Their content, in the same order.
+    pub(crate) content: Vec<Arc<Finding>>,
+    /// The batch, when every detail was cached (stored already).
+    pub(crate) cached: Option<FindingsBatch>,
 }
 
 /// What one request's write gave, before the commit.
 pub(crate) enum Done {
     Inventory(Result<InventoryChange>),
     Contact(Result<()>),
+    Findings(Result<FindingsChange>),
 }
 
 /// The queue in front of the writer task.
@@ -60,6 +84,10 @@ impl std::fmt::Debug for Request {
             Request::Contact { agent, .. } => {
                 f.debug_struct("Contact").field("agent", agent).finish()
             }
+            Request::Findings { sync, .. } => f
+                .debug_struct("Findings")
+                .field("asset", &sync.asset)
+                .finish(),
         }
     }
 }
@@ -81,6 +109,7 @@ impl Writer {
     pub(crate) fn start(
         pool: SqlitePool,
         interner: Arc<Interner>,
+        details: Arc<DetailCache>,
         agents: Arc<AgentCache>,
     ) -> Result<Self> {
         let unavailable = |e: std::io::Error| {
@@ -93,7 +122,7 @@ impl Writer {
             .map_err(unavailable)?;
         std::thread::Builder::new()
             .name("pw-group-commit".to_owned())
-            .spawn(move || rt.block_on(run(pool, interner, agents, rx)))
+            .spawn(move || rt.block_on(run(pool, interner, details, agents, rx)))
             .map_err(unavailable)?;
         Ok(Self { queue })
     }
@@ -151,6 +180,23 @@ impl Writer {
         change
     }
 
+    /// Writes one asset's findings sync (`Store::sync_findings`): in the group's
+    /// transaction, in a savepoint of its own, so that it shares the group's commit.
+    pub(crate) async fn sync_findings(
+        &self,
+        ctx: &AuditCtx,
+        sync: FindingsSync,
+    ) -> Result<FindingsChange> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Findings {
+            ctx: ctx.clone(),
+            sync,
+            reply,
+        };
+        self.queue.send(request).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
     /// Records what an agent said about itself in a check-in (`Store::record_agent_contact`).
     pub(crate) async fn contact(
         &self,
@@ -173,24 +219,43 @@ impl Writer {
 async fn run(
     pool: SqlitePool,
     interner: Arc<Interner>,
+    details: Arc<DetailCache>,
     agents: Arc<AgentCache>,
     mut rx: mpsc::Receiver<Request>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let requests = std::mem::take(&mut batch);
-        write_batch(&pool, &interner, &agents, requests).await;
+        let caches = Caches {
+            interner: &interner,
+            details: &details,
+        };
+        write_batch(&pool, caches, &agents, requests).await;
     }
+}
+
+/// The caches a group fills once it committed.
+#[derive(Clone, Copy)]
+pub(crate) struct Caches<'a> {
+    pub(crate) interner: &'a Interner,
+    pub(crate) details: &'a DetailCache,
+}
+
+/// Rows read or written by a group, to cache once it committed.
+#[derive(Default)]
+struct Learned {
+    packages: Pending,
+    details: Remember,
 }
 
 async fn write_batch(
     pool: &SqlitePool,
-    interner: &Interner,
+    caches: Caches<'_>,
     agents: &Arc<AgentCache>,
     requests: Vec<Request>,
 ) {
     let mut done: Vec<Done> = Vec::with_capacity(requests.len());
-    let mut pending: Pending = Vec::new();
+    let mut learned = Learned::default();
     // The agent cache learns of the batch after the commit and before any caller hears
     // of it (here, not in the caller, whose request may be cancelled while its write is
     // still made): the agents of a reporting asset show its new inventory hash (they
@@ -200,10 +265,10 @@ async fn write_batch(
         .iter()
         .map(|r| match r {
             Request::Inventory { id, .. } => Some(agents.invalidation(Scope::Asset(*id), None)),
-            Request::Contact { .. } => None,
+            Request::Contact { .. } | Request::Findings { .. } => None,
         })
         .collect();
-    let outcome = write_all(pool, interner, &requests, &mut done, &mut pending).await;
+    let outcome = write_all(pool, caches, &requests, &mut done, &mut learned).await;
     let stored = |i: usize| match (&outcome, done.get(i)) {
         (Ok(()), Some(Done::Inventory(Ok(change)))) => Some(change.hash.as_str()),
         _ => None,
@@ -217,7 +282,8 @@ async fn write_batch(
     }
     match outcome {
         Ok(()) => {
-            interner.remember(pending);
+            caches.interner.remember(learned.packages);
+            caches.details.remember(learned.details);
             for (r, d) in requests.into_iter().zip(done) {
                 match (r, d) {
                     (Request::Inventory { reply, .. }, Done::Inventory(res)) => {
@@ -239,12 +305,18 @@ async fn write_batch(
                         }
                         let _ = reply.send(res);
                     }
+                    (Request::Findings { reply, .. }, Done::Findings(res)) => {
+                        let _ = reply.send(res);
+                    }
                     (r, _) => fail(r, &StoreError::corrupt("a write's result went astray")),
                 }
             }
         }
         Err(e) => {
-            // Nothing of the batch was written: every caller gets the error.
+            // Nothing of the batch was written: every caller gets the error. A findings
+            // sync may have cached detail rows it read in the failed transaction
+            // (another sync's of the same asset): the cache is read again.
+            caches.details.forget();
             tracing::error!(error = %e, "agent write batch failed");
             for r in requests {
                 fail(r, &e);
@@ -261,7 +333,106 @@ fn fail(r: Request, e: &StoreError) {
         Request::Contact { reply, .. } => {
             let _ = reply.send(Err(copy(e)));
         }
+        Request::Findings { reply, .. } => {
+            let _ = reply.send(Err(copy(e)));
+        }
     }
+}
+
+/// One findings sync inside the group's transaction (the caller's savepoint), its
+/// details stored already: the shared prepare and apply.
+async fn sync_one(
+    conn: &mut SqliteConnection,
+    details: &DetailCache,
+    ctx: &AuditCtx,
+    batch: &FindingsBatch,
+) -> Result<FindingsChange> {
+    let mut prepared = shared::prepare(&mut Db(&mut *conn), batch).await?;
+    let change = shared::apply(&mut Db(&mut *conn), details, ctx, batch, &mut prepared).await?;
+    if !prepared.missing.is_empty() {
+        return Err(StoreError::NotFound { entity: "asset" });
+    }
+    Ok(change)
+}
+
+/// The group's findings syncs, after the rest of it. First the details none of them
+/// found cached, each content once however many syncs bring it (the cache learns of
+/// them only after the commit, so two syncs of one group would otherwise store one
+/// content twice); then each sync in a savepoint of its own (one that fails is rolled
+/// back alone), its answer in its slot of `done`.
+async fn sync_all(
+    conn: &mut SqliteConnection,
+    details: &DetailCache,
+    requests: &[Request],
+    done: &mut [Done],
+    learned: &mut Learned,
+) -> Result<()> {
+    let syncs: Vec<(usize, &AuditCtx, &FindingsSync)> = requests
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Request::Findings { ctx, sync, .. } => Some((i, ctx, sync)),
+            _ => None,
+        })
+        .collect();
+    let fresh: Vec<Arc<Finding>> = syncs
+        .iter()
+        .filter(|(_, _, s)| s.cached.is_none())
+        .flat_map(|(_, _, s)| s.content.iter().cloned())
+        .collect();
+    let ids = if fresh.is_empty() {
+        Vec::new()
+    } else {
+        let (ids, remember) = shared::put_details(&mut Db(&mut *conn), details, &fresh).await?;
+        learned.details.extend(remember);
+        ids
+    };
+    let mut next = 0;
+    for (i, ctx, sync) in syncs {
+        let batch = match &sync.cached {
+            Some(batch) => batch.clone(),
+            None => {
+                let wanted: Vec<&NewFinding> = sync.wanted.iter().collect();
+                let end = next + sync.content.len();
+                let of_sync = ids
+                    .get(next..end)
+                    .ok_or_else(|| StoreError::corrupt("finding detail ids went astray"))?;
+                next = end;
+                shared::new_batch(sync.asset, &wanted, &sync.content, of_sync)
+            }
+        };
+        let outcome = in_savepoint(conn, details, ctx, &batch).await?;
+        if let Some(slot) = done.get_mut(i) {
+            *slot = Done::Findings(outcome);
+        }
+    }
+    Ok(())
+}
+
+/// [`sync_one`] in a savepoint: the outer error is the savepoint's own.
+async fn in_savepoint(
+    conn: &mut SqliteConnection,
+    details: &DetailCache,
+    ctx: &AuditCtx,
+    batch: &FindingsBatch,
+) -> Result<Result<FindingsChange>> {
+    let exec = |sql: &'static str| sqlx::query(sql);
+    exec("SAVEPOINT sync")
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let res = sync_one(&mut *conn, details, ctx, batch).await;
+    if res.is_err() {
+        exec("ROLLBACK TO sync")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    exec("RELEASE sync")
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(res)
 }
 
 async fn write_one(
@@ -285,6 +456,8 @@ async fn write_one(
                 ok,
             )
         }
+        // Written by `sync_all`, after the rest of the group.
+        Request::Findings { .. } => (Done::Findings(Err(not_yet())), true),
         Request::Contact {
             agent, at, contact, ..
         } => {
@@ -297,16 +470,18 @@ async fn write_one(
 
 async fn write_all(
     pool: &SqlitePool,
-    interner: &Interner,
+    caches: Caches<'_>,
     requests: &[Request],
     done: &mut Vec<Done>,
-    pending: &mut Pending,
+    learned: &mut Learned,
 ) -> Result<()> {
+    let interner = caches.interner;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     let mut tuples = Tuples::default();
     match crate::batched::write(&mut tx, interner, &mut tuples, requests).await {
         Ok(Some(all)) => {
             *done = all;
+            sync_all(&mut tx, caches.details, requests, done, learned).await?;
             tx.commit().await.map_err(db_err)?;
             tuples.commit(interner);
             return Ok(());
@@ -331,7 +506,8 @@ async fn write_all(
                 .map_err(db_err)?;
         }
         let mark = tuples.mark();
-        let (result, ok) = write_one(&mut tx, interner, &mut tuples, r, pending).await;
+        let (result, ok) =
+            write_one(&mut tx, interner, &mut tuples, r, &mut learned.packages).await;
         if savepoint {
             if !ok {
                 sqlx::query("ROLLBACK TO write")
@@ -347,9 +523,15 @@ async fn write_all(
         }
         done.push(result);
     }
+    sync_all(&mut tx, caches.details, requests, done, learned).await?;
     tx.commit().await.map_err(db_err)?;
     tuples.commit(interner);
     Ok(())
+}
+
+/// The answer a findings sync has until `sync_all` writes it.
+pub(crate) fn not_yet() -> StoreError {
+    StoreError::corrupt("a findings sync was not written")
 }
 
 /// The same error for another caller (driver errors keep their text only).

@@ -145,8 +145,14 @@ impl SqliteStore {
             .map_err(unavailable)?;
         tracing::info!(path = %path.display(), "sqlite store open");
         let packages = Arc::new(Interner::default());
+        let details = Arc::new(DetailCache::default());
         let agents = Arc::new(agent_cache::AgentCache::default());
-        let writer = group_commit::Writer::start(write.clone(), packages.clone(), agents.clone())?;
+        let writer = group_commit::Writer::start(
+            write.clone(),
+            packages.clone(),
+            details.clone(),
+            agents.clone(),
+        )?;
         Ok(SqliteStore {
             write,
             read,
@@ -154,7 +160,7 @@ impl SqliteStore {
             packages,
             writer,
             agents,
-            details: Arc::default(),
+            details,
             finding_rows,
         })
     }

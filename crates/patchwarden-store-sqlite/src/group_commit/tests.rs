@@ -5,8 +5,11 @@
 use super::*;
 use crate::SqliteStore;
 use patchwarden_domain::asset::{AssetKind, Criticality, Environment, Hostname, OsFamily, OsInfo};
+use patchwarden_domain::finding::Finding;
 use patchwarden_domain::package::{CheckedInventory, InstalledPackage, PackageFormat};
-use patchwarden_store::{NewAgent, NewAsset, NewEnrollmentToken, Store};
+use patchwarden_store::{
+    FindingFilter, FindingsChange, NewAgent, NewAsset, NewEnrollmentToken, NewFinding, Store,
+};
 
 fn at(s: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_second(1_700_000_000 + s).unwrap()
@@ -101,6 +104,50 @@ impl Group {
         self.inventory.push(answer);
     }
 
+    /// Queues a findings sync of `id` wanting one finding per advisory of `advisories`.
+    fn findings(
+        &mut self,
+        id: AssetId,
+        advisories: &[&str],
+    ) -> oneshot::Receiver<Result<FindingsChange>> {
+        let wanted: Vec<NewFinding> = advisories
+            .iter()
+            .map(|a| NewFinding {
+                finding: Finding {
+                    package: "openssl".into(),
+                    arch: "x86_64".into(),
+                    installed: "1.0-1.el9".into(),
+                    fixed: Some("1.0-2.el9".into()),
+                    status: patchwarden_domain::finding::FindingStatus::Vulnerable,
+                    advisory: (*a).into(),
+                    source: "osv".into(),
+                    cves: vec!["CVE-2024-1".into()],
+                    distro: "almalinux:9".into(),
+                    evidence: format!("installed 1.0-1.el9 < fixed 1.0-2.el9 per {a}"),
+                    suppressed: None,
+                },
+                level: patchwarden_domain::level::Level::High,
+                allowed: jiff::SignedDuration::from_hours(48),
+            })
+            .collect();
+        let content = wanted
+            .iter()
+            .map(|nf| Arc::new(nf.finding.clone()))
+            .collect();
+        let (reply, answer) = oneshot::channel();
+        self.requests.push(Request::Findings {
+            ctx: ctx(15),
+            sync: FindingsSync {
+                asset: id,
+                wanted,
+                content,
+                cached: None,
+            },
+            reply,
+        });
+        answer
+    }
+
     fn contact(&mut self, agent: i64, version: &str) {
         let (reply, answer) = oneshot::channel();
         self.requests.push(Request::Contact {
@@ -121,7 +168,11 @@ impl Group {
     async fn write(&mut self) -> (Vec<Result<InventoryChange>>, Vec<Result<()>>) {
         let requests = std::mem::take(&mut self.requests);
         let s = &self.store;
-        write_batch(&s.write, &s.packages, &s.agents, requests).await;
+        let caches = Caches {
+            interner: &s.packages,
+            details: &s.details,
+        };
+        write_batch(&s.write, caches, &s.agents, requests).await;
         let mut inventory = Vec::new();
         for a in std::mem::take(&mut self.inventory) {
             inventory.push(a.await.unwrap());
@@ -131,6 +182,15 @@ impl Group {
             contacts.push(a.await.unwrap());
         }
         (inventory, contacts)
+    }
+
+    /// Rows of `finding_details`.
+    async fn details(&self) -> i64 {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM finding_details")
+            .fetch_one(&self.store.write)
+            .await
+            .unwrap();
+        n
     }
 
     async fn hash_of(&self, id: AssetId) -> Option<String> {
@@ -424,4 +484,57 @@ async fn two_stores_on_one_file_store_a_tuple_once() {
     }
     one.close().await;
     two.close().await;
+}
+
+#[tokio::test]
+async fn findings_syncs_share_the_group_and_a_failing_one_fails_alone() {
+    let (mut g, _dir) = Group::new().await;
+    let (a, b) = (
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+    );
+    let gone = g.asset("c.example.org").await;
+    g.store.delete_asset(&ctx(1), gone).await.unwrap();
+    g.report(a, &packages(5, "a")).await;
+    let on_a = g.findings(a, &["ALSA-1", "ALSA-2"]);
+    let on_gone = g.findings(gone, &["ALSA-1"]);
+    let on_b = g.findings(b, &["ALSA-2"]);
+    let (reports, _) = g.write().await;
+    assert!(reports[0].is_ok(), "{reports:?}");
+    assert_eq!(on_a.await.unwrap().unwrap().opened, 2);
+    assert!(matches!(
+        on_gone.await.unwrap(),
+        Err(StoreError::NotFound { entity: "asset" })
+    ));
+    assert_eq!(on_b.await.unwrap().unwrap().opened, 1);
+    let listed = |asset| FindingFilter {
+        asset: Some(asset),
+        ..FindingFilter::default()
+    };
+    assert_eq!(g.store.list_findings(&listed(a)).await.unwrap().len(), 2);
+    assert_eq!(g.store.list_findings(&listed(b)).await.unwrap().len(), 1);
+    assert_eq!(g.events("finding.sync").await, 2);
+    // Three syncs brought two contents, each stored once.
+    assert_eq!(g.details().await, 2);
+    // The details written are cached: the same finding again is a cached batch.
+    let again = g.findings(b, &["ALSA-2"]);
+    g.write().await;
+    let change = again.await.unwrap().unwrap();
+    assert_eq!((change.opened, change.kept), (0, 1));
+    assert_eq!(g.details().await, 2);
+    // On the per-report path (the group's statement fails) they are written as well.
+    sqlx::query(
+        "CREATE TEMP TRIGGER refuse_seven BEFORE INSERT ON inventory_sets \
+         WHEN NEW.package_count = 7 BEGIN SELECT RAISE(ABORT, 'seven refused'); END",
+    )
+    .execute(&g.store.write)
+    .await
+    .unwrap();
+    g.report(b, &packages(7, "b")).await;
+    let on_a = g.findings(a, &["ALSA-3"]);
+    let (reports, _) = g.write().await;
+    assert!(reports[0].is_err());
+    let change = on_a.await.unwrap().unwrap();
+    assert_eq!((change.opened, change.closed), (1, 2));
+    assert_eq!(g.details().await, 3);
 }

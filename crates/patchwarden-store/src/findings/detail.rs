@@ -150,6 +150,12 @@ impl DetailCache {
         maps.complete = true;
     }
 
+    /// Forgets everything (the cache is no longer complete): for a backend that read
+    /// rows of a transaction that then failed as a whole.
+    pub fn forget(&self) {
+        *self.lock() = Maps::default();
+    }
+
     /// The id of the row with this content, when cached.
     pub fn id_of(&self, hash: &DetailHash) -> Option<i64> {
         self.lock().by_hash.get(hash).copied()

@@ -36,7 +36,7 @@ mod sync;
 pub use list::list;
 pub use relevel::relevel;
 pub use sync::{
-    apply, batch_in_tx, cached_ids, dedup_new, new_batch, prepare, put_details, Prepared,
+    apply, batch_in_tx, cached_ids, dedup_new, new_batch, prepare, put_details, Prepared, Remember,
 };
 
 use crate::{AdvisoryLevel, Result, StoreError};
