@@ -168,35 +168,64 @@ impl Interner {
         (ids, missing)
     }
 
-    /// The ids of `ids` that are not cached.
+    /// The ids of `ids` that are not cached (every id up to `through` is).
     pub fn uncached(&self, ids: &[i64]) -> Vec<i64> {
         let maps = self.lock();
         ids.iter()
-            .filter(|id| !maps.by_id.contains_key(id))
+            .filter(|id| **id > maps.through && !maps.by_id.contains_key(id))
             .copied()
             .collect()
     }
 
-    /// The counts of the change from the stored inventory `old` (ids, each cached or
-    /// among the rows just `read` from the database) to `new`; the hash is left
-    /// empty. Counted on references under the lock: nothing of the old set is copied.
-    pub fn count_against(
+    /// [`Interner::ids_of`] `new`, and the counts of the change from the stored
+    /// inventory `old` (ascending ids, each cached or among the rows just `read`) to
+    /// it, the hash left empty, in one pass under the lock.
+    ///
+    /// A package whose id is in both is unchanged (one id is one tuple), and takes no
+    /// part in the count of the rest: within its (name, arch) group no other package
+    /// of either side has its version, so the merge of [`count_changes_sorted`] pairs
+    /// the others the same without it. Only the packages that differ — a handful after
+    /// a patch run — are looked up and compared as strings.
+    pub fn ids_and_counts(
         &self,
         old: &[i64],
         read: &[(i64, InstalledPackage)],
         new: &CheckedInventory<'_>,
-    ) -> Result<InventoryChange, StoreError> {
-        let read: HashMap<i64, &InstalledPackage> = read.iter().map(|(id, p)| (*id, p)).collect();
+    ) -> Result<(InventoryChange, Vec<i64>, Vec<InstalledPackage>), StoreError> {
+        debug_assert!(old.is_sorted());
         let maps = self.lock();
-        let mut refs: Vec<PackageRef<'_>> = Vec::with_capacity(old.len());
-        for id in old {
+        let mut known = Vec::with_capacity(new.len());
+        let mut missing = Vec::new();
+        let mut in_both = vec![false; old.len()];
+        let mut new_only: Vec<PackageRef<'_>> = Vec::new();
+        let mut unchanged = 0u32;
+        for (p, line) in new.lines() {
+            let id = maps.by_line.get(line).copied();
+            match id {
+                Some(id) => known.push(id),
+                // Borrowed packages are normalised (no empty source fields).
+                None => missing.push(p.to_installed()),
+            }
+            match id.and_then(|id| old.binary_search(&id).ok()) {
+                Some(at) => {
+                    in_both[at] = true;
+                    unchanged += 1;
+                }
+                None => new_only.push(p),
+            }
+        }
+        let read: HashMap<i64, &InstalledPackage> = read.iter().map(|(id, p)| (*id, p)).collect();
+        let mut old_only: Vec<PackageRef<'_>> = Vec::new();
+        for (id, _) in old.iter().zip(&in_both).filter(|(_, both)| !**both) {
             match maps.by_id.get(id).or_else(|| read.get(id).copied()) {
-                Some(p) => refs.push(p.borrowed()),
+                Some(p) => old_only.push(p.borrowed()),
                 None => return Err(StoreError::corrupt(format!("package {id} was not read"))),
             }
         }
-        refs.sort_unstable_by_key(PackageRef::key);
-        Ok(count_changes_sorted(&refs, new.sorted()))
+        old_only.sort_unstable_by_key(PackageRef::key);
+        let mut change = count_changes_sorted(&old_only, &new_only);
+        change.unchanged += unchanged;
+        Ok((change, known, missing))
     }
 
     /// The packages of the set `ids`, sorted ([`sort_inventory`]): each from the cache
@@ -332,15 +361,13 @@ impl Prepared {
         let hash = inventory.hash().to_owned();
         let count =
             i64::try_from(inventory.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let change = if based_on.as_deref() == Some(hash.as_str()) {
-            unchanged(count, hash)
+        let (change, known, missing) = if based_on.as_deref() == Some(hash.as_str()) {
+            let (known, missing) = interner.ids_of(inventory);
+            (unchanged(count, hash), known, missing)
         } else {
-            InventoryChange {
-                hash,
-                ..interner.count_against(old, read, inventory)?
-            }
+            let (change, known, missing) = interner.ids_and_counts(old, read, inventory)?;
+            (InventoryChange { hash, ..change }, known, missing)
         };
-        let (known, missing) = interner.ids_of(inventory);
         Ok(Self {
             format,
             count,
@@ -467,14 +494,15 @@ mod tests {
         i.remember([(1, a.clone())]);
         let new = [b2.clone(), a.clone(), pkg("c", None)];
         let checked = CheckedInventory::new(PackageFormat::Deb, &new).unwrap();
-        let change = i
-            .count_against(&[1, 2], &[(2, b.clone())], &checked)
+        let (change, known, missing) = i
+            .ids_and_counts(&[1, 2], &[(2, b.clone())], &checked)
             .unwrap();
         let want = crate::inventory_diff::count_changes(&[a, b], &new);
         assert_eq!(change, want);
         assert_eq!((change.unchanged, change.changed, change.added), (1, 1, 1));
+        assert_eq!((known, missing.len()), (vec![1], 2));
         assert!(matches!(
-            i.count_against(&[1, 3], &[], &checked),
+            i.ids_and_counts(&[1, 3], &[], &checked),
             Err(StoreError::Corrupt(_))
         ));
         assert_eq!(i.uncached(&[1, 2, 3]), [2, 3]);
@@ -531,5 +559,61 @@ mod tests {
             ),
             pkg("a", None)
         );
+    }
+
+    /// A package of a small universe: few names and versions, so that inventories
+    /// share packages, differ in versions, sources and multi-version groups.
+    fn small() -> impl proptest::strategy::Strategy<Value = InstalledPackage> {
+        use proptest::prelude::*;
+        (0..4u8, 0..2u8, 0..4u8, 0..3u8).prop_map(|(n, a, v, src)| InstalledPackage {
+            name: format!("p{n}"),
+            version: format!("{v}.0-1"),
+            arch: ["amd64", "i386"][usize::from(a)].into(),
+            source_name: (src > 0).then(|| format!("s{src}")),
+            source_version: (src > 1).then(|| format!("{v}.0")),
+        })
+    }
+
+    fn distinct(v: Vec<InstalledPackage>) -> Vec<InstalledPackage> {
+        let mut seen = HashSet::new();
+        v.into_iter()
+            .filter(|p| seen.insert((p.name.clone(), p.arch.clone(), p.version.clone())))
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// The count by ids agrees with the merge of every package, whichever of the
+        /// packages are cached, just read, or new to the store.
+        #[test]
+        fn counts_by_id_agree_with_the_full_merge(
+            old in proptest::collection::vec(small(), 0..24),
+            new in proptest::collection::vec(small(), 0..24),
+            cached in proptest::collection::vec(proptest::bool::ANY, 48),
+        ) {
+            let (old, new) = (distinct(old), distinct(new));
+            let i = Interner::default();
+            // Every distinct tuple of either side gets an id; old's are stored, each
+            // cached or else read; some of new's only are cached.
+            let mut ids: HashMap<InstalledPackage, i64> = HashMap::new();
+            for p in old.iter().chain(&new) {
+                let next = i64::try_from(ids.len()).unwrap() + 1;
+                ids.entry(p.clone()).or_insert(next);
+            }
+            let mut read = Vec::new();
+            for (p, id) in &ids {
+                let in_cache = cached[usize::try_from(*id).unwrap() % cached.len()];
+                if in_cache {
+                    i.remember([(*id, p.clone())]);
+                } else if old.contains(p) {
+                    read.push((*id, p.clone()));
+                }
+            }
+            let mut old_ids: Vec<i64> = old.iter().map(|p| ids[p]).collect();
+            old_ids.sort_unstable();
+            let checked = CheckedInventory::new(PackageFormat::Deb, &new).unwrap();
+            let (change, known, missing) = i.ids_and_counts(&old_ids, &read, &checked).unwrap();
+            proptest::prop_assert_eq!(change, crate::inventory_diff::count_changes(&old, &new));
+            proptest::prop_assert_eq!(known.len() + missing.len(), new.len());
+        }
     }
 }
