@@ -364,22 +364,36 @@ fn migrations_before(dir: &str, version: i64) -> sqlx::migrate::Migrator {
     m
 }
 
-fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_migration_moves_inventories_into_sets() {
+/// A SQLite database in a new directory with the migrations before `version` only, and
+/// a connection to it.
+async fn old_sqlite(
+    version: i64,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    sqlx::sqlite::SqliteConnectOptions,
+    sqlx::SqliteConnection,
+) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     let opts = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(&path)
         .create_if_missing(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-    migrations_before_6("../patchwarden-store-sqlite/migrations")
+    migrations_before("../patchwarden-store-sqlite/migrations", version)
         .run(&mut conn)
         .await
         .unwrap();
+    (dir, path, opts, conn)
+}
+
+fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_moves_inventories_into_sets() {
+    let (_dir, path, opts, mut conn) = old_sqlite(6).await;
     for sql in legacy_statements() {
         sqlx::query(&sql).execute(&mut conn).await.unwrap();
     }
@@ -399,16 +413,7 @@ async fn sqlite_migration_moves_inventories_into_sets() {
 /// dictionary, not stored a second time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_migration_keeps_package_ids_without_indexes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.db");
-    let opts = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true);
-    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-    migrations_before("../patchwarden-store-sqlite/migrations", 10)
-        .run(&mut conn)
-        .await
-        .unwrap();
+    let (_dir, path, opts, mut conn) = old_sqlite(10).await;
     let pkg = |name: &str, version: &str, src: Option<&str>| InstalledPackage {
         name: name.into(),
         version: version.into(),
@@ -667,16 +672,7 @@ async fn check_findings_migrated(store: &SharedStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_migration_converts_findings() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.db");
-    let opts = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true);
-    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-    migrations_before("../patchwarden-store-sqlite/migrations", 9)
-        .run(&mut conn)
-        .await
-        .unwrap();
+    let (_dir, path, opts, mut conn) = old_sqlite(9).await;
     for sql in legacy_findings_statements() {
         sqlx::query(&sql).execute(&mut conn).await.unwrap();
     }

@@ -1,4 +1,5 @@
-//! Group commit for the writes agents cause: inventory reports and check-in contacts.
+//! Group commit for the writes agents cause: inventory reports, check-in contacts, and
+//! the findings sync of each report's asset.
 //!
 //! Every commit on the single writer connection waits for an fsync
 //! (`synchronous=FULL`), which would cap a fleet at a few hundred reports (or

@@ -184,6 +184,18 @@ impl Group {
         (inventory, contacts)
     }
 
+    /// From now on the writer connection refuses any set of 7 packages: a group with
+    /// such a report fails, and is written again one report at a time.
+    async fn refuse_sets_of_seven(&self) {
+        sqlx::query(
+            "CREATE TEMP TRIGGER refuse_seven BEFORE INSERT ON inventory_sets \
+             WHEN NEW.package_count = 7 BEGIN SELECT RAISE(ABORT, 'seven refused'); END",
+        )
+        .execute(&self.store.write)
+        .await
+        .unwrap();
+    }
+
     /// Rows of `finding_details`.
     async fn details(&self) -> i64 {
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM finding_details")
@@ -303,13 +315,7 @@ async fn a_report_whose_statement_fails_leaves_the_rest_of_its_group_committed()
     let agent = g.enrolled_agent("d.example.org").await;
     // The writer connection refuses any set of 7 packages: the group's statement
     // fails, and the group is written again one report at a time.
-    sqlx::query(
-        "CREATE TEMP TRIGGER refuse_seven BEFORE INSERT ON inventory_sets \
-         WHEN NEW.package_count = 7 BEGIN SELECT RAISE(ABORT, 'seven refused'); END",
-    )
-    .execute(&g.store.write)
-    .await
-    .unwrap();
+    g.refuse_sets_of_seven().await;
     g.report(ids[0], &packages(5, "a")).await;
     g.report(ids[1], &packages(7, "b")).await;
     g.contact(agent, "2.0");
@@ -414,13 +420,7 @@ async fn a_tuple_of_a_rolled_back_report_is_stored_by_the_next_that_brings_it() 
         g.asset("a.example.org").await,
         g.asset("b.example.org").await,
     );
-    sqlx::query(
-        "CREATE TEMP TRIGGER refuse_seven BEFORE INSERT ON inventory_sets \
-         WHEN NEW.package_count = 7 BEGIN SELECT RAISE(ABORT, 'seven refused'); END",
-    )
-    .execute(&g.store.write)
-    .await
-    .unwrap();
+    g.refuse_sets_of_seven().await;
     // The group fails, and the per-report path rolls the first report back, tuples
     // and all; the second brings the same 7 tuples and 2 more.
     g.report(a, &packages(7, "x")).await;
@@ -523,13 +523,7 @@ async fn findings_syncs_share_the_group_and_a_failing_one_fails_alone() {
     assert_eq!((change.opened, change.kept), (0, 1));
     assert_eq!(g.details().await, 2);
     // On the per-report path (the group's statement fails) they are written as well.
-    sqlx::query(
-        "CREATE TEMP TRIGGER refuse_seven BEFORE INSERT ON inventory_sets \
-         WHEN NEW.package_count = 7 BEGIN SELECT RAISE(ABORT, 'seven refused'); END",
-    )
-    .execute(&g.store.write)
-    .await
-    .unwrap();
+    g.refuse_sets_of_seven().await;
     g.report(b, &packages(7, "b")).await;
     let on_a = g.findings(a, &["ALSA-3"]);
     let (reports, _) = g.write().await;
