@@ -148,15 +148,22 @@ impl FindingsDb for Db<'_> {
     }
 
     async fn levels(&mut self, advisories: &[&str]) -> Result<Vec<AdvisoryLevel>> {
+        // One row holding them all (a JSON array of [advisory, level, allowed]): every
+        // sync reads the level of each advisory it names, a few hundred for a host
+        // behind on updates, and sqlx hands each result row from the connection's
+        // thread to this task on its own.
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT advisory_id, level, allowed FROM advisory_levels WHERE advisory_id IN ",
+            "SELECT json_group_array(json_array(advisory_id, level, allowed)) \
+             FROM advisory_levels WHERE advisory_id IN ",
         );
         crate::sql::push_list(&mut q, advisories.iter().copied());
-        let rows: Vec<(String, String, i64)> = q
+        let (rows,): (String,) = q
             .build_query_as()
-            .fetch_all(&mut *self.0)
+            .fetch_one(&mut *self.0)
             .await
             .map_err(db_err)?;
+        let rows: Vec<(String, String, i64)> = serde_json::from_str(&rows)
+            .map_err(|e| StoreError::corrupt(format!("advisory levels: {e}")))?;
         rows.into_iter()
             .map(|(advisory, level, allowed)| {
                 Ok(AdvisoryLevel {
