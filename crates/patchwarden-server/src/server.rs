@@ -196,6 +196,10 @@ pub async fn shutdown_signal() {
 /// administrator. Returns the state and, on first run only, `(name, one-time password)`.
 pub async fn prepare(cfg: Config) -> anyhow::Result<(AppState, Option<(String, String)>)> {
     let store = open_store(&cfg).await?;
+    store
+        .warm_up()
+        .await
+        .context("cannot read the package dictionary")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = AppState::new(store, clock, cfg);
     let admin = crate::service::users::bootstrap_admin(&state)

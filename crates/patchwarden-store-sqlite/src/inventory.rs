@@ -98,21 +98,36 @@ pub(crate) async fn get(
     }
 }
 
+/// Rows a catch-up reads per statement (each chunk is cached before the next is read,
+/// so a first catch-up of a large table never holds it twice).
+pub(crate) const CATCH_UP_CHUNK: i64 = 20_000;
+
 /// Reads the `packages` rows the cache lacks (every row above [`Interner::through`]),
 /// on a connection that sees committed rows only or inside a write transaction that
 /// wrote no tuple yet. Once, the first time, that is the whole table.
+///
+/// In chunks of ascending ids, each its own statement: ids are given in commit order
+/// (a writer gives the next id above every committed one, and no other writer commits
+/// meanwhile), so a row committed after a chunk was read has a higher id than every
+/// row that chunk saw, and is read by a later chunk or catch-up.
 pub(crate) async fn catch_up(conn: &mut SqliteConnection, interner: &Interner) -> Result<()> {
-    let after = interner.through();
-    let rows: Vec<PackageRow> = sqlx::query_as(
-        "SELECT id, name, arch, version, source_name, source_version FROM packages \
-         WHERE id > $1",
-    )
-    .bind(after)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    interner.catch_up(after, rows.into_iter().map(from_row).collect());
-    Ok(())
+    loop {
+        let after = interner.through();
+        let rows: Vec<PackageRow> = sqlx::query_as(
+            "SELECT id, name, arch, version, source_name, source_version FROM packages \
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(CATCH_UP_CHUNK)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let full = i64::try_from(rows.len()).is_ok_and(|n| n == CATCH_UP_CHUNK);
+        interner.catch_up(after, rows.into_iter().map(from_row).collect());
+        if !full {
+            return Ok(());
+        }
+    }
 }
 
 /// The tuple dictionary inside one write transaction.
@@ -324,16 +339,26 @@ pub(crate) async fn apply(
 }
 
 /// Assets whose inventory has a package (binary or source) of one of `names`: the
-/// matching package ids come from the cache, caught up (`packages` has no index on
-/// names), then each distinct set in use is read once.
+/// matching package ids from one scan of `packages` (it has no index on names; the
+/// names are one JSON array, which SQLite turns into a temporary index), then each
+/// distinct set in use is read once. A scan rather than the in-memory dictionary: a
+/// command-line advisory import would otherwise read the whole table into memory.
 pub(crate) async fn assets_with_packages(
     conn: &mut SqliteConnection,
-    interner: &Interner,
     names: &[String],
 ) -> Result<Vec<AssetId>> {
-    catch_up(&mut *conn, interner).await?;
-    let names: HashSet<&str> = names.iter().map(String::as_str).collect();
-    let wanted = interner.ids_named(&names);
+    let names = serde_json::to_string(names).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let ids: (String,) = sqlx::query_as(
+        "SELECT json_group_array(id) FROM packages \
+         WHERE name IN (SELECT value FROM json_each($1)) \
+         OR (source_name <> '' AND source_name IN (SELECT value FROM json_each($1)))",
+    )
+    .bind(&names)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let wanted: HashSet<i64> = serde_json::from_str(&ids.0)
+        .map_err(|e| StoreError::corrupt(format!("package ids: {e}")))?;
     if wanted.is_empty() {
         return Ok(Vec::new());
     }

@@ -39,6 +39,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn warm_up(&self) -> Result<()> {
+        inventory::catch_up(&mut *self.reader().await?, &self.packages).await
+    }
+
     async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
@@ -311,7 +315,7 @@ impl Store for SqliteStore {
     }
 
     async fn assets_with_packages(&self, names: &[String]) -> Result<Vec<AssetId>> {
-        inventory::assets_with_packages(&mut *self.reader().await?, &self.packages, names).await
+        inventory::assets_with_packages(&mut *self.reader().await?, names).await
     }
 
     async fn record_scan_import(

@@ -306,19 +306,6 @@ impl Interner {
         self.lock().by_line.get(line.as_slice()).copied()
     }
 
-    /// The ids of the cached tuples whose name or source name is one of `names`.
-    pub fn ids_named(&self, names: &HashSet<&str>) -> HashSet<i64> {
-        let maps = self.lock();
-        maps.by_id
-            .iter()
-            .filter(|(_, p)| {
-                names.contains(p.name.as_str())
-                    || p.source_name.as_deref().is_some_and(|s| names.contains(s))
-            })
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
     /// How many tuples are cached.
     pub fn len(&self) -> usize {
         self.lock().by_id.len()
@@ -531,10 +518,6 @@ mod tests {
         assert_eq!(i.len(), 4);
         assert_eq!(i.id_of(&pkg("b", Some("bsrc"))), Some(5));
         assert_eq!(i.id_of(&pkg("b", None)), None);
-        assert_eq!(
-            i.ids_named(&HashSet::from(["bsrc", "d", "zz"])),
-            HashSet::from([5, 7])
-        );
     }
 
     #[test]

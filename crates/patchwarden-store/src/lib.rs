@@ -49,6 +49,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Waits for in-flight writes and closes the connections.
     async fn close(&self);
 
+    /// Loads what a backend keeps in memory and would otherwise read at its first
+    /// write (SQLite: the whole package tuple dictionary), so that a server does it
+    /// before it accepts requests rather than while holding the writer.
+    async fn warm_up(&self) -> Result<()> {
+        Ok(())
+    }
+
     // ---- assets -------------------------------------------------------------------
 
     /// Creates an asset. [`StoreError::Conflict`] when the host name is taken.

@@ -532,3 +532,50 @@ async fn findings_syncs_share_the_group_and_a_failing_one_fails_alone() {
     assert_eq!((change.opened, change.closed), (1, 2));
     assert_eq!(g.details().await, 3);
 }
+
+#[tokio::test]
+async fn a_first_catch_up_reads_a_large_table_in_chunks() {
+    let (mut g, _dir) = Group::new().await;
+    let a = g.asset("a.example.org").await;
+    // Rows another process stored: more than one chunk of a catch-up.
+    let n = crate::inventory::CATCH_UP_CHUNK + 5;
+    sqlx::query(
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $1) \
+         INSERT INTO packages (id, name, arch, version, source_name, source_version) \
+         SELECT i, printf('lib%03d', i % 1000), 'amd64', printf('1.%d-t', i), '', '' FROM k",
+    )
+    .bind(n)
+    .execute(&g.store.write)
+    .await
+    .unwrap();
+    // lib003 1.20003-t is stored already (id 20,003); lib999 9-new is not.
+    let stored = InstalledPackage {
+        name: "lib003".into(),
+        version: format!("1.{}-t", n - 2),
+        arch: "amd64".into(),
+        source_name: None,
+        source_version: None,
+    };
+    let fresh = InstalledPackage {
+        name: "lib999".into(),
+        version: "9-new".into(),
+        ..stored.clone()
+    };
+    g.report(a, &[stored.clone(), fresh.clone()]).await;
+    let (reports, _) = g.write().await;
+    assert!(reports[0].is_ok(), "{reports:?}");
+    assert_eq!(tuples(&g.store).await, (n + 1, n + 1));
+    assert_eq!(g.store.packages.id_of(&stored), Some(n - 2));
+    assert_eq!(g.store.packages.id_of(&fresh), Some(n + 1));
+    assert_eq!(g.store.packages.through(), n + 1);
+    assert_eq!(g.store.packages.len(), usize::try_from(n + 1).unwrap());
+    // A server warms its dictionary up before it serves: then complete as well.
+    let other = SqliteStore::open(g.store.path().to_str().unwrap())
+        .await
+        .unwrap();
+    assert!(other.packages.is_empty());
+    other.warm_up().await.unwrap();
+    assert_eq!(other.packages.through(), n + 1);
+    assert_eq!(other.packages.id_of(&fresh), Some(n + 1));
+    other.close().await;
+}
