@@ -24,7 +24,7 @@ use crate::group_commit::{Done, Request};
 use crate::inventory::{self, Tuples};
 use patchwarden_domain::clock::to_micros;
 use patchwarden_domain::ids::AssetId;
-use patchwarden_domain::package::{InstalledPackage, PackageRef};
+use patchwarden_domain::package::InstalledPackage;
 use patchwarden_store::audit_drafts as drafts;
 use patchwarden_store::inventory_sets::Interner;
 use patchwarden_store::inventory_sets::{encode_ids, Prepared};
@@ -179,40 +179,19 @@ async fn read(
 }
 
 /// Completes every change's ids with those of the packages the cache did not know
-/// when the report was prepared, each tuple resolved once however many reports name
-/// it ([`Tuples::resolve`]; the new ones are inserted with the group's other writes).
+/// when the report was prepared ([`Tuples::resolve`], which gives a tuple several
+/// reports of the group bring one id; the new ones are inserted with the group's other
+/// writes).
 async fn intern(
     conn: &mut SqliteConnection,
     interner: &Interner,
     tuples: &mut Tuples,
     changes: &mut [Change<'_>],
 ) -> Result<()> {
-    let mut wanted: Vec<&InstalledPackage> = Vec::new();
-    let mut index: HashMap<PackageRef<'_>, usize> = HashMap::new();
-    let mut slots: Vec<Vec<usize>> = Vec::with_capacity(changes.len());
-    for c in changes.iter() {
-        let mut of_change = Vec::with_capacity(c.p.missing.len());
-        for p in &c.p.missing {
-            let next = wanted.len();
-            let at = *index.entry(p.borrowed()).or_insert(next);
-            if at == next {
-                wanted.push(p);
-            }
-            of_change.push(at);
-        }
-        slots.push(of_change);
-    }
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let ids = tuples.resolve(&mut *conn, interner, &wanted).await?;
-    for (c, of_change) in changes.iter_mut().zip(slots) {
-        for at in of_change {
-            let id = ids
-                .get(at)
-                .ok_or_else(|| StoreError::corrupt("a package id went astray"))?;
-            c.ids.push(*id);
-        }
+    for c in changes.iter_mut() {
+        let missing: Vec<&InstalledPackage> = c.p.missing.iter().collect();
+        let ids = tuples.resolve(&mut *conn, interner, &missing).await?;
+        c.ids.extend(ids);
     }
     Ok(())
 }

@@ -128,6 +128,13 @@ impl Writer {
         Ok(Self { queue })
     }
 
+    /// Queues the request `make` builds around its reply channel; its answer.
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Request) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(make(reply)).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
     /// Writes a report prepared by [`inventory::prepare`].
     pub(crate) async fn replace(
         &self,
@@ -135,15 +142,13 @@ impl Writer {
         id: AssetId,
         prepared: Prepared,
     ) -> Result<InventoryChange> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request::Inventory {
+        self.ask(|reply| Request::Inventory {
             ctx: ctx.clone(),
             id,
             prepared,
             reply,
-        };
-        self.queue.send(request).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        })
+        .await
     }
 
     /// An agent's contact and its report (`Store::record_agent_report`): queued next to
@@ -188,14 +193,12 @@ impl Writer {
         ctx: &AuditCtx,
         sync: FindingsSync,
     ) -> Result<FindingsChange> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request::Findings {
+        self.ask(|reply| Request::Findings {
             ctx: ctx.clone(),
             sync,
             reply,
-        };
-        self.queue.send(request).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        })
+        .await
     }
 
     /// Records what an agent said about itself in a check-in (`Store::record_agent_contact`).
@@ -205,15 +208,13 @@ impl Writer {
         at: jiff::Timestamp,
         contact: &AgentContact,
     ) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request::Contact {
+        self.ask(|reply| Request::Contact {
             agent,
             at,
             contact: contact.clone(),
             reply,
-        };
-        self.queue.send(request).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        })
+        .await
     }
 }
 
@@ -417,23 +418,34 @@ async fn in_savepoint(
     ctx: &AuditCtx,
     batch: &FindingsBatch,
 ) -> Result<Result<FindingsChange>> {
-    let exec = |sql: &'static str| sqlx::query(sql);
-    exec("SAVEPOINT sync")
-        .execute(&mut *conn)
+    savepoint(&mut *conn).await?;
+    let res = sync_one(&mut *conn, details, ctx, batch).await;
+    release(&mut *conn, res.is_ok()).await?;
+    Ok(res)
+}
+
+/// Opens the savepoint one write of a group is made in.
+async fn savepoint(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("SAVEPOINT write")
+        .execute(conn)
         .await
         .map_err(db_err)?;
-    let res = sync_one(&mut *conn, details, ctx, batch).await;
-    if res.is_err() {
-        exec("ROLLBACK TO sync")
+    Ok(())
+}
+
+/// Ends the savepoint of [`savepoint`], keeping its writes when `keep`.
+async fn release(conn: &mut SqliteConnection, keep: bool) -> Result<()> {
+    if !keep {
+        sqlx::query("ROLLBACK TO write")
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
     }
-    exec("RELEASE sync")
-        .execute(&mut *conn)
+    sqlx::query("RELEASE write")
+        .execute(conn)
         .await
         .map_err(db_err)?;
-    Ok(res)
+    Ok(())
 }
 
 async fn write_one(
@@ -501,26 +513,16 @@ async fn write_all(
         // A contact is one UPDATE, atomic by itself; a report is several statements.
         let savepoint = matches!(r, Request::Inventory { .. });
         if savepoint {
-            sqlx::query("SAVEPOINT write")
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            self::savepoint(&mut tx).await?;
         }
         let mark = tuples.mark();
         let (result, ok) =
             write_one(&mut tx, interner, &mut tuples, r, &mut learned.packages).await;
         if savepoint {
+            release(&mut tx, ok).await?;
             if !ok {
-                sqlx::query("ROLLBACK TO write")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
                 tuples.rollback_to(mark);
             }
-            sqlx::query("RELEASE write")
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
         }
         done.push(result);
     }
