@@ -9,6 +9,7 @@ use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::level::Level;
 use patchwarden_domain::package::PackageFormat;
 use patchwarden_store::{FindingFilter, FindingsChange, NewFinding, StoreError, StoredFinding};
+use std::sync::Arc;
 use std::time::Instant;
 
 async fn asset(s: &SharedStore, host: &str) -> AssetId {
@@ -79,7 +80,7 @@ async fn open_keep_close(s: SharedStore) {
     assert!(f_ssl.id < f_bash.id, "ordered by id, in input order");
     assert_eq!(
         (f_ssl.finding.clone(), f_ssl.level, f_ssl.asset_id),
-        (ssl.finding.clone(), Level::High, id)
+        ((*ssl.finding).clone(), Level::High, id)
     );
     assert_eq!(
         (f_ssl.first_seen_at, f_ssl.deadline_at, f_ssl.closed_at),
@@ -117,7 +118,7 @@ async fn open_keep_close(s: SharedStore) {
     );
     assert_eq!(
         (open[0].finding.clone(), open[0].first_seen_at),
-        (ssl2.finding.clone(), t(100))
+        ((*ssl2.finding).clone(), t(100))
     );
     assert_eq!(
         (open[1].level, open[1].first_seen_at, open[1].deadline_at),
@@ -212,7 +213,7 @@ async fn suppression(s: &SharedStore) {
     );
     let curl = finding("curl", "ALSA-2024:0003", "7.76.1-26.el9", Level::High, 48);
     let mut curl_na = curl.clone();
-    curl_na.finding.suppressed = Some(why.into());
+    Arc::make_mut(&mut curl_na.finding).suppressed = Some(why.into());
     let events = count_events(s, "finding.sync").await;
     let r = s
         .sync_findings(&ctx(t(1_000)), id, &[ssl.clone(), curl_na.clone()])
@@ -319,7 +320,7 @@ async fn suppression(s: &SharedStore) {
     assert!(all[0].is_open_work());
     assert_eq!(
         (row.finding.clone(), row.first_seen_at, row.deadline_at),
-        (curl_na.finding.clone(), t(1_000), t(1_000 + 48 * 3600))
+        ((*curl_na.finding).clone(), t(1_000), t(1_000 + 48 * 3600))
     );
 
     // The same sync again writes nothing and audits nothing.
@@ -384,7 +385,8 @@ async fn suppression(s: &SharedStore) {
 
     // A new reason or level updates the row in place; nothing to audit.
     let mut curl_na2 = curl_na.clone();
-    curl_na2.finding.suppressed = Some("VEX-2 says not affected: component_not_present".into());
+    Arc::make_mut(&mut curl_na2.finding).suppressed =
+        Some("VEX-2 says not affected: component_not_present".into());
     curl_na2.level = Level::Critical;
     curl_na2.allowed = SignedDuration::from_hours(12);
     assert_eq!(
@@ -404,7 +406,7 @@ async fn suppression(s: &SharedStore) {
         ),
         (
             row.id,
-            curl_na2.finding.clone(),
+            (*curl_na2.finding).clone(),
             Level::Critical,
             t(later + 12 * 3600)
         )

@@ -56,9 +56,18 @@ pub(crate) async fn batches(s: SharedStore) {
     );
     let gone = asset(&s, "gone.example.org").await;
     s.delete_asset(&ctx(t0()), gone).await.unwrap();
-    let ssl = finding("openssl", "ALSA-1", "1.0-1.el9", Level::High, 48).finding;
-    let ssl2 = finding("openssl", "ALSA-1", "1.0-2.el9", Level::High, 48).finding;
-    let zlib = finding("zlib", "ALSA-2", "1.2-1.el9", Level::Low, 360).finding;
+    let ssl = finding("openssl", "ALSA-1", "1.0-1.el9", Level::High, 48)
+        .finding
+        .as_ref()
+        .clone();
+    let ssl2 = finding("openssl", "ALSA-1", "1.0-2.el9", Level::High, 48)
+        .finding
+        .as_ref()
+        .clone();
+    let zlib = finding("zlib", "ALSA-2", "1.2-1.el9", Level::Low, 360)
+        .finding
+        .as_ref()
+        .clone();
 
     // Details are stored once per content: the same content has the same id.
     let arc = |f: &Finding| Arc::new(f.clone());

@@ -17,6 +17,7 @@ use patchwarden_domain::role::{Role, RoleSet};
 use patchwarden_domain::user::Username;
 use patchwarden_store::NewFinding;
 use patchwarden_store::{AuditCtx, AuditFilter, NewAsset, NewUser};
+use std::sync::Arc;
 
 /// A fixed instant with a sub-second part, so that microsecond round trips are tested.
 pub fn t0() -> Timestamp {
@@ -160,7 +161,7 @@ pub fn finding(
     hours: i64,
 ) -> NewFinding {
     NewFinding {
-        finding: Finding {
+        finding: Arc::new(Finding {
             package: package.into(),
             arch: "x86_64".into(),
             installed: installed.into(),
@@ -174,7 +175,7 @@ pub fn finding(
                 "installed {installed} < fixed 9.9-1.el9 per {advisory}, almalinux:9"
             ),
             suppressed: None,
-        },
+        }),
         level,
         allowed: SignedDuration::from_hours(hours),
     }

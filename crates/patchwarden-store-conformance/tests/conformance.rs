@@ -655,7 +655,7 @@ async fn check_findings_migrated(store: &SharedStore) {
     );
     // The next re-match still wants openssl: kept with its first-seen time; curl closes.
     let again = patchwarden_store::NewFinding {
-        finding: a[1].finding.clone(),
+        finding: a[1].finding.clone().into(),
         level: patchwarden_domain::level::Level::High,
         allowed: jiff::SignedDuration::from_hours(48),
     };

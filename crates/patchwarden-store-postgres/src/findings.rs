@@ -331,10 +331,7 @@ impl PostgresStore {
     ) -> Result<FindingsChange> {
         let not_found = StoreError::NotFound { entity: "asset" };
         let wanted = dedup_new(findings);
-        let content: Vec<Arc<Finding>> = wanted
-            .iter()
-            .map(|nf| Arc::new(nf.finding.clone()))
-            .collect();
+        let content: Vec<Arc<Finding>> = wanted.iter().map(|nf| Arc::clone(&nf.finding)).collect();
         // The common case: every finding is stored and the asset has them open already.
         let cached = cached_ids(&self.details, &content)
             .map(|ids| new_batch(asset, &wanted, &content, &ids));

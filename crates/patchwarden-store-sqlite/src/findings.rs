@@ -375,10 +375,7 @@ impl SqliteStore {
         }
         self.details_ready().await?;
         let wanted = dedup_new(findings);
-        let content: Vec<Arc<Finding>> = wanted
-            .iter()
-            .map(|nf| Arc::new(nf.finding.clone()))
-            .collect();
+        let content: Vec<Arc<Finding>> = wanted.iter().map(|nf| Arc::clone(&nf.finding)).collect();
         // The common case: every finding is stored and the asset has them open already.
         let cached = cached_ids(&self.details, &content)
             .map(|ids| new_batch(asset, &wanted, &content, &ids));

@@ -6,6 +6,7 @@ use patchwarden_domain::finding::{Finding, FindingStatus};
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::level::Level;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Result of [`crate::Store::upsert_advisories`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,9 +54,12 @@ impl Default for AdvisoryFilter {
 /// The level and the time allowed are the advisory's: they apply to every open finding
 /// of the advisory, on every asset (a level depends only on the advisory and its CVEs'
 /// enrichment).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The finding is shared: matching hands the same content to every host that has the
+/// package, and a sync stores it by reference.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewFinding {
-    pub finding: Finding,
+    pub finding: Arc<Finding>,
     pub level: Level,
     /// Deadline = first seen + this (PROCESS.md section 2).
     pub allowed: SignedDuration,

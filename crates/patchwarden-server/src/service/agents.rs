@@ -8,16 +8,14 @@ use crate::state::AppState;
 use axum::http::StatusCode;
 use patchwarden_domain::asset::{clean_text, AssetKind, Criticality, Environment, OsInfo};
 use patchwarden_domain::audit::{Actor, ActorKind, Origin};
-use patchwarden_domain::package::InstalledPackage;
 use patchwarden_match::signal::SecurityUpdate;
 use patchwarden_store::{
-    Agent, AgentContact, Asset, AssetPatch, AuditCtx, NewAgent, NewAsset, NewJobReport,
-    NewServerKey, StoreError,
+    Agent, AgentContact, AssetPatch, AuditCtx, NewAgent, NewAsset, NewJobReport, NewServerKey,
+    StoreError,
 };
 use patchwarden_wire::agent::{CheckIn, CheckInReply, EnrollRequest, EnrollResponse};
 use patchwarden_wire::job::SignedJob;
 use patchwarden_wire::sign::{check_public_key, SecretKey};
-use patchwarden_wire::InventoryReport;
 
 /// How often agents are asked to check in.
 pub const CHECKIN_INTERVAL_SECS: u64 = 300;
@@ -218,8 +216,8 @@ pub async fn checkin(
             .await?;
         asset.package_format = Some(inv.format);
         asset.inventory_hash = Some(stored.hash);
-        let named = packages_advisories_name(state, &asset, inv).await?;
-        rematch_asset_with(state, &ctx, &asset, &named).await?;
+        let packages: Vec<_> = inv.package_refs().collect();
+        rematch_asset_with(state, &ctx, &asset, &packages).await?;
         stored_hash = asset.inventory_hash;
     } else {
         record_contact().await?;
@@ -276,30 +274,6 @@ pub async fn checkin(
         next_checkin_secs: CHECKIN_INTERVAL_SECS,
         acknowledged,
     })
-}
-
-/// The report's packages that an advisory of the loaded index names (binary or source
-/// name) on the asset's release, as owned values: matching looks at no other package
-/// (`matching::findings_of` skips them), so the rest of a report read from its
-/// canonical text stay slices of it rather than five owned strings each. Without a
-/// known release nothing is matched.
-async fn packages_advisories_name(
-    state: &AppState,
-    asset: &Asset,
-    inv: &InventoryReport,
-) -> ApiResult<Vec<InstalledPackage>> {
-    let Some(distro) = patchwarden_match::distro_key(&asset.os) else {
-        return Ok(Vec::new());
-    };
-    let loaded = state
-        .engine
-        .read(state.store.as_ref(), &state.config.levels)
-        .await?;
-    Ok(inv
-        .package_refs()
-        .filter(|p| loaded.index.mentions_name(&distro, p.name, p.source_name))
-        .map(|p| p.to_installed())
-        .collect())
 }
 
 /// Security updates the host's package manager offers become advisories that

@@ -2,19 +2,21 @@
 //! kept in memory; an inventory change re-matches that asset only, an advisory import
 //! re-matches only the assets that have a package it names.
 
+use super::memo::{Keys, Matched, PackageMemo};
 use crate::error::ApiError;
 use crate::state::AppState;
 use patchwarden_domain::advisory::{Advisory, CveEnrichment};
 use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
 use patchwarden_domain::level::Level;
-use patchwarden_domain::package::{InstalledPackage, PackageFormat};
+use patchwarden_domain::package::{InstalledPackage, PackageFormat, PackageRef};
 use patchwarden_match::level::{Facts, LevelPolicy};
 use patchwarden_match::{distro_key, AdvisoryIndex};
 use patchwarden_store::{
     AdvisoryFilter, AdvisoryLevel, Asset, AuditCtx, FindingsChange, NewFinding, Store,
 };
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 /// The loaded index and the enrichment of every CVE it mentions.
@@ -26,6 +28,8 @@ pub struct Loaded {
     /// Changes whenever the index or the enrichment does (a load, an import applied):
     /// results computed under one generation are valid while it lasts.
     pub generation: u64,
+    /// What each package matched under this generation.
+    pub memo: PackageMemo,
 }
 
 /// How long a loaded index is trusted before it is rebuilt from the store, so that
@@ -83,6 +87,7 @@ impl MatchEngine {
         let mut slot = self.cache.write().await;
         if let Some(c) = slot.as_mut() {
             c.loaded.generation = self.next_generation();
+            c.loaded.memo.clear();
             for a in advisories {
                 c.loaded.index.upsert(a);
             }
@@ -151,6 +156,7 @@ async fn load(store: &dyn Store, policy: &LevelPolicy) -> Result<Loaded, ApiErro
         enrichment,
         policy: policy.clone(),
         generation: 0,
+        memo: PackageMemo::default(),
     })
 }
 
@@ -163,14 +169,17 @@ pub async fn findings_for(state: &AppState, asset: AssetId) -> Result<Vec<NewFin
         return Ok(Vec::new());
     }
     let packages = state.store.get_inventory(asset).await?;
-    findings_of(state, &a, &packages).await
+    let refs: Vec<PackageRef<'_>> = packages.iter().map(InstalledPackage::borrowed).collect();
+    findings_of(state, &a, &refs).await
 }
 
-/// [`findings_for`] with the asset and its inventory already in hand.
+/// [`findings_for`] with the asset and its inventory already in hand. Only packages
+/// an advisory names are looked at; each distinct package is matched once per loaded
+/// index ([`PackageMemo`]) and its findings shared by every host that has it.
 pub async fn findings_of(
     state: &AppState,
     a: &Asset,
-    packages: &[InstalledPackage],
+    packages: &[PackageRef<'_>],
 ) -> Result<Vec<NewFinding>, ApiError> {
     let (Some(format), Some(distro)) = (a.package_format, distro_key(&a.os)) else {
         return Ok(Vec::new());
@@ -180,49 +189,65 @@ pub async fn findings_of(
         .read(state.store.as_ref(), &state.config.levels)
         .await?;
     let idx = &loaded.index;
-    let mut hits = Vec::new();
-    let mut found = Vec::new();
-    for p in packages.iter().filter(|p| idx.mentions(&distro, p)) {
-        hits.clear();
-        idx.hits(&distro, format, p, &mut hits);
-        found.extend(idx.findings(&distro, p, &hits));
+    let named: Vec<&PackageRef<'_>> = packages
+        .iter()
+        .filter(|p| idx.mentions_name(&distro, p.name, p.source_name))
+        .collect();
+    let mut keys = Keys::default();
+    for p in &named {
+        keys.push(&distro, format, p);
     }
-    Ok(new_findings(|a| level_of(&loaded, a), format, found))
+    let mut known = loaded.memo.get_all(&keys);
+    let mut hits = Vec::new();
+    let mut computed = Vec::new();
+    for (i, (p, slot)) in named.iter().zip(known.iter_mut()).enumerate() {
+        if slot.is_some() {
+            continue;
+        }
+        let pkg = p.to_installed();
+        hits.clear();
+        idx.hits(&distro, format, &pkg, &mut hits);
+        let m: Matched = idx
+            .findings(&distro, &pkg, &hits)
+            .into_iter()
+            .map(|f| {
+                let level = level_of(&loaded, &f.advisory);
+                (Arc::new(f), level)
+            })
+            .collect();
+        computed.push((i, Matched::clone(&m)));
+        *slot = Some(m);
+    }
+    if !computed.is_empty() {
+        loaded.memo.put_all(&keys, computed);
+    }
+    let found = known.iter().flatten().flat_map(|m| m.iter().cloned());
+    Ok(new_findings(format, found.collect()))
 }
 
 /// Levels and deadlines for an asset's findings, suppressed ones included; when two
 /// installed versions of one package (kernels) are hit by one advisory, the one whose
 /// version sorts first as text (the first stored) is reported ([`keep_first_installed`],
 /// the rule of the fleet re-match too). A package-manager security finding that a
-/// feed's fix explains is left out (`signal::drop_explained`): it would count one
-/// update twice.
-fn new_findings(
-    level_of: impl Fn(&str) -> Level,
-    format: PackageFormat,
-    mut found: Vec<Finding>,
-) -> Vec<NewFinding> {
-    patchwarden_match::signal::drop_explained(&mut found, format);
-    let keep = keep_first_installed(&found.iter().collect::<Vec<_>>());
-    // One level per advisory: a host has several findings of most advisories.
-    let mut levels: HashMap<String, Level> = HashMap::new();
-    found
+/// feed's fix explains is left out (`signal::explained`): it would count one update
+/// twice.
+fn new_findings(format: PackageFormat, found: Vec<(Arc<Finding>, Level)>) -> Vec<NewFinding> {
+    let all: Vec<&Finding> = found.iter().map(|(f, _)| &**f).collect();
+    let explained = patchwarden_match::signal::explained(&all, format);
+    let left: Vec<(Arc<Finding>, Level)> = found
         .into_iter()
+        .zip(explained)
+        .filter(|(_, explained)| !*explained)
+        .map(|(f, _)| f)
+        .collect();
+    let keep = keep_first_installed(&left.iter().map(|(f, _)| &**f).collect::<Vec<_>>());
+    left.into_iter()
         .zip(keep)
         .filter(|(_, keep)| *keep)
-        .map(|(finding, _)| {
-            let level = match levels.get(&finding.advisory) {
-                Some(l) => *l,
-                None => {
-                    let l = level_of(&finding.advisory);
-                    levels.insert(finding.advisory.clone(), l);
-                    l
-                }
-            };
-            NewFinding {
-                finding,
-                level,
-                allowed: level.default_deadline(),
-            }
+        .map(|((finding, level), _)| NewFinding {
+            finding,
+            level,
+            allowed: level.default_deadline(),
         })
         .collect()
 }
@@ -275,7 +300,7 @@ pub async fn rematch_asset_with(
     state: &AppState,
     ctx: &AuditCtx,
     a: &Asset,
-    packages: &[InstalledPackage],
+    packages: &[PackageRef<'_>],
 ) -> Result<FindingsChange, ApiError> {
     let findings = findings_of(state, a, packages).await?;
     Ok(state.store.sync_findings(ctx, a.id, &findings).await?)

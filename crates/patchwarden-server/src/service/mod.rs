@@ -6,6 +6,7 @@ pub mod audit;
 pub mod feed_sync;
 pub mod login;
 pub mod matching;
+mod memo;
 mod rematch;
 pub mod scans;
 pub mod users;

@@ -269,3 +269,175 @@ async fn an_advisory_that_hits_a_package_twice_is_one_finding() {
     assert_eq!((one.opened, one.kept, one.closed), (0, 1, 0), "{one:?}");
     assert_eq!(open_findings(&st).await, found);
 }
+
+/// The per-asset path matches each distinct package once per loaded index and shares
+/// the result with every host that has it; an import (advisories or enrichment)
+/// empties that memo, so no host is matched or levelled against what it replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_package_is_matched_once_until_an_import_changes_the_index() {
+    use patchwarden_domain::advisory::{
+        Advisory, AffectedPackage, CveEnrichment, DistroRelease, KevEntry, NameKind, PackageState,
+        VersionRange,
+    };
+    use patchwarden_domain::level::Level;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.database.url = format!("sqlite://{}", dir.path().join("pw.db").display());
+    let store: Arc<dyn Store> = patchwarden_server::server::open_store(&cfg).await.unwrap();
+    let st = AppState::new(store, Arc::new(SystemClock) as Arc<dyn Clock>, cfg);
+    store_import(
+        &st,
+        &ctx(),
+        patchwarden_advisory::import_path(FEED).unwrap(),
+    )
+    .await
+    .unwrap();
+    let memo_len = || async {
+        st.engine
+            .read(st.store.as_ref(), &st.config.levels)
+            .await
+            .unwrap()
+            .memo
+            .len()
+    };
+    let all = ubi9();
+    let mut assets = Vec::new();
+    for host in ["memo-a", "memo-b"] {
+        let a = st.store.create_asset(&ctx(), &alma(host)).await.unwrap();
+        st.store
+            .replace_inventory(&ctx(), a.id, PackageFormat::Rpm, &all)
+            .await
+            .unwrap();
+        assets.push(a.id);
+    }
+    let findings_of = |asset| {
+        let st = &st;
+        async move {
+            let mut rows: Vec<String> = st
+                .store
+                .list_findings(&FindingFilter {
+                    asset: Some(asset),
+                    include_suppressed: true,
+                    limit: 100_000,
+                    ..FindingFilter::default()
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|f| format!("{:?} {:?}", f.finding, f.level))
+                .collect();
+            rows.sort();
+            rows
+        }
+    };
+
+    assert_eq!(memo_len().await, 0);
+    let first = rematch_asset(&st, &ctx(), assets[0]).await.unwrap();
+    assert!(first.opened > 100, "{first:?}");
+    let remembered = memo_len().await;
+    assert!(
+        remembered > 50 && remembered < all.len(),
+        "only the packages an advisory names: {remembered} of {}",
+        all.len()
+    );
+    let second = rematch_asset(&st, &ctx(), assets[1]).await.unwrap();
+    assert_eq!(second.opened, first.opened);
+    assert_eq!(
+        memo_len().await,
+        remembered,
+        "the second host matched nothing anew"
+    );
+    assert_eq!(findings_of(assets[0]).await, findings_of(assets[1]).await);
+
+    // A new advisory for a package both hosts have: the re-match it starts must see it.
+    let bash = all.iter().find(|p| p.name == "bash").unwrap();
+    let advisory = Advisory {
+        id: "ALSA-MEMO".into(),
+        source: "osv".into(),
+        aliases: vec!["CVE-2099-4242".into()],
+        published: None,
+        modified: None,
+        title: None,
+        severity: None,
+        cvss: vec![],
+        affected: vec![AffectedPackage {
+            distro: DistroRelease {
+                ecosystem: "almalinux".into(),
+                release: "9".into(),
+            },
+            scheme: PackageFormat::Rpm,
+            name: "bash".into(),
+            name_kind: NameKind::Binary,
+            arches: vec![],
+            state: PackageState::Fixed {
+                ranges: vec![VersionRange {
+                    introduced: None,
+                    fixed: Some("99:1-1.el9".into()),
+                    last_affected: None,
+                    limit: None,
+                }],
+            },
+        }],
+        references: vec![],
+    };
+    let summary = store_import(
+        &st,
+        &ctx(),
+        patchwarden_advisory::ImportResult {
+            advisories: vec![advisory],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.findings.opened, 2, "{summary:?}");
+    for a in &assets {
+        let rows = findings_of(*a).await;
+        assert!(
+            rows.iter()
+                .any(|r| r.contains("ALSA-MEMO") && r.contains(&bash.version)),
+            "asset {a:?} has the new advisory's finding"
+        );
+    }
+
+    // Enrichment moves levels: KEV for the new advisory's CVE makes it critical. A
+    // host matched after that (from the memo, were it kept) must not set it back.
+    let kev = CveEnrichment {
+        cve: "CVE-2099-4242".into(),
+        kev: Some(KevEntry {
+            date_added: jiff::civil::date(2099, 1, 1),
+            due_date: None,
+            known_ransomware: false,
+            vendor: "GNU".into(),
+            product: "bash".into(),
+            name: "test".into(),
+        }),
+        epss: None,
+        cvss: vec![],
+    };
+    store_import(
+        &st,
+        &ctx(),
+        patchwarden_advisory::ImportResult {
+            enrichment: vec![kev],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let level_of_memo = |rows: Vec<String>| {
+        rows.into_iter()
+            .find(|r| r.contains("ALSA-MEMO"))
+            .map(|r| r.ends_with(&format!("{:?}", Level::Critical)))
+    };
+    assert_eq!(level_of_memo(findings_of(assets[0]).await), Some(true));
+    let again = rematch_asset(&st, &ctx(), assets[1]).await.unwrap();
+    assert_eq!((again.opened, again.closed), (0, 0), "{again:?}");
+    for a in &assets {
+        assert_eq!(
+            level_of_memo(findings_of(*a).await),
+            Some(true),
+            "asset {a:?} keeps the critical level"
+        );
+    }
+}

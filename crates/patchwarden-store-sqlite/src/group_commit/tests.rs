@@ -113,7 +113,7 @@ impl Group {
         let wanted: Vec<NewFinding> = advisories
             .iter()
             .map(|a| NewFinding {
-                finding: Finding {
+                finding: Arc::new(Finding {
                     package: "openssl".into(),
                     arch: "x86_64".into(),
                     installed: "1.0-1.el9".into(),
@@ -125,15 +125,12 @@ impl Group {
                     distro: "almalinux:9".into(),
                     evidence: format!("installed 1.0-1.el9 < fixed 1.0-2.el9 per {a}"),
                     suppressed: None,
-                },
+                }),
                 level: patchwarden_domain::level::Level::High,
                 allowed: jiff::SignedDuration::from_hours(48),
             })
             .collect();
-        let content = wanted
-            .iter()
-            .map(|nf| Arc::new(nf.finding.clone()))
-            .collect();
+        let content = wanted.iter().map(|nf| Arc::clone(&nf.finding)).collect();
         let (reply, answer) = oneshot::channel();
         self.requests.push(Request::Findings {
             ctx: ctx(15),
