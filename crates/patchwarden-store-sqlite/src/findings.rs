@@ -379,7 +379,11 @@ impl SqliteStore {
         // The common case: every finding is stored and the asset has them open already.
         let cached = cached_ids(&self.details, &content)
             .map(|ids| new_batch(asset, &wanted, &content, &ids));
-        if let Some(batch) = &cached {
+        // An asset that never had a finding has no digest to compare: it is written.
+        if let Some(batch) = cached
+            .as_ref()
+            .filter(|_| self.may_have_finding_row(asset.get()))
+        {
             let prepared = shared::prepare(&mut Db(&mut *self.reader().await?), batch).await?;
             if !prepared.missing.is_empty() {
                 return Err(not_found);

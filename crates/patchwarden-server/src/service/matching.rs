@@ -193,7 +193,7 @@ pub async fn findings_of(
         .iter()
         .filter(|p| idx.mentions_name(&distro, p.name, p.source_name))
         .collect();
-    let mut keys = Keys::default();
+    let mut keys = Keys::with_capacity(named.len());
     for p in &named {
         keys.push(&distro, format, p);
     }

@@ -39,6 +39,14 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// Room for `n` keys of a typical length.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(n * 96),
+            ends: Vec::with_capacity(n),
+        }
+    }
+
     /// Adds the key of `p` on a host of `distro` with `format`. Every part is written
     /// with its length, so no two different packages share a key whatever their text.
     pub fn push(&mut self, distro: &DistroRelease, format: PackageFormat, p: &PackageRef<'_>) {

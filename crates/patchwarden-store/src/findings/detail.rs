@@ -108,6 +108,9 @@ impl DetailColumns {
 /// hosts has about 400,000 distinct findings.
 const CONTENT_MAX: usize = 1 << 21;
 
+/// At most this many shared findings' content addresses are kept by address.
+const SHARED_MAX: usize = 1 << 18;
+
 #[derive(Debug, Default)]
 struct Maps {
     /// Every id whose content address is known (all rows once [`DetailCache::load`]
@@ -115,6 +118,10 @@ struct Maps {
     by_hash: HashMap<DetailHash, i64>,
     by_id: HashMap<i64, Arc<Finding>>,
     complete: bool,
+    /// The content address of findings handed in shared ([`DetailCache::hashes`]), by
+    /// the address of their allocation. Each entry holds a clone of its `Arc`, so the
+    /// allocation lives, and its address names that content, as long as the entry.
+    shared: HashMap<usize, (Arc<Finding>, DetailHash)>,
 }
 
 /// Committed `finding_details` rows, by content address and by id. Entries are added
@@ -150,15 +157,65 @@ impl DetailCache {
         maps.complete = true;
     }
 
-    /// Forgets everything (the cache is no longer complete): for a backend that read
-    /// rows of a transaction that then failed as a whole.
+    /// Forgets every row (the cache is no longer complete): for a backend that read
+    /// rows of a transaction that then failed as a whole. Content addresses stay: they
+    /// say nothing of what is stored.
     pub fn forget(&self) {
-        *self.lock() = Maps::default();
+        let mut maps = self.lock();
+        let shared = std::mem::take(&mut maps.shared);
+        *maps = Maps {
+            shared,
+            ..Maps::default()
+        };
     }
 
     /// The id of the row with this content, when cached.
     pub fn id_of(&self, hash: &DetailHash) -> Option<i64> {
         self.lock().by_hash.get(hash).copied()
+    }
+
+    /// The ids of the rows with these contents, each when cached.
+    pub fn ids_of(&self, hashes: &[DetailHash]) -> Vec<Option<i64>> {
+        let maps = self.lock();
+        hashes
+            .iter()
+            .map(|h| maps.by_hash.get(h).copied())
+            .collect()
+    }
+
+    /// The content address of each of `findings` ([`detail_hash`]). Matching hands the
+    /// same `Arc` to every host that has a package, so a finding met before by
+    /// reference is not hashed again.
+    pub fn hashes(&self, findings: &[Arc<Finding>]) -> Vec<DetailHash> {
+        let known: Vec<Option<DetailHash>> = {
+            let maps = self.lock();
+            findings
+                .iter()
+                .map(|f| maps.shared.get(&address(f)).map(|(_, h)| *h))
+                .collect()
+        };
+        let mut new = Vec::new();
+        let out = findings
+            .iter()
+            .zip(known)
+            .map(|(f, k)| {
+                k.unwrap_or_else(|| {
+                    let h = detail_hash(f);
+                    new.push((Arc::clone(f), h));
+                    h
+                })
+            })
+            .collect();
+        if !new.is_empty() {
+            let mut maps = self.lock();
+            for (f, h) in new {
+                if maps.shared.len() >= SHARED_MAX {
+                    maps.shared.clear();
+                }
+                maps.shared.insert(address(&f), (f, h));
+            }
+        }
+        out
     }
 
     /// Of `ids`, those not cached (each once).
@@ -192,6 +249,11 @@ impl DetailCache {
             .filter_map(|id| maps.by_id.get(&id).map(|f| (id, f.clone())))
             .collect()
     }
+}
+
+/// The address of a shared finding's allocation.
+fn address(f: &Arc<Finding>) -> usize {
+    Arc::as_ptr(f) as usize
 }
 
 #[cfg(test)]
@@ -255,6 +317,32 @@ mod tests {
         let got = cache.get_many([1, 3]);
         assert_eq!(got.len(), 1);
         assert_eq!(*got[&3], finding());
+    }
+
+    #[test]
+    fn shared_findings_are_hashed_by_content() {
+        let cache = DetailCache::default();
+        let a = Arc::new(finding());
+        let mut other = finding();
+        other.installed.push('9');
+        let b = Arc::new(other);
+        let want = [detail_hash(&a), detail_hash(&b)];
+        assert_eq!(cache.hashes(&[a.clone(), b.clone()]), want);
+        // Met again by reference, and a copy of the same content under another address.
+        assert_eq!(cache.hashes(&[b.clone(), a.clone()]), [want[1], want[0]]);
+        assert_eq!(cache.hashes(&[Arc::new(finding())]), [want[0]]);
+        // An entry keeps its allocation: dropping every other handle cannot let a new
+        // finding take the address and be given the old address's hash.
+        let addr = Arc::as_ptr(&a) as usize;
+        drop(a);
+        let c = Arc::new(Finding {
+            package: "zlib".into(),
+            ..finding()
+        });
+        assert_ne!(Arc::as_ptr(&c) as usize, addr);
+        assert_eq!(cache.hashes(std::slice::from_ref(&c)), [detail_hash(&c)]);
+        cache.forget();
+        assert_eq!(cache.hashes(std::slice::from_ref(&b)), [want[1]]);
     }
 
     #[test]

@@ -275,8 +275,8 @@ pub async fn put_details(
     cache: &DetailCache,
     findings: &[Arc<Finding>],
 ) -> Result<(Vec<i64>, Remember)> {
-    let hashes: Vec<DetailHash> = findings.iter().map(|f| detail_hash(f)).collect();
-    let mut ids: Vec<Option<i64>> = hashes.iter().map(|h| cache.id_of(h)).collect();
+    let hashes = cache.hashes(findings);
+    let mut ids = cache.ids_of(&hashes);
     // In the order given (each once): ids then follow it, so the findings of one
     // package get neighbouring ids, which keeps asset lists short and sorted.
     let mut seen: HashSet<DetailHash> = HashSet::new();
@@ -312,10 +312,7 @@ pub async fn put_details(
 
 /// The detail ids of `findings` when every one is cached already.
 pub fn cached_ids(cache: &DetailCache, findings: &[Arc<Finding>]) -> Option<Vec<i64>> {
-    findings
-        .iter()
-        .map(|f| cache.id_of(&detail_hash(f)))
-        .collect()
+    cache.ids_of(&cache.hashes(findings)).into_iter().collect()
 }
 
 /// The one-asset sync's batch inside its write transaction: `cached` (built from
