@@ -202,6 +202,15 @@ pub async fn prepare(cfg: Config) -> anyhow::Result<(AppState, Option<(String, S
         .context("cannot read the package dictionary")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = AppState::new(store, clock, cfg);
+    // The advisory index is built now, not by the first agent report (which would wait
+    // for it, with every report behind it).
+    drop(
+        state
+            .engine
+            .read(state.store.as_ref(), &state.config.levels)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the advisory index: {}", e.message))?,
+    );
     let admin = crate::service::users::bootstrap_admin(&state)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the first administrator: {}", e.message))?;
