@@ -151,17 +151,18 @@ impl FindingsDb for Db<'_> {
         // One row holding them all (a JSON array of [advisory, level, allowed]): every
         // sync reads the level of each advisory it names, a few hundred for a host
         // behind on updates, and sqlx hands each result row from the connection's
-        // thread to this task on its own.
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT json_group_array(json_array(advisory_id, level, allowed)) \
-             FROM advisory_levels WHERE advisory_id IN ",
-        );
-        crate::sql::push_list(&mut q, advisories.iter().copied());
-        let (rows,): (String,) = q
-            .build_query_as()
-            .fetch_one(&mut *self.0)
-            .await
-            .map_err(db_err)?;
+        // thread to this task on its own. The names go in as one JSON array, so the
+        // statement's text is always the same and sqlx keeps it prepared.
+        let names = serde_json::to_string(advisories)
+            .map_err(|e| StoreError::Invalid(format!("advisory names: {e}")))?;
+        let (rows,): (String,) = sqlx::query_as(
+            "SELECT json_group_array(json_array(l.advisory_id, l.level, l.allowed)) \
+             FROM json_each($1) AS n JOIN advisory_levels AS l ON l.advisory_id = n.value",
+        )
+        .bind(names)
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_err)?;
         let rows: Vec<(String, String, i64)> = serde_json::from_str(&rows)
             .map_err(|e| StoreError::corrupt(format!("advisory levels: {e}")))?;
         rows.into_iter()
