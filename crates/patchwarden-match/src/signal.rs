@@ -78,9 +78,18 @@ pub fn drop_explained(
     findings: &mut Vec<patchwarden_domain::finding::Finding>,
     format: PackageFormat,
 ) {
-    let drop = explained(&findings.iter().collect::<Vec<_>>(), format);
+    drop_explained_by(findings, format, |f| f);
+}
+
+/// [`drop_explained`] over items that hold a finding (`finding` gives it).
+pub fn drop_explained_by<T>(
+    items: &mut Vec<T>,
+    format: PackageFormat,
+    finding: impl Fn(&T) -> &patchwarden_domain::finding::Finding,
+) {
+    let drop = explained(&items.iter().map(&finding).collect::<Vec<_>>(), format);
     let mut drop = drop.into_iter();
-    findings.retain(|_| !drop.next().unwrap_or(false));
+    items.retain(|_| !drop.next().unwrap_or(false));
 }
 
 /// Which of one host's `findings` [`drop_explained`] drops, by position.

@@ -229,19 +229,13 @@ pub async fn findings_of(
 /// installed versions of one package (kernels) are hit by one advisory, the one whose
 /// version sorts first as text (the first stored) is reported ([`keep_first_installed`],
 /// the rule of the fleet re-match too). A package-manager security finding that a
-/// feed's fix explains is left out (`signal::explained`): it would count one update
-/// twice.
-fn new_findings(format: PackageFormat, found: Vec<(Arc<Finding>, Level)>) -> Vec<NewFinding> {
-    let all: Vec<&Finding> = found.iter().map(|(f, _)| &**f).collect();
-    let explained = patchwarden_match::signal::explained(&all, format);
-    let left: Vec<(Arc<Finding>, Level)> = found
+/// feed's fix explains is left out (`signal::drop_explained`): it would count one
+/// update twice.
+fn new_findings(format: PackageFormat, mut found: Vec<(Arc<Finding>, Level)>) -> Vec<NewFinding> {
+    patchwarden_match::signal::drop_explained_by(&mut found, format, |(f, _)| &**f);
+    let keep = keep_first_installed(&found.iter().map(|(f, _)| &**f).collect::<Vec<_>>());
+    found
         .into_iter()
-        .zip(explained)
-        .filter(|(_, explained)| !*explained)
-        .map(|(f, _)| f)
-        .collect();
-    let keep = keep_first_installed(&left.iter().map(|(f, _)| &**f).collect::<Vec<_>>());
-    left.into_iter()
         .zip(keep)
         .filter(|(_, keep)| *keep)
         .map(|((finding, level), _)| NewFinding {

@@ -89,9 +89,14 @@ impl Keys {
 }
 
 impl PackageMemo {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Map> {
+        // The map holds no invariant a panicking holder could break half-way.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// What is remembered for each key, by position.
     pub fn get_all(&self, keys: &Keys) -> Vec<Option<Matched>> {
-        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self.lock();
         (0..keys.len())
             .map(|i| map.get(keys.get(i)).cloned())
             .collect()
@@ -99,7 +104,7 @@ impl PackageMemo {
 
     /// Remembers the results of the keys at `positions`.
     pub fn put_all(&self, keys: &Keys, found: impl IntoIterator<Item = (usize, Matched)>) {
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.lock();
         for (i, m) in found {
             if map.len() >= MAX_ENTRIES {
                 map.clear();
@@ -110,17 +115,11 @@ impl PackageMemo {
 
     /// Forgets everything (the index or the enrichment changed).
     pub fn clear(&self) {
-        self.map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.lock().clear();
     }
 
     pub fn len(&self) -> usize {
-        self.map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().len()
     }
 }
 

@@ -59,6 +59,25 @@ fn alma(host: &str) -> NewAsset {
     }
 }
 
+/// A server state on a SQLite database in `dir`, with the AlmaLinux 9 feed imported
+/// when `feed`.
+async fn state(dir: &tempfile::TempDir, feed: bool) -> AppState {
+    let mut cfg = Config::default();
+    cfg.database.url = format!("sqlite://{}", dir.path().join("pw.db").display());
+    let store: Arc<dyn Store> = patchwarden_server::server::open_store(&cfg).await.unwrap();
+    let st = AppState::new(store, Arc::new(SystemClock) as Arc<dyn Clock>, cfg);
+    if feed {
+        store_import(
+            &st,
+            &ctx(),
+            patchwarden_advisory::import_path(FEED).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    st
+}
+
 /// Every open finding with every column a sync writes.
 async fn open_findings(st: &AppState) -> Vec<String> {
     let mut rows: Vec<String> = st
@@ -85,17 +104,7 @@ async fn open_findings(st: &AppState) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_rematch_and_the_per_asset_rematch_agree() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.database.url = format!("sqlite://{}", dir.path().join("pw.db").display());
-    let store: Arc<dyn Store> = patchwarden_server::server::open_store(&cfg).await.unwrap();
-    let st = AppState::new(store, Arc::new(SystemClock) as Arc<dyn Clock>, cfg);
-    store_import(
-        &st,
-        &ctx(),
-        patchwarden_advisory::import_path(FEED).unwrap(),
-    )
-    .await
-    .unwrap();
+    let st = state(&dir, true).await;
 
     // Four hosts: the whole list, the same list again (one shared inventory), every
     // other package of it, and the whole list with a second installed version of every
@@ -198,10 +207,7 @@ async fn an_advisory_that_hits_a_package_twice_is_one_finding() {
         Advisory, AffectedPackage, DistroRelease, NameKind, PackageState, VersionRange,
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.database.url = format!("sqlite://{}", dir.path().join("pw.db").display());
-    let store: Arc<dyn Store> = patchwarden_server::server::open_store(&cfg).await.unwrap();
-    let st = AppState::new(store, Arc::new(SystemClock) as Arc<dyn Clock>, cfg);
+    let st = state(&dir, false).await;
     let statement = |name_kind, fixed: &str| AffectedPackage {
         distro: DistroRelease {
             ecosystem: "almalinux".into(),
@@ -281,17 +287,7 @@ async fn each_package_is_matched_once_until_an_import_changes_the_index() {
     };
     use patchwarden_domain::level::Level;
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.database.url = format!("sqlite://{}", dir.path().join("pw.db").display());
-    let store: Arc<dyn Store> = patchwarden_server::server::open_store(&cfg).await.unwrap();
-    let st = AppState::new(store, Arc::new(SystemClock) as Arc<dyn Clock>, cfg);
-    store_import(
-        &st,
-        &ctx(),
-        patchwarden_advisory::import_path(FEED).unwrap(),
-    )
-    .await
-    .unwrap();
+    let st = state(&dir, true).await;
     let memo_len = || async {
         st.engine
             .read(st.store.as_ref(), &st.config.levels)
