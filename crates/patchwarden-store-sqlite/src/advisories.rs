@@ -73,8 +73,7 @@ async fn stored_hashes(
         let mut q =
             QueryBuilder::<Sqlite>::new("SELECT id, content_hash FROM advisories WHERE id IN ");
         crate::sql::push_list(&mut q, chunk.iter().copied());
-        let rows: Vec<(String, String)> = q
-            .build_query_as()
+        let rows: Vec<(String, String)> = crate::sql::build_as(&mut q)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;
@@ -118,7 +117,10 @@ pub(crate) async fn upsert(
     for chunk in replaced.chunks(IDS) {
         let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM advisory_cves WHERE advisory_id IN ");
         crate::sql::push_list(&mut q, chunk.iter().copied());
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
     }
     for chunk in write.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -146,7 +148,10 @@ pub(crate) async fn upsert(
              severity_level = excluded.severity_level, content_hash = excluded.content_hash, \
              body = excluded.body, updated_at = excluded.updated_at",
         );
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
     }
     let mut pairs: Vec<(&str, &str)> = write
         .iter()
@@ -159,7 +164,10 @@ pub(crate) async fn upsert(
         q.push_values(chunk, |mut b, (id, cve)| {
             b.push_bind(*id).push_bind(*cve);
         });
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
     }
     audit::append(&mut tx, drafts::advisory_import(ctx, &result), ctx.at).await?;
     tx.commit().await.map_err(db_err)?;
@@ -213,7 +221,10 @@ pub(crate) async fn list(
     }
     q.push(" ORDER BY a.id LIMIT ")
         .push_bind(i64::from(f.limit));
-    let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+    let rows = crate::sql::build(&mut q)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
     rows.iter().map(stored).collect()
 }
 

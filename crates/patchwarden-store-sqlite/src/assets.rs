@@ -39,7 +39,10 @@ async fn set_groups(conn: &mut SqliteConnection, id: AssetId, groups: &[Label]) 
         q.push_values(chunk, |mut b, l| {
             b.push_bind(id.get()).push_bind(*l);
         });
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
     Ok(())
 }
@@ -119,7 +122,10 @@ pub(crate) async fn list(conn: &mut SqliteConnection, f: &AssetFilter) -> Result
     }
     q.push(" ORDER BY a.id LIMIT ")
         .push_bind(i64::from(f.limit));
-    let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+    let rows = crate::sql::build(&mut q)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
     rows.iter().map(rows::asset).collect()
 }
 

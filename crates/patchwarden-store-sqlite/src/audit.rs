@@ -81,7 +81,10 @@ pub(crate) async fn append_all(
     let events = seal_after(head, drafts);
     let mut q = QueryBuilder::<Sqlite>::new("");
     if push_append(&mut q, &events) {
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
     Ok(())
 }
@@ -182,7 +185,10 @@ pub(crate) async fn list(conn: &mut SqliteConnection, f: &AuditFilter) -> Result
         q.push(" AND target_id = ").push_bind(t.clone());
     }
     q.push(" ORDER BY seq LIMIT ").push_bind(i64::from(f.limit));
-    let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+    let rows = crate::sql::build(&mut q)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
     rows.iter().map(event_from_row).collect()
 }
 

@@ -116,7 +116,7 @@ pub(crate) async fn write(
     // Last: its RETURNING rows are the only rows the statements give.
     any |= push_contacts(&mut q, &contacts);
     let found: Vec<(i64,)> = if any {
-        q.build_query_as()
+        crate::sql::build_as(&mut q)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?
@@ -162,8 +162,7 @@ async fn read(
     );
     crate::sql::push_list(&mut q, ids);
     q.push(" WHERE h.id = 1");
-    let rows: Vec<(i64, String, Option<i64>, Option<String>)> = q
-        .build_query_as()
+    let rows: Vec<(i64, String, Option<i64>, Option<String>)> = crate::sql::build_as(&mut q)
         .fetch_all(&mut *conn)
         .await
         .map_err(db_err)?;

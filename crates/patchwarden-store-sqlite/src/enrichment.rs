@@ -87,7 +87,10 @@ pub(crate) async fn get(
              FROM cve_enrichment WHERE cve IN ",
         );
         crate::sql::push_list(&mut q, chunk.iter().map(|c| c.as_str()));
-        let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+        let rows = crate::sql::build(&mut q)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
         for row in &rows {
             out.push(from_row(row)?);
         }
@@ -155,7 +158,10 @@ pub(crate) async fn upsert(
              epss_percentile = excluded.epss_percentile, epss_date = excluded.epss_date, \
              cvss = excluded.cvss, updated_at = excluded.updated_at",
         );
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
     }
     let n = u32::try_from(changed.len()).map_err(|e| StoreError::Invalid(e.to_string()))?;
     if n > 0 {

@@ -68,7 +68,10 @@ impl FindingsDb for Db<'_> {
              distro, evidence, suppressed FROM finding_details WHERE id IN ",
         );
         crate::sql::push_list(&mut q, ids.iter().copied());
-        let rows = q.build().fetch_all(&mut *self.0).await.map_err(db_err)?;
+        let rows = crate::sql::build(&mut q)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)?;
         rows.iter()
             .map(|row| {
                 DetailColumns {
@@ -123,7 +126,10 @@ impl FindingsDb for Db<'_> {
                 .push_bind(f.evidence.as_str())
                 .push_bind(f.suppressed.as_deref());
         });
-        q.build().execute(&mut *self.0).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_err)?;
         Ok(new
             .iter()
             .zip(last + 1..)
@@ -202,7 +208,10 @@ impl FindingsDb for Db<'_> {
             " ON CONFLICT (advisory_id) DO UPDATE SET level = excluded.level, \
              allowed = excluded.allowed",
         );
-        q.build().execute(&mut *self.0).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -212,7 +221,7 @@ impl FindingsDb for Db<'_> {
              LEFT JOIN asset_findings f ON f.asset_id = a.id WHERE a.id IN ",
         );
         crate::sql::push_list(&mut q, assets.iter().copied());
-        q.build_query_as()
+        crate::sql::build_as(&mut q)
             .fetch_all(&mut *self.0)
             .await
             .map_err(db_err)
@@ -222,8 +231,7 @@ impl FindingsDb for Db<'_> {
         // The single writer connection serialises every write: nothing to lock.
         let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM assets WHERE id IN ");
         crate::sql::push_list(&mut q, assets.iter().copied());
-        let rows: Vec<(i64,)> = q
-            .build_query_as()
+        let rows: Vec<(i64,)> = crate::sql::build_as(&mut q)
             .fetch_all(&mut *self.0)
             .await
             .map_err(db_err)?;
@@ -235,8 +243,7 @@ impl FindingsDb for Db<'_> {
             "SELECT asset_id, next_seq, digest, open FROM asset_findings WHERE asset_id IN ",
         );
         crate::sql::push_list(&mut q, assets.iter().copied());
-        let rows: Vec<RowColumns> = q
-            .build_query_as()
+        let rows: Vec<RowColumns> = crate::sql::build_as(&mut q)
             .fetch_all(&mut *self.0)
             .await
             .map_err(db_err)?;
@@ -277,7 +284,10 @@ impl FindingsDb for Db<'_> {
             " ON CONFLICT (asset_id) DO UPDATE SET next_seq = excluded.next_seq, \
              digest = excluded.digest, open = excluded.open",
         );
-        q.build().execute(&mut *self.0).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -298,7 +308,10 @@ impl FindingsDb for Db<'_> {
                 .push_bind(r.deadline)
                 .push_bind(r.closed_at);
         });
-        q.build().execute(&mut *self.0).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -328,7 +341,10 @@ impl FindingsDb for Db<'_> {
         }
         q.push(" ORDER BY c.id LIMIT ")
             .push_bind(i64::from(f.limit));
-        let rows = q.build().fetch_all(&mut *self.0).await.map_err(db_err)?;
+        let rows = crate::sql::build(&mut q)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(closed_from_row).collect()
     }
 

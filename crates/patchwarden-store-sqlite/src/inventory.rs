@@ -56,8 +56,7 @@ async fn set_ids(
             "SELECT id, name, arch, version, source_name, source_version FROM packages WHERE id IN ",
         );
         crate::sql::push_list(&mut q, chunk.iter().copied());
-        let rows: Vec<PackageRow> = q
-            .build_query_as()
+        let rows: Vec<PackageRow> = crate::sql::build_as(&mut q)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;
@@ -307,7 +306,10 @@ pub(crate) async fn apply(
     ids.extend(tuples.resolve(&mut *conn, interner, &missing).await?);
     let mut q = QueryBuilder::<Sqlite>::new("");
     if push_inserts(&mut q, &tuples.fresh()[mark..]) {
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
     sqlx::query(
         "INSERT INTO inventory_sets (hash, format, package_count, package_ids, created_at) \
@@ -378,8 +380,7 @@ pub(crate) async fn assets_with_packages(
     for chunk in hit.chunks(BATCH) {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM assets WHERE inventory_hash IN ");
         crate::sql::push_list(&mut q, chunk.iter().map(|h| h.as_str()));
-        let rows: Vec<(i64,)> = q
-            .build_query_as()
+        let rows: Vec<(i64,)> = crate::sql::build_as(&mut q)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;

@@ -37,8 +37,7 @@ pub(crate) async fn packages_by_id(
             "SELECT id, name, arch, version, source_name, source_version FROM packages WHERE id IN ",
         );
         crate::sql::push_list(&mut q, chunk.iter().copied());
-        let rows: Vec<(i64, String, String, String, String, String)> = q
-            .build_query_as()
+        let rows: Vec<(i64, String, String, String, String, String)> = crate::sql::build_as(&mut q)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;

@@ -184,7 +184,10 @@ pub(crate) async fn record(
                 .push_bind(f.verdict.as_str())
                 .push_bind(f.evidence.as_str());
         });
-        q.build().execute(&mut *tx).await.map_err(db_err)?;
+        crate::sql::build(&mut q)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
     }
     let source = format!("scan:{}", new.scanner);
     for h in &new.hosts {
@@ -253,7 +256,10 @@ pub(crate) async fn list_findings(
     }
     q.push(" ORDER BY f.id LIMIT ")
         .push_bind(i64::from(f.limit));
-    let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+    let rows = crate::sql::build(&mut q)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
     rows.iter().map(finding_from_row).collect()
 }
 

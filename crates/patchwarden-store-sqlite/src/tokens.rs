@@ -75,7 +75,10 @@ pub(crate) async fn list(
         q.push(" WHERE t.user_id = ").push_bind(u.get());
     }
     q.push(" ORDER BY t.created_at DESC, t.id DESC");
-    let rows = q.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+    let rows = crate::sql::build(&mut q)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
     rows.iter().map(rows::token).collect()
 }
 
@@ -123,7 +126,10 @@ pub(crate) async fn record_failure(
     q.push_values(keys.iter().take(1000), |mut b, k| {
         b.push_bind(k.as_str()).push_bind(at);
     });
-    q.build().execute(pool).await.map_err(db_err)?;
+    crate::sql::build(&mut q)
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
