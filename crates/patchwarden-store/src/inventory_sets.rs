@@ -206,6 +206,11 @@ impl Interner {
                 // Borrowed packages are normalised (no empty source fields).
                 None => missing.push(p.to_installed()),
             }
+            // A first report (nothing before it) has every package added: nothing to
+            // pair, so its packages are not collected to be counted.
+            if old.is_empty() {
+                continue;
+            }
             match id.and_then(|id| old.binary_search(&id).ok()) {
                 Some(at) => {
                     in_both[at] = true;
@@ -213,6 +218,17 @@ impl Interner {
                 }
                 None => new_only.push(p),
             }
+        }
+        if old.is_empty() {
+            let added = u32::try_from(new.len()).unwrap_or(u32::MAX);
+            return Ok((
+                InventoryChange {
+                    added,
+                    ..InventoryChange::default()
+                },
+                known,
+                missing,
+            ));
         }
         let read: HashMap<i64, &InstalledPackage> = read.iter().map(|(id, p)| (*id, p)).collect();
         let mut old_only: Vec<PackageRef<'_>> = Vec::new();
