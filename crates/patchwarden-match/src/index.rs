@@ -96,6 +96,28 @@ type Fast = foldhash::fast::RandomState;
 /// One release's statements by package name.
 type NameMap = HashMap<Box<str>, NameEntry, Fast>;
 
+/// One release's part of an [`AdvisoryIndex`] ([`AdvisoryIndex::release`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Release<'a> {
+    names: &'a NameMap,
+}
+
+impl Release<'_> {
+    /// [`AdvisoryIndex::mentions_name`] on this release.
+    pub fn mentions_name(&self, name: &str, source_name: Option<&str>) -> bool {
+        let binary = self.names.get(name);
+        if binary.is_some_and(|e| !e.binary.is_empty()) {
+            return true;
+        }
+        match source_name {
+            // The source is named like the package: the entry is the one looked up.
+            None => binary.is_some_and(|e| !e.source.is_empty()),
+            Some(s) if s == name => binary.is_some_and(|e| !e.source.is_empty()),
+            Some(s) => self.names.get(s).is_some_and(|e| !e.source.is_empty()),
+        }
+    }
+}
+
 /// Normalised advisories, indexed for matching.
 #[derive(Debug, Default)]
 pub struct AdvisoryIndex {
@@ -227,12 +249,15 @@ impl AdvisoryIndex {
         name: &str,
         source_name: Option<&str>,
     ) -> bool {
-        let Some(m) = self.statements.get(distro) else {
-            return false;
-        };
-        m.get(name).is_some_and(|e| !e.binary.is_empty())
-            || m.get(source_name.unwrap_or(name))
-                .is_some_and(|e| !e.source.is_empty())
+        self.release(distro)
+            .is_some_and(|r| r.mentions_name(name, source_name))
+    }
+
+    /// The statements of one release, for callers that ask about many packages of one
+    /// host ([`Release::mentions_name`] without looking the release up each time);
+    /// `None` when no advisory names a package of it.
+    pub fn release(&self, distro: &DistroRelease) -> Option<Release<'_>> {
+        self.statements.get(distro).map(|names| Release { names })
     }
 
     /// Every advisory statement that applies to `pkg` on a host of release `distro`,

@@ -16,4 +16,4 @@ pub mod level;
 pub mod signal;
 
 pub use distro::distro_key;
-pub use index::{AdvisoryIndex, Finding, FindingStatus, Hit, HitKind};
+pub use index::{AdvisoryIndex, Finding, FindingStatus, Hit, HitKind, Release};

@@ -231,6 +231,48 @@ fn upsert_replaces_an_advisory_in_place() {
     assert_eq!(idx.advisory("DSA-2").map(|a| a.id.as_str()), Some("DSA-2"));
 }
 
+/// A package is mentioned by its own name in a binary statement, or by its source name
+/// (its own name when it has none) in a source statement; the release found once
+/// answers as the index does.
+#[test]
+fn a_package_is_mentioned_by_binary_or_source_name() {
+    let mut binary = src("curl", fixed("8.0-1"));
+    binary.name_kind = NameKind::Binary;
+    let idx = AdvisoryIndex::build(vec![
+        adv("DSA-1", &["CVE-1"], vec![src("zlib", fixed("1.3-2"))]),
+        adv("DSA-2", &["CVE-2"], vec![binary]),
+    ]);
+    let release = idx.release(&deb12()).expect("debian 12 has statements");
+    let cases: [(&str, Option<&str>, bool); 7] = [
+        // Source statement on zlib: its binaries, and zlib itself without a source.
+        ("zlib1g", Some("zlib"), true),
+        ("zlib", None, true),
+        ("zlib", Some("zlib"), true),
+        // zlib1g built from nothing named: its own name has no statement.
+        ("zlib1g", None, false),
+        // A binary named like the source but built from another source.
+        ("zlib", Some("other"), false),
+        // Binary statement on curl: whatever its source is called.
+        ("curl", Some("curl-src"), true),
+        // A binary statement does not name packages built from a source called curl.
+        ("libcurl4", Some("curl"), false),
+    ];
+    for (name, source, want) in cases {
+        assert_eq!(
+            release.mentions_name(name, source),
+            want,
+            "{name} from {source:?}"
+        );
+        assert_eq!(idx.mentions_name(&deb12(), name, source), want);
+    }
+    let noble = DistroRelease {
+        ecosystem: "ubuntu".into(),
+        release: "24.04".into(),
+    };
+    assert!(idx.release(&noble).is_none());
+    assert!(!idx.mentions_name(&noble, "zlib1g", Some("zlib")));
+}
+
 #[path = "engine/csaf_source_not_affected.rs"]
 mod csaf_source_not_affected;
 #[path = "engine/last_affected.rs"]

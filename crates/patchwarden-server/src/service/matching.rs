@@ -189,9 +189,13 @@ pub async fn findings_of(
         .read(state.store.as_ref(), &state.config.levels)
         .await?;
     let idx = &loaded.index;
+    let Some(release) = idx.release(&distro) else {
+        // No advisory names a package of this release.
+        return Ok(Vec::new());
+    };
     let named: Vec<&PackageRef<'_>> = packages
         .iter()
-        .filter(|p| idx.mentions_name(&distro, p.name, p.source_name))
+        .filter(|p| release.mentions_name(p.name, p.source_name))
         .collect();
     let mut keys = Keys::with_capacity(named.len());
     for p in &named {
