@@ -390,6 +390,7 @@ async fn sync_all(
         ids
     };
     let mut next = 0;
+    let mut batches = Vec::with_capacity(syncs.len());
     for (i, ctx, sync) in syncs {
         let batch = match &sync.cached {
             Some(batch) => batch.clone(),
@@ -403,10 +404,38 @@ async fn sync_all(
                 shared::new_batch(sync.asset, &wanted, &sync.content, of_sync)
             }
         };
-        let outcome = in_savepoint(conn, details, ctx, &batch).await?;
+        batches.push((i, ctx, batch));
+    }
+    let mut answer = |i: usize, outcome: Result<FindingsChange>| {
         if let Some(slot) = done.get_mut(i) {
             *slot = Done::Findings(outcome);
         }
+    };
+    // All in one savepoint first: each savepoint costs two statements, each a round
+    // trip to the connection's thread, and a sync fails only when its asset was deleted
+    // meanwhile. When one fails, the savepoint is rolled back and each sync is written
+    // again in a savepoint of its own, so that the failing one is rolled back alone.
+    if batches.len() > 1 {
+        savepoint(&mut *conn).await?;
+        let mut changes = Vec::with_capacity(batches.len());
+        for (_, ctx, batch) in &batches {
+            match sync_one(&mut *conn, details, ctx, batch).await {
+                Ok(change) => changes.push(change),
+                Err(_) => break,
+            }
+        }
+        let all = changes.len() == batches.len();
+        release(&mut *conn, all).await?;
+        if all {
+            for ((i, _, _), change) in batches.iter().zip(changes) {
+                answer(*i, Ok(change));
+            }
+            return Ok(());
+        }
+    }
+    for (i, ctx, batch) in &batches {
+        let outcome = in_savepoint(conn, details, ctx, batch).await?;
+        answer(*i, outcome);
     }
     Ok(())
 }

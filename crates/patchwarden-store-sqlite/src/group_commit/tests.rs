@@ -530,6 +530,43 @@ async fn findings_syncs_share_the_group_and_a_failing_one_fails_alone() {
     assert_eq!(g.details().await, 3);
 }
 
+/// The syncs of a group that all succeed are written together (one savepoint): each
+/// caller still gets its own asset's counts, and a failing sync first in the group
+/// leaves the others written.
+#[tokio::test]
+async fn findings_syncs_of_a_group_each_get_their_own_answer() {
+    let (mut g, _dir) = Group::new().await;
+    let (a, b, c) = (
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+        g.asset("c.example.org").await,
+    );
+    let on_a = g.findings(a, &["ALSA-1", "ALSA-2", "ALSA-3"]);
+    let on_b = g.findings(b, &["ALSA-2"]);
+    let on_c = g.findings(c, &[]);
+    g.write().await;
+    assert_eq!(on_a.await.unwrap().unwrap().opened, 3);
+    assert_eq!(on_b.await.unwrap().unwrap().opened, 1);
+    assert_eq!(on_c.await.unwrap().unwrap(), FindingsChange::default());
+    // Next group: a keeps one and closes two, b opens one more; a deleted asset's sync
+    // comes first and fails alone.
+    let gone = g.asset("d.example.org").await;
+    g.store.delete_asset(&ctx(1), gone).await.unwrap();
+    let on_gone = g.findings(gone, &["ALSA-1"]);
+    let on_a = g.findings(a, &["ALSA-1"]);
+    let on_b = g.findings(b, &["ALSA-2", "ALSA-3"]);
+    g.write().await;
+    assert!(matches!(
+        on_gone.await.unwrap(),
+        Err(StoreError::NotFound { entity: "asset" })
+    ));
+    let change = on_a.await.unwrap().unwrap();
+    assert_eq!((change.opened, change.kept, change.closed), (0, 1, 2));
+    let change = on_b.await.unwrap().unwrap();
+    assert_eq!((change.opened, change.kept, change.closed), (1, 1, 0));
+    assert_eq!(g.events("finding.sync").await, 4);
+}
+
 #[tokio::test]
 async fn a_first_catch_up_reads_a_large_table_in_chunks() {
     let (mut g, _dir) = Group::new().await;
