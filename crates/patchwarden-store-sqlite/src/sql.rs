@@ -7,12 +7,14 @@ use sqlx::{FromRow, QueryBuilder, Sqlite};
 /// Longest statement text, built at run time, that a connection keeps prepared.
 ///
 /// sqlx keeps each connection's last 100 distinct statements prepared, and a built
-/// statement's text grows with its rows (a report's new packages, a group's audit
-/// events): dozens of texts, each used about once, that pushed the constant statements
-/// of every check-in out of the cache, so those were parsed and planned again on each
-/// use (measured: 4 % of the server's time during first reports). A short built text
-/// (an `IN` list of a few ids) recurs and stays cached; a longer one is prepared for
-/// its one use and finalised.
+/// statement's text grows with its rows (a group's new packages, sets and audit
+/// events): during a fleet's first reports, hundreds of texts each used once (481 in
+/// 775 group writes, docs/benchmarks.md), which took the place of statements that
+/// recur, and each held its compiled program until pushed out. A short built text (an
+/// `IN` list of a few ids) recurs and stays cached; a longer one is prepared for its
+/// one use and finalised. (Measured: the time spent preparing hardly moved, because it
+/// is spent on those one-use texts themselves; constant statements for the group's
+/// write are the step that would remove it.)
 const KEEP_PREPARED_MAX: usize = 512;
 
 fn keep_prepared(sql: &str) -> bool {
