@@ -190,10 +190,17 @@ impl Agent {
         checkin.reports = self.spool.pending_reports().map_err(CycleError::Retry)?;
         let now = Timestamp::now();
         checkin.sent_at = now;
-        let json = serde_json::to_vec(&checkin).map_err(|e| CycleError::Fatal(e.into()))?;
+        let framed = checkin
+            .to_framed()
+            .map_err(|e| CycleError::Fatal(e.into()))?;
         let ex = self
             .client
-            .checkin(&self.key, self.enrollment.agent_id, &json, now.as_second())
+            .checkin(
+                &self.key,
+                self.enrollment.agent_id,
+                &framed,
+                now.as_second(),
+            )
             .await?;
         if let Some(skew) = ex.skew_secs.filter(|s| s.abs() > SKEW_WARNING_SECS) {
             warn(&format!(

@@ -4,7 +4,9 @@
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use patchwarden_wire::agent::{CheckInReply, EnrollRequest, EnrollResponse};
+use patchwarden_wire::agent::{
+    CheckInReply, EnrollRequest, EnrollResponse, CHECKIN_FRAMED_MEDIA_TYPE,
+};
 use patchwarden_wire::sign::{
     request_message, SecretKey, HEADER_AGENT_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
 };
@@ -109,20 +111,21 @@ impl Client {
         serde_json::from_slice(&body).map_err(|e| ClientError::BadReply(e.to_string()))
     }
 
-    /// Sends one check-in: `json` is gzipped, then the gzipped bytes are signed.
+    /// Sends one check-in, `framed` ([`patchwarden_wire::agent::CheckIn::to_framed`]):
+    /// gzipped, then the gzipped bytes are signed.
     pub async fn checkin(
         &self,
         key: &SecretKey,
         agent_id: i64,
-        json: &[u8],
+        framed: &[u8],
         now_unix: i64,
     ) -> Result<Exchanged, ClientError> {
-        let body = gzip(json).map_err(|e| ClientError::BadReply(format!("gzip: {e}")))?;
+        let body = gzip(framed).map_err(|e| ClientError::BadReply(format!("gzip: {e}")))?;
         let signature = key.sign(&request_message("POST", CHECKIN_PATH, now_unix, &body));
         let resp = self
             .http
             .post(self.url(CHECKIN_PATH)?)
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, CHECKIN_FRAMED_MEDIA_TYPE)
             .header(CONTENT_ENCODING, "gzip")
             .header(HEADER_AGENT_ID, agent_id.to_string())
             .header(HEADER_TIMESTAMP, now_unix.to_string())

@@ -4,7 +4,9 @@
 use crate::hosts::Host;
 use anyhow::{bail, Context};
 use patchwarden_domain::asset::Hostname;
-use patchwarden_wire::agent::{CheckIn, CheckInReply, EnrollRequest, EnrollResponse};
+use patchwarden_wire::agent::{
+    CheckIn, CheckInReply, EnrollRequest, EnrollResponse, CHECKIN_FRAMED_MEDIA_TYPE,
+};
 use patchwarden_wire::sign::{
     request_message, SecretKey, HEADER_AGENT_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
 };
@@ -90,7 +92,7 @@ pub fn body(inventory: &InventoryReport, full: bool) -> anyhow::Result<Vec<u8>> 
         restart_needed: Vec::new(),
         reports: Vec::new(),
     };
-    gzip(&serde_json::to_vec(&body)?)
+    gzip(&body.to_framed()?)
 }
 
 /// Signs `bytes` (a [`body`]) with the agent's key at the current time and posts it.
@@ -105,7 +107,7 @@ pub async fn send(
     let sig = agent.key.sign(&request_message("POST", path, ts, &bytes));
     let resp = http
         .post(format!("{server}{path}"))
-        .header("content-type", "application/json")
+        .header("content-type", CHECKIN_FRAMED_MEDIA_TYPE)
         .header("content-encoding", "gzip")
         .header(HEADER_AGENT_ID, agent.id.to_string())
         .header(HEADER_TIMESTAMP, ts.to_string())

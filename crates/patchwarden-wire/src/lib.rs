@@ -24,7 +24,11 @@ use std::borrow::Cow;
 /// Revision 2: an inventory travels as its canonical text (`packages_text`); a server
 /// still reads revision 1's array of package objects (`packages`), so servers are
 /// upgraded before their agents.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Revision 3: a check-in travels framed ([`agent::CHECKIN_FRAMED_MEDIA_TYPE`]): its
+/// JSON without the packages, a newline, then the canonical text as it is, so the
+/// server reads no JSON string of 1,500 escaped lines. A server still reads revisions
+/// 1 and 2 (`application/json`).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Most packages one report may carry (the largest real hosts have a few thousand).
 pub const MAX_PACKAGES: usize = 100_000;
@@ -101,10 +105,7 @@ struct InventoryReportWire<'a> {
 
 impl Serialize for InventoryReport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let text = match &self.packages {
-            Packages::List(list) => Cow::Owned(CanonicalText::text_of(list)),
-            Packages::Text(text) => Cow::Borrowed(text.lines()),
-        };
+        let text = self.packages_text();
         InventoryReportWire {
             hostname: Cow::Borrowed(&self.hostname),
             os: Cow::Borrowed(&self.os),
@@ -166,6 +167,36 @@ impl InventoryReport {
             inventory_hash,
             collected_at,
         }
+    }
+
+    /// The packages' canonical text: as received, or built from the list.
+    pub fn packages_text(&self) -> Cow<'_, str> {
+        match &self.packages {
+            Packages::List(list) => Cow::Owned(CanonicalText::text_of(list)),
+            Packages::Text(text) => Cow::Borrowed(text.lines()),
+        }
+    }
+
+    /// A report read from a framed check-in: everything but the packages, then their
+    /// canonical text (checked as the JSON form's `packages_text` is).
+    pub(crate) fn from_text(
+        hostname: Hostname,
+        os: OsInfo,
+        kernel: Option<String>,
+        format: PackageFormat,
+        text: String,
+        inventory_hash: String,
+        collected_at: Timestamp,
+    ) -> Result<Self, ValidationError> {
+        Ok(Self {
+            hostname,
+            os,
+            kernel,
+            format,
+            packages: Packages::Text(CanonicalText::parse(format, text)?),
+            inventory_hash,
+            collected_at,
+        })
     }
 
     /// How many packages the report holds.

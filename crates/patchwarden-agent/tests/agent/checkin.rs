@@ -22,6 +22,7 @@ fn checkins_are_signed_gzipped_and_small_when_nothing_changed() {
         fake.with(|b| b.refused.clone())
     );
     assert!(got.iter().all(|r| r.gzip));
+    assert!(got.iter().all(|r| r.framed), "sent as protocol revision 3");
     let first = &got[0].checkin;
     let inv = first
         .inventory
@@ -36,7 +37,7 @@ fn checkins_are_signed_gzipped_and_small_when_nothing_changed() {
     );
     assert_eq!(second.checkin.inventory_hash, first.inventory_hash);
     println!(
-        "unchanged check-in: {} bytes JSON, {} bytes gzipped",
+        "unchanged check-in: {} bytes framed, {} bytes gzipped",
         second.json_len, second.wire_len
     );
     assert!(second.json_len < 1024, "{} bytes", second.json_len);

@@ -15,7 +15,9 @@ use flate2::read::GzDecoder;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
-use patchwarden_wire::agent::{CheckIn, CheckInReply, EnrollRequest, EnrollResponse};
+use patchwarden_wire::agent::{
+    CheckIn, CheckInReply, EnrollRequest, EnrollResponse, CHECKIN_FRAMED_MEDIA_TYPE,
+};
 use patchwarden_wire::job::SignedJob;
 use patchwarden_wire::sign::{self, SecretKey};
 use std::io::Read;
@@ -29,9 +31,11 @@ use tokio_rustls::TlsAcceptor;
 pub struct Received {
     /// Bytes on the wire (gzipped).
     pub wire_len: usize,
-    /// Bytes of the JSON after decompression.
+    /// Bytes of the body after decompression.
     pub json_len: usize,
     pub gzip: bool,
+    /// Sent framed (protocol revision 3) rather than as JSON.
+    pub framed: bool,
     pub checkin: CheckIn,
 }
 
@@ -287,7 +291,14 @@ async fn checkin(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
     } else {
         body.to_vec()
     };
-    let checkin: CheckIn = match serde_json::from_slice(&json) {
+    // As the server reads it: framed when the media type says so, JSON otherwise.
+    let framed = header("content-type").as_deref() == Some(CHECKIN_FRAMED_MEDIA_TYPE);
+    let read = if framed {
+        CheckIn::from_framed(json.clone()).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice(&json).map_err(|e| e.to_string())
+    };
+    let checkin: CheckIn = match read {
         Ok(c) => c,
         Err(_) => return error(StatusCode::BAD_REQUEST, "invalid_body"),
     };
@@ -305,6 +316,7 @@ async fn checkin(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
         wire_len: body.len(),
         json_len: json.len(),
         gzip,
+        framed,
         checkin: checkin.clone(),
     });
     let mut resp = if let Some((status, body)) = s.reply_override.clone() {

@@ -99,14 +99,14 @@ fn a_full_inventory_of_2000_packages_gzips_small() {
         restart_needed: Vec::new(),
         reports: vec![],
     };
-    let json = serde_json::to_vec(&checkin).unwrap();
-    // The agent's compression: flate2 at the default level.
+    // As the agent sends it: framed (protocol revision 3), flate2 at the default level.
+    let framed = checkin.to_framed().unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&json).unwrap();
+    gz.write_all(&framed).unwrap();
     let gz = gz.finish().unwrap();
     println!(
-        "full check-in, 2,000 Debian 12 packages: {} bytes JSON, {} bytes gzipped",
-        json.len(),
+        "full check-in, 2,000 Debian 12 packages: {} bytes framed, {} bytes gzipped",
+        framed.len(),
         gz.len()
     );
     // The target: a full inventory of 2,000 packages in at most 50 KB gzipped.

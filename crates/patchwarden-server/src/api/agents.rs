@@ -21,11 +21,12 @@ use patchwarden_domain::asset::clean_text;
 use patchwarden_domain::audit::Origin;
 use patchwarden_domain::ValidationError;
 use patchwarden_store::{Agent, EnrollmentToken, NewEnrollmentToken, StoreError};
-use patchwarden_wire::agent::{CheckIn, CheckInReply, EnrollRequest, EnrollResponse};
+use patchwarden_wire::agent::{
+    CheckIn, CheckInReply, EnrollRequest, EnrollResponse, CHECKIN_FRAMED_MEDIA_TYPE,
+};
 use patchwarden_wire::sign::{
     request_message, HEADER_AGENT_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
 };
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Read;
@@ -42,6 +43,25 @@ pub struct AgentIdentity {
 pub struct AgentSigned<T> {
     pub identity: AgentIdentity,
     pub body: T,
+}
+
+/// A body an agent signs, read from its decompressed bytes and its media type.
+pub trait AgentBody: Sized {
+    /// The body, or why it cannot be read.
+    fn read(media_type: Option<&str>, body: Vec<u8>) -> Result<Self, String>;
+}
+
+impl AgentBody for CheckIn {
+    /// Framed (protocol revision 3, [`CHECKIN_FRAMED_MEDIA_TYPE`]) or JSON (revisions 1
+    /// and 2, whatever other media type is named).
+    fn read(media_type: Option<&str>, body: Vec<u8>) -> Result<Self, String> {
+        match media_type {
+            Some(t) if t.eq_ignore_ascii_case(CHECKIN_FRAMED_MEDIA_TYPE) => {
+                CheckIn::from_framed(body).map_err(|e| e.to_string())
+            }
+            _ => serde_json::from_slice(&body).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 fn unauthenticated(why: &str) -> ApiError {
@@ -63,7 +83,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-/// The body as JSON bytes: gzip is inflated with a cap of `max` bytes.
+/// The body's bytes: gzip is inflated with a cap of `max` bytes.
 fn decoded(headers: &HeaderMap, raw: &[u8], max: usize) -> ApiResult<Vec<u8>> {
     match header_str(headers, header::CONTENT_ENCODING.as_str()) {
         None | Some("identity") => Ok(raw.to_vec()),
@@ -87,7 +107,7 @@ fn decoded(headers: &HeaderMap, raw: &[u8], max: usize) -> ApiResult<Vec<u8>> {
     }
 }
 
-impl<T: DeserializeOwned> FromRequest<AppState> for AgentSigned<T> {
+impl<T: AgentBody> FromRequest<AppState> for AgentSigned<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
@@ -150,14 +170,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AgentSigned<T> {
                 "this agent was revoked; re-enrol it to report again",
             ));
         }
-        let json = decoded(&headers, &raw, state.config.server.max_body_bytes)?;
-        let body = serde_json::from_slice(&json).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                e.to_string(),
-            )
-        })?;
+        let bytes = decoded(&headers, &raw, state.config.server.max_body_bytes)?;
+        // The media type without its parameters (`; charset=…`).
+        let media_type = header_str(&headers, header::CONTENT_TYPE.as_str())
+            .and_then(|t| t.split(';').next())
+            .map(str::trim);
+        let body = T::read(media_type, bytes)
+            .map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", why))?;
         Ok(AgentSigned {
             identity: AgentIdentity { agent, origin },
             body,

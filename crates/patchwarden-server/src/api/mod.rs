@@ -502,7 +502,7 @@ fn agent_routes(b: ApiBuilder) -> ApiBuilder {
             M::POST,
             "/api/v1/agent/checkin",
             "agent",
-            "Agent check-in, signed by the agent's key: facts, inventory when changed, job reports; answers with jobs",
+            "Agent check-in, signed by the agent's key: facts, inventory when changed, job reports; answers with jobs. The body is JSON (`CheckIn`), or framed as the agent sends it (protocol 3, media type application/vnd.patchwarden.checkin-framed): that JSON without the inventory's packages_text, a newline, then the packages' canonical text",
         )
         .public()
         .body("CheckIn")

@@ -10,7 +10,7 @@ use patchwarden_domain::asset::{Hostname, OsFamily, OsInfo};
 use patchwarden_domain::clock::Clock;
 use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 use patchwarden_testkit::{Client, Resp, TestServer};
-use patchwarden_wire::agent::{CheckIn, PendingUpdate};
+use patchwarden_wire::agent::{CheckIn, PendingUpdate, CHECKIN_FRAMED_MEDIA_TYPE};
 use patchwarden_wire::job::{Job, JobReport, JobStatus, SignedJob, StepReport};
 use patchwarden_wire::sign::{request_message, SecretKey};
 use patchwarden_wire::InventoryReport;
@@ -87,10 +87,23 @@ async fn send_raw(
     body: Vec<u8>,
     gz: bool,
 ) -> Resp {
+    send_typed(ts, id, key, at, body, gz, "application/json").await
+}
+
+/// [`send_raw`] with the media type `media_type`.
+async fn send_typed(
+    ts: &TestServer,
+    id: i64,
+    key: &SecretKey,
+    at: i64,
+    body: Vec<u8>,
+    gz: bool,
+    media_type: &str,
+) -> Resp {
     let sig = key.sign(&request_message("POST", CHECKIN, at, &body));
     let mut req = reqwest::Client::new()
         .post(format!("{}{CHECKIN}", ts.base))
-        .header("content-type", "application/json")
+        .header("content-type", media_type)
         .header("x-patchwarden-agent", id.to_string())
         .header("x-patchwarden-timestamp", at.to_string())
         .header("x-patchwarden-signature", sig)
@@ -104,6 +117,21 @@ async fn send_raw(
 pub(crate) async fn checkin(ts: &TestServer, a: &Sim, c: &CheckIn) -> Resp {
     let body = gzip(&serde_json::to_vec(c).unwrap());
     send_raw(ts, a.id, &a.key, now(ts), body, true).await
+}
+
+/// A check-in framed as the agent sends it (protocol revision 3).
+async fn checkin_framed(ts: &TestServer, a: &Sim, c: &CheckIn) -> Resp {
+    let body = gzip(&c.to_framed().unwrap());
+    send_typed(
+        ts,
+        a.id,
+        &a.key,
+        now(ts),
+        body,
+        true,
+        CHECKIN_FRAMED_MEDIA_TYPE,
+    )
+    .await
 }
 
 pub(crate) fn pkg(name: &str, version: &str) -> InstalledPackage {
@@ -291,6 +319,64 @@ async fn checkin_signatures_timestamps_and_revocation() {
         (refused.status.as_u16(), refused.code()),
         (403, "agent_revoked")
     );
+}
+
+/// Protocol revision 3 (the agent's) and revision 2 (JSON) store the same inventory; a
+/// framed body out of shape is refused and stores nothing.
+#[tokio::test]
+async fn framed_and_json_check_ins_store_the_same_inventory() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin().await;
+    let t = token(&admin, true, 24).await;
+    let a = enroll(&ts, &t, "web-01").await.unwrap();
+    let b = enroll(&ts, &t, "web-02").await.unwrap();
+    let packages = vec![
+        pkg("openssl", "3.0.11-1~deb12u1"),
+        pkg("bash", "5.2.15-2+b2"),
+    ];
+    let on_a = inventory("web-01", packages.clone());
+    let listed = |asset: i64| format!("/api/v1/assets/{asset}/packages");
+
+    // Lines out of order after the head: refused with the line, nothing stored.
+    let c = facts(&on_a, true);
+    let good = c.to_framed().unwrap();
+    let newline = good.iter().position(|b| *b == b'\n').unwrap();
+    let mut bad = good[..=newline].to_vec();
+    bad.extend_from_slice(b"zlib1g\tamd64\t1\t\t\nbash\tamd64\t5\t\t\n");
+    let r = send_typed(
+        &ts,
+        a.id,
+        &a.key,
+        now(&ts),
+        gzip(&bad),
+        true,
+        CHECKIN_FRAMED_MEDIA_TYPE,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "invalid_body", "{}", r.text);
+    assert!(r.text.contains("line 2"), "{}", r.text);
+    let pk = admin.get(&listed(a.asset)).await;
+    assert_eq!(pk.json["packages"].as_array().map_or(0, Vec::len), 0);
+    // The same framing sent as JSON is not JSON.
+    let r = send_raw(&ts, a.id, &a.key, now(&ts), gzip(&good), true).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+
+    let r = checkin_framed(&ts, &a, &c).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["send_inventory"], false);
+    let r = checkin(&ts, &b, &facts(&inventory("web-02", packages), true)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (pa, pb) = (
+        admin.get(&listed(a.asset)).await,
+        admin.get(&listed(b.asset)).await,
+    );
+    assert_eq!(pa.json["packages"].as_array().map_or(0, Vec::len), 2);
+    assert_eq!(pa.json["packages"], pb.json["packages"]);
+    // A framed heartbeat: the head and its newline only.
+    let r = checkin_framed(&ts, &a, &facts(&on_a, false)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["send_inventory"], false);
 }
 
 #[tokio::test]
