@@ -1,10 +1,9 @@
 //! Enrolment and check-in bodies.
 
 use crate::job::{JobReport, SignedJob};
-use crate::InventoryReport;
+use crate::{InventoryHead, InventoryReport};
 use jiff::Timestamp;
 use patchwarden_domain::asset::{Hostname, OsInfo};
-use patchwarden_domain::package::PackageFormat;
 use patchwarden_domain::ValidationError;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -105,19 +104,6 @@ struct CheckInHead<'a> {
     reports: Cow<'a, [JobReport]>,
 }
 
-/// [`InventoryReport`] without its packages.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InventoryHead<'a> {
-    hostname: Cow<'a, Hostname>,
-    os: Cow<'a, OsInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kernel: Option<Cow<'a, str>>,
-    format: PackageFormat,
-    inventory_hash: Cow<'a, str>,
-    collected_at: Timestamp,
-}
-
 impl CheckIn {
     /// The check-in framed (protocol revision 3, sent as
     /// [`CHECKIN_FRAMED_MEDIA_TYPE`]): its JSON without the packages, one newline (JSON
@@ -128,14 +114,7 @@ impl CheckIn {
             agent_version: Cow::Borrowed(&self.agent_version),
             sent_at: self.sent_at,
             inventory_hash: Cow::Borrowed(&self.inventory_hash),
-            inventory: self.inventory.as_ref().map(|inv| InventoryHead {
-                hostname: Cow::Borrowed(&inv.hostname),
-                os: Cow::Borrowed(&inv.os),
-                kernel: inv.kernel.as_deref().map(Cow::Borrowed),
-                format: inv.format,
-                inventory_hash: Cow::Borrowed(&inv.inventory_hash),
-                collected_at: inv.collected_at,
-            }),
+            inventory: self.inventory.as_ref().map(InventoryReport::head),
             pending_updates: self.pending_updates.as_deref().map(Cow::Borrowed),
             kernel_running: self.kernel_running.as_deref().map(Cow::Borrowed),
             reboot_required: self.reboot_required,
@@ -161,17 +140,9 @@ impl CheckIn {
         let inventory = match head.inventory {
             None if text.is_empty() => None,
             None => return Err(FramedError::TextWithoutInventory),
-            Some(h) => {
+            Some(head) => {
                 let text = String::from_utf8(text).map_err(|_| FramedError::NotUtf8)?;
-                Some(InventoryReport::from_text(
-                    h.hostname.into_owned(),
-                    h.os.into_owned(),
-                    h.kernel.map(Cow::into_owned),
-                    h.format,
-                    text,
-                    h.inventory_hash.into_owned(),
-                    h.collected_at,
-                )?)
+                Some(InventoryReport::from_head(head, text)?)
             }
         };
         Ok(Self {
@@ -205,7 +176,7 @@ mod tests {
     use super::*;
     use crate::job::JobStatus;
     use patchwarden_domain::asset::OsFamily;
-    use patchwarden_domain::package::InstalledPackage;
+    use patchwarden_domain::package::{InstalledPackage, PackageFormat};
 
     fn pkg(name: &str, version: &str, source: Option<&str>) -> InstalledPackage {
         InstalledPackage {

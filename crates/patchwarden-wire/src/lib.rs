@@ -84,6 +84,21 @@ impl PartialEq for InventoryReport {
 
 impl Eq for InventoryReport {}
 
+/// [`InventoryReport`] without its packages, as a framed check-in carries it. The same
+/// fields as [`InventoryReportWire`] but the packages: serde cannot flatten one into the
+/// other while refusing unknown fields.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InventoryHead<'a> {
+    hostname: Cow<'a, Hostname>,
+    os: Cow<'a, OsInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kernel: Option<Cow<'a, str>>,
+    format: PackageFormat,
+    inventory_hash: Cow<'a, str>,
+    collected_at: Timestamp,
+}
+
 /// [`InventoryReport`] as it travels (either form of the packages when read).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,25 +192,32 @@ impl InventoryReport {
         }
     }
 
-    /// A report read from a framed check-in: everything but the packages, then their
-    /// canonical text (checked as the JSON form's `packages_text` is).
-    pub(crate) fn from_text(
-        hostname: Hostname,
-        os: OsInfo,
-        kernel: Option<String>,
-        format: PackageFormat,
+    /// Everything but the packages: the head of a framed check-in's inventory.
+    pub(crate) fn head(&self) -> InventoryHead<'_> {
+        InventoryHead {
+            hostname: Cow::Borrowed(&self.hostname),
+            os: Cow::Borrowed(&self.os),
+            kernel: self.kernel.as_deref().map(Cow::Borrowed),
+            format: self.format,
+            inventory_hash: Cow::Borrowed(&self.inventory_hash),
+            collected_at: self.collected_at,
+        }
+    }
+
+    /// A report read from a framed check-in: its head, then the packages' canonical
+    /// text (checked as the JSON form's `packages_text` is).
+    pub(crate) fn from_head(
+        head: InventoryHead<'_>,
         text: String,
-        inventory_hash: String,
-        collected_at: Timestamp,
     ) -> Result<Self, ValidationError> {
         Ok(Self {
-            hostname,
-            os,
-            kernel,
-            format,
-            packages: Packages::Text(CanonicalText::parse(format, text)?),
-            inventory_hash,
-            collected_at,
+            hostname: head.hostname.into_owned(),
+            os: head.os.into_owned(),
+            kernel: head.kernel.map(Cow::into_owned),
+            format: head.format,
+            packages: Packages::Text(CanonicalText::parse(head.format, text)?),
+            inventory_hash: head.inventory_hash.into_owned(),
+            collected_at: head.collected_at,
         })
     }
 
