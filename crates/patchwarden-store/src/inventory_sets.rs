@@ -199,6 +199,9 @@ impl Interner {
         let mut in_both = vec![false; old.len()];
         let mut new_only: Vec<PackageRef<'_>> = Vec::new();
         let mut unchanged = 0u32;
+        // A first report (nothing before it) has every package added: nothing to pair,
+        // so its packages are not collected to be counted.
+        let first = old.is_empty();
         for (p, line) in new.lines() {
             let id = maps.by_line.get(line).copied();
             match id {
@@ -206,9 +209,7 @@ impl Interner {
                 // Borrowed packages are normalised (no empty source fields).
                 None => missing.push(p.to_installed()),
             }
-            // A first report (nothing before it) has every package added: nothing to
-            // pair, so its packages are not collected to be counted.
-            if old.is_empty() {
+            if first {
                 continue;
             }
             match id.and_then(|id| old.binary_search(&id).ok()) {
@@ -219,7 +220,7 @@ impl Interner {
                 None => new_only.push(p),
             }
         }
-        if old.is_empty() {
+        if first {
             let added = u32::try_from(new.len()).unwrap_or(u32::MAX);
             return Ok((
                 InventoryChange {

@@ -135,8 +135,10 @@ impl CheckIn {
     /// as the JSON form's is (shape, order, each package once).
     pub fn from_framed(mut body: Vec<u8>) -> Result<Self, FramedError> {
         let newline = memchr::memchr(b'\n', &body).ok_or(FramedError::NoNewline)?;
-        let text = body.split_off(newline + 1);
-        let head: CheckInHead<'static> = serde_json::from_slice(&body)?;
+        let head: CheckInHead<'static> = serde_json::from_slice(&body[..newline])?;
+        // The text stays in the body's buffer: the head is taken off its front.
+        body.drain(..=newline);
+        let text = body;
         let inventory = match head.inventory {
             None if text.is_empty() => None,
             None => return Err(FramedError::TextWithoutInventory),
