@@ -21,8 +21,11 @@ use crate::{InventoryChange, StoreError};
 use patchwarden_domain::package::{
     push_canonical_line, CheckedInventory, InstalledPackage, PackageFormat, PackageRef,
 };
+use reference::{Reference, References};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+
+mod reference;
 
 /// The normalised form a package takes in `packages`: absent source fields are stored
 /// as empty strings (validated packages never have empty ones), so that the unique
@@ -143,6 +146,9 @@ struct Maps {
 #[derive(Debug, Default)]
 pub struct Interner {
     maps: Mutex<Maps>,
+    /// Recent inventories, to find most of a report's ids without the map
+    /// ([`reference`]).
+    references: References,
 }
 
 impl Interner {
@@ -155,17 +161,49 @@ impl Interner {
 
     /// The id of each package when known; the packages that are not, normalised.
     pub fn ids_of(&self, inventory: &CheckedInventory<'_>) -> (Vec<i64>, Vec<InstalledPackage>) {
-        let maps = self.lock();
-        let mut ids = Vec::with_capacity(inventory.len());
+        let ids = self.lookup(inventory);
+        let mut known = Vec::with_capacity(inventory.len());
         let mut missing = Vec::new();
-        for (p, line) in inventory.lines() {
-            match maps.by_line.get(line) {
-                Some(id) => ids.push(*id),
+        for ((p, _), id) in inventory.lines().zip(ids) {
+            match id {
+                Some(id) => known.push(id),
                 // Borrowed packages are normalised (no empty source fields).
                 None => missing.push(p.to_installed()),
             }
         }
-        (ids, missing)
+        (known, missing)
+    }
+
+    /// The id of each line of `inventory` that is cached, in its order: most from a
+    /// reference inventory like it, walked side by side, the rest from the map. A
+    /// report whose lines the references mostly lack, and the cache mostly has, is
+    /// kept as a reference for the reports like it.
+    fn lookup(&self, inventory: &CheckedInventory<'_>) -> Vec<Option<i64>> {
+        let lines: Vec<&[u8]> = inventory.lines().map(|(_, line)| line).collect();
+        let mut ids: Vec<Option<i64>> = match self.references.choose(&lines) {
+            Some(r) => {
+                let mut walk = r.walk();
+                lines.iter().map(|line| walk.id_of(line)).collect()
+            }
+            None => vec![None; lines.len()],
+        };
+        let walked = ids.iter().flatten().count();
+        if walked < lines.len() {
+            let maps = self.lock();
+            for (id, line) in ids.iter_mut().zip(&lines) {
+                if id.is_none() {
+                    *id = maps.by_line.get(*line).copied();
+                }
+            }
+        }
+        let known = ids.iter().flatten().count();
+        if walked * 2 < lines.len() && known * 4 >= lines.len() * 3 {
+            let pairs = lines.iter().zip(&ids);
+            self.references.keep(Reference::new(
+                pairs.filter_map(|(line, id)| Some((*line, (*id)?))),
+            ));
+        }
+        ids
     }
 
     /// The ids of `ids` that are not cached (every id up to `through` is).
@@ -179,7 +217,7 @@ impl Interner {
 
     /// [`Interner::ids_of`] `new`, and the counts of the change from the stored
     /// inventory `old` (ascending ids, each cached or among the rows just `read`) to
-    /// it, the hash left empty, in one pass under the lock.
+    /// it, the hash left empty.
     ///
     /// A package whose id is in both is unchanged (one id is one tuple), and takes no
     /// part in the count of the rest: within its (name, arch) group no other package
@@ -193,7 +231,7 @@ impl Interner {
         new: &CheckedInventory<'_>,
     ) -> Result<(InventoryChange, Vec<i64>, Vec<InstalledPackage>), StoreError> {
         debug_assert!(old.is_sorted());
-        let maps = self.lock();
+        let ids = self.lookup(new);
         let mut known = Vec::with_capacity(new.len());
         let mut missing = Vec::new();
         let mut in_both = vec![false; old.len()];
@@ -202,8 +240,7 @@ impl Interner {
         // A first report (nothing before it) has every package added: nothing to pair,
         // so its packages are not collected to be counted.
         let first = old.is_empty();
-        for (p, line) in new.lines() {
-            let id = maps.by_line.get(line).copied();
+        for ((p, _), id) in new.lines().zip(ids) {
             match id {
                 Some(id) => known.push(id),
                 // Borrowed packages are normalised (no empty source fields).
@@ -232,6 +269,7 @@ impl Interner {
             ));
         }
         let read: HashMap<i64, &InstalledPackage> = read.iter().map(|(id, p)| (*id, p)).collect();
+        let maps = self.lock();
         let mut old_only: Vec<PackageRef<'_>> = Vec::new();
         for (id, _) in old.iter().zip(&in_both).filter(|(_, both)| !**both) {
             match maps.by_id.get(id).or_else(|| read.get(id).copied()) {
@@ -515,6 +553,51 @@ mod tests {
     }
 
     #[test]
+    fn reports_like_a_kept_one_take_the_same_ids_through_it() {
+        let i = Interner::default();
+        let host = |names: std::ops::Range<u32>, version: &str| -> Vec<InstalledPackage> {
+            names
+                .map(|n| InstalledPackage {
+                    version: version.into(),
+                    ..pkg(&format!("p{n:03}"), None)
+                })
+                .collect()
+        };
+        let base = host(0..40, "1.0-1");
+        i.remember(base.iter().cloned().zip(1..).map(|(p, id)| (id, p)));
+        let ids = |inv: &[InstalledPackage]| {
+            let checked = CheckedInventory::new(PackageFormat::Deb, inv).unwrap();
+            i.ids_of(&checked)
+        };
+        // Nothing kept yet: the map gives every id, and the report is kept.
+        let (known, missing) = ids(&base);
+        assert_eq!((known, missing.len()), ((1..=40).collect::<Vec<_>>(), 0));
+        assert_eq!(i.references.len(), 1);
+        // A host like it, with packages of its own, a newer version, and a package
+        // cached after the reference was kept: the same ids as the map gives.
+        i.remember([(41, pkg("p005a", None))]);
+        let mut like = base.clone();
+        like[7].version = "2.0-1".into();
+        like.extend([pkg("p005a", None), pkg("zz", None)]);
+        let (known, missing) = ids(&like);
+        let mut want: Vec<i64> = (1..=40).filter(|id| *id != 8).collect();
+        want.push(41);
+        let mut got = known.clone();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(missing.len(), 2);
+        assert_eq!(i.references.len(), 1, "served by the kept one");
+        // Another kind of host, cached: kept too. One mostly unknown: not kept.
+        let other = host(100..140, "1.0-1");
+        i.remember(other.iter().cloned().zip(200..).map(|(p, id)| (id, p)));
+        assert_eq!(ids(&other).0, (200..240).collect::<Vec<_>>());
+        assert_eq!(i.references.len(), 2);
+        assert_eq!(ids(&host(300..340, "1.0-1")).1.len(), 40);
+        assert_eq!(i.references.len(), 2);
+    }
+
+    #[test]
     fn catching_up_moves_through_only_over_rows_known_below() {
         let i = Interner::default();
         assert_eq!(i.through(), 0);
@@ -612,8 +695,11 @@ mod tests {
             old_ids.sort_unstable();
             let checked = CheckedInventory::new(PackageFormat::Deb, &new).unwrap();
             let (change, known, missing) = i.ids_and_counts(&old_ids, &read, &checked).unwrap();
-            proptest::prop_assert_eq!(change, crate::inventory_diff::count_changes(&old, &new));
+            proptest::prop_assert_eq!(&change, &crate::inventory_diff::count_changes(&old, &new));
             proptest::prop_assert_eq!(known.len() + missing.len(), new.len());
+            // Again, when the report may now be kept as a reference: the same answer.
+            let again = i.ids_and_counts(&old_ids, &read, &checked).unwrap();
+            proptest::prop_assert_eq!((change, known, missing), again);
         }
     }
 }

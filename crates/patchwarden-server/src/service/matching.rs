@@ -253,7 +253,9 @@ fn new_findings(format: PackageFormat, mut found: Vec<(Arc<Finding>, Level)>) ->
 /// Of one host's findings, by position, the one to keep of each (package, arch,
 /// advisory): the one whose installed version sorts first as text, the first of equals.
 pub(super) fn keep_first_installed(found: &[&Finding]) -> Vec<bool> {
-    let mut best: HashMap<(&str, &str, &str), usize> = HashMap::with_capacity(found.len());
+    // foldhash: one of these is built for every report's findings.
+    let mut best: HashMap<(&str, &str, &str), usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(found.len(), Default::default());
     for (i, f) in found.iter().enumerate() {
         let key = (f.package.as_str(), f.arch.as_str(), f.advisory.as_str());
         match best.entry(key) {

@@ -111,17 +111,23 @@ const CONTENT_MAX: usize = 1 << 21;
 /// At most this many shared findings' content addresses are kept by address.
 const SHARED_MAX: usize = 1 << 18;
 
+/// The maps' hasher: foldhash, not SipHash. Their keys are content addresses
+/// (SHA-256), row ids and allocation addresses, none chosen by a reporter, and every
+/// findings sync looks up each of its findings in two of them; the seed is still
+/// random per process.
+type Fast = foldhash::fast::RandomState;
+
 #[derive(Debug, Default)]
 struct Maps {
     /// Every id whose content address is known (all rows once [`DetailCache::load`]
     /// ran).
-    by_hash: HashMap<DetailHash, i64>,
-    by_id: HashMap<i64, Arc<Finding>>,
+    by_hash: HashMap<DetailHash, i64, Fast>,
+    by_id: HashMap<i64, Arc<Finding>, Fast>,
     complete: bool,
     /// The content address of findings handed in shared ([`DetailCache::hashes`]), by
     /// the address of their allocation. Each entry holds a clone of its `Arc`, so the
     /// allocation lives, and its address names that content, as long as the entry.
-    shared: HashMap<usize, (Arc<Finding>, DetailHash)>,
+    shared: HashMap<usize, (Arc<Finding>, DetailHash), Fast>,
 }
 
 /// Committed `finding_details` rows, by content address and by id. Entries are added
