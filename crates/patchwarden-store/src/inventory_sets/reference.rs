@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 const KEPT: usize = 8;
 /// Lines of a report looked for in a reference to choose it.
 const SAMPLES: usize = 8;
+/// Lines an inventory has at least to be kept: a small one would push out a
+/// reference that serves whole hosts, and saves few look-ups itself.
+pub(super) const MIN_LINES: usize = 64;
 
 /// One inventory's lines with the ids the cache had for them, sorted by line.
 #[derive(Debug)]
