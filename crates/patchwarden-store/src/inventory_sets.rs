@@ -694,7 +694,7 @@ mod tests {
         ) {
             let tuple = |k: u32| InstalledPackage {
                 version: format!("{}.0-1", k % 3),
-                ..pkg(&format!("p{:03}", k / 3), (k % 5 == 0).then_some("src"))
+                ..pkg(&format!("p{:03}", k / 3), k.is_multiple_of(5).then_some("src"))
             };
             let i = Interner::default();
             i.remember(
