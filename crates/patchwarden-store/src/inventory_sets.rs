@@ -131,7 +131,7 @@ pub fn contains_any(bytes: &[u8], wanted: &HashSet<i64>) -> bool {
 /// already holds: one contiguous key to hash and compare instead of five strings, and a
 /// faster hasher than SipHash (ids are looked up for every package of every report; the
 /// seed is still random per process).
-type LineMap = HashMap<Box<[u8]>, i64, foldhash::fast::RandomState>;
+type LineMap = HashMap<Box<[u8]>, i64, crate::Fast>;
 
 #[derive(Debug, Default)]
 struct Maps {

@@ -3,7 +3,7 @@
 //! the same finding. Rows never change once written (a different content is a
 //! different row), so each replica caches them without invalidation.
 
-use crate::{Result, StoreError};
+use crate::{Fast, Result, StoreError};
 use patchwarden_domain::finding::{Finding, FindingStatus};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -110,12 +110,6 @@ const CONTENT_MAX: usize = 1 << 21;
 
 /// At most this many shared findings' content addresses are kept by address.
 const SHARED_MAX: usize = 1 << 18;
-
-/// The maps' hasher: foldhash, not SipHash. Their keys are content addresses
-/// (SHA-256), row ids and allocation addresses, none chosen by a reporter, and every
-/// findings sync looks up each of its findings in two of them; the seed is still
-/// random per process.
-type Fast = foldhash::fast::RandomState;
 
 #[derive(Debug, Default)]
 struct Maps {

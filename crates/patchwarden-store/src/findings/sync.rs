@@ -8,6 +8,7 @@ use super::plan::{plan_sync, wanted_digest, Details, Wanted};
 use super::relevel::write_levels;
 use super::{finding_id, ClosedRow, FindingsDb};
 use crate::audit_drafts as drafts;
+use crate::Fast;
 use crate::{
     AdvisoryLevel, AuditCtx, FindingsBatch, FindingsChange, NewFinding, Result, StoreError,
 };
@@ -16,10 +17,6 @@ use patchwarden_domain::finding::Finding;
 use patchwarden_domain::ids::AssetId;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-/// The hasher of the per-sync maps, keyed by a host's findings and advisories: every
-/// sync builds them, and SipHash's cost showed in profiles.
-type Fast = foldhash::fast::RandomState;
 
 /// Rows a statement reads or writes at most.
 const CHUNK: usize = 500;
