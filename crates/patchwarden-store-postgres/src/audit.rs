@@ -53,13 +53,12 @@ pub(crate) async fn append(
     Ok(ev)
 }
 
-/// Seals `drafts` as the next events, in order, and stores them with the new head in
-/// multi-row statements: what a fleet re-match appends (an event per asset whose
-/// findings changed). Same rules as [`append`].
+/// Seals `drafts` as the next events, in order, each at its instant, and stores them
+/// with the new head in multi-row statements: what a fleet re-match appends (an event
+/// per asset whose findings changed). Same rules as [`append`].
 pub(crate) async fn append_many(
     conn: &mut PgConnection,
-    drafts: Vec<AuditDraft>,
-    at: jiff::Timestamp,
+    drafts: Vec<(AuditDraft, jiff::Timestamp)>,
 ) -> Result<()> {
     if drafts.is_empty() {
         return Ok(());
@@ -70,7 +69,7 @@ pub(crate) async fn append_many(
             .await
             .map_err(db_err)?;
     let mut events = Vec::with_capacity(drafts.len());
-    for draft in drafts {
+    for (draft, at) in drafts {
         seq += 1;
         let ev = AuditEvent::seal(draft, AuditSeq::new(seq), at, &prev);
         prev.clone_from(&ev.hash);

@@ -317,8 +317,8 @@ impl FindingsDb for Db<'_> {
         rows.iter().map(closed_from_row).collect()
     }
 
-    async fn audit(&mut self, drafts: Vec<AuditDraft>, at: Timestamp) -> Result<()> {
-        audit::append_many(&mut *self.0, drafts, at).await
+    async fn audit(&mut self, drafts: Vec<(AuditDraft, Timestamp)>) -> Result<()> {
+        audit::append_many(&mut *self.0, drafts).await
     }
 }
 

@@ -52,12 +52,13 @@ pub(crate) async fn append(
     Ok(ev)
 }
 
-/// Seals `drafts` as the next events, in order, all at `at`: what a fleet re-match
-/// appends (an event per asset whose findings changed). Same rules as [`append`].
+/// Seals `drafts` as the next events, in order, each at its instant: what a fleet
+/// re-match appends (an event per asset whose findings changed, all at one instant)
+/// and a group commit's findings syncs (each at its request's). Same rules as
+/// [`append`].
 pub(crate) async fn append_many(
     conn: &mut SqliteConnection,
-    drafts: Vec<AuditDraft>,
-    at: jiff::Timestamp,
+    drafts: Vec<(AuditDraft, jiff::Timestamp)>,
 ) -> Result<()> {
     if drafts.is_empty() {
         return Ok(());
@@ -66,7 +67,7 @@ pub(crate) async fn append_many(
         .fetch_one(&mut *conn)
         .await
         .map_err(db_err)?;
-    append_all(conn, head, drafts.into_iter().map(|d| (d, at)).collect()).await
+    append_all(conn, head, drafts).await
 }
 
 /// Seals `drafts` (each with its instant) as the events after `head` (`(seq, hash)` of

@@ -6,6 +6,7 @@ use super::*;
 use crate::SqliteStore;
 use patchwarden_domain::asset::{AssetKind, Criticality, Environment, Hostname, OsFamily, OsInfo};
 use patchwarden_domain::finding::Finding;
+use patchwarden_domain::level::Level;
 use patchwarden_domain::package::{CheckedInventory, InstalledPackage, PackageFormat};
 use patchwarden_store::{
     FindingFilter, FindingsChange, NewAgent, NewAsset, NewEnrollmentToken, NewFinding, Store,
@@ -110,9 +111,20 @@ impl Group {
         id: AssetId,
         advisories: &[&str],
     ) -> oneshot::Receiver<Result<FindingsChange>> {
+        let levels: Vec<(&str, Level)> = advisories.iter().map(|a| (*a, Level::High)).collect();
+        self.findings_as(ctx(15), id, &levels)
+    }
+
+    /// [`Group::findings`] as of `ctx`, each advisory at its level.
+    fn findings_as(
+        &mut self,
+        ctx: AuditCtx,
+        id: AssetId,
+        advisories: &[(&str, Level)],
+    ) -> oneshot::Receiver<Result<FindingsChange>> {
         let wanted: Vec<NewFinding> = advisories
             .iter()
-            .map(|a| NewFinding {
+            .map(|(a, level)| NewFinding {
                 finding: Arc::new(Finding {
                     package: "openssl".into(),
                     arch: "x86_64".into(),
@@ -126,14 +138,14 @@ impl Group {
                     evidence: format!("installed 1.0-1.el9 < fixed 1.0-2.el9 per {a}"),
                     suppressed: None,
                 }),
-                level: patchwarden_domain::level::Level::High,
-                allowed: jiff::SignedDuration::from_hours(48),
+                level: *level,
+                allowed: level.default_deadline(),
             })
             .collect();
         let content = wanted.iter().map(|nf| Arc::clone(&nf.finding)).collect();
         let (reply, answer) = oneshot::channel();
         self.requests.push(Request::Findings {
-            ctx: ctx(15),
+            ctx,
             sync: FindingsSync {
                 asset: id,
                 wanted,
@@ -565,6 +577,114 @@ async fn findings_syncs_of_a_group_each_get_their_own_answer() {
     let change = on_b.await.unwrap().unwrap();
     assert_eq!((change.opened, change.kept, change.closed), (1, 1, 0));
     assert_eq!(g.events("finding.sync").await, 4);
+}
+
+/// Findings syncs of distinct assets are written as one batch: each asset's findings
+/// are still dated by its own request (opened, closed, their deadlines) and audited
+/// under its own actor and instant; an advisory given two levels in one group takes
+/// the last, as when the syncs are written one after another.
+#[tokio::test]
+async fn findings_syncs_written_as_one_batch_keep_each_requests_instant_and_actor() {
+    let (mut g, _dir) = Group::new().await;
+    let (a, b, c) = (
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+        g.asset("c.example.org").await,
+    );
+    let as_of = |who: &str, s: i64| AuditCtx::system(who, at(s));
+    let on_a = g.findings_as(
+        as_of("agent-a", 100),
+        a,
+        &[("ALSA-1", Level::High), ("ALSA-2", Level::High)],
+    );
+    let on_b = g.findings_as(as_of("agent-b", 200), b, &[("ALSA-2", Level::High)]);
+    // c's sync gives ALSA-2 another level: being last, it holds for every asset.
+    let on_c = g.findings_as(as_of("agent-c", 300), c, &[("ALSA-2", Level::Critical)]);
+    g.write().await;
+    for (on, opened) in [(on_a, 2), (on_b, 1), (on_c, 1)] {
+        assert_eq!(on.await.unwrap().unwrap().opened, opened);
+    }
+    let of = |asset| FindingFilter {
+        asset: Some(asset),
+        include_closed: true,
+        limit: 100,
+        ..FindingFilter::default()
+    };
+    let first_seen = |list: &[patchwarden_store::StoredFinding]| {
+        list.iter().map(|f| f.first_seen_at).collect::<Vec<_>>()
+    };
+    let on_a = g.store.list_findings(&of(a)).await.unwrap();
+    assert_eq!(first_seen(&on_a), vec![at(100), at(100)]);
+    let on_b = g.store.list_findings(&of(b)).await.unwrap();
+    assert_eq!(first_seen(&on_b), vec![at(200)]);
+    assert_eq!(on_b[0].level, Level::Critical);
+    assert_eq!(
+        on_b[0].deadline_at,
+        at(200) + Level::Critical.default_deadline()
+    );
+    let synced = |events: &[patchwarden_domain::audit::AuditEvent]| {
+        events
+            .iter()
+            .filter(|e| e.action == "finding.sync")
+            .map(|e| (e.actor.name.clone(), e.at))
+            .collect::<Vec<_>>()
+    };
+    let all = g
+        .store
+        .list_audit(&patchwarden_store::AuditFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut events = synced(&all);
+    events.sort();
+    assert_eq!(
+        events,
+        vec![
+            ("agent-a".to_owned(), at(100)),
+            ("agent-b".to_owned(), at(200)),
+            ("agent-c".to_owned(), at(300)),
+        ]
+    );
+    assert_eq!(g.events("finding.sync").await, 3, "the chain links up");
+    // Next group: a closes ALSA-2 as of its request, b keeps its finding.
+    let on_a = g.findings_as(as_of("agent-a", 400), a, &[("ALSA-1", Level::High)]);
+    let on_b = g.findings_as(as_of("agent-b", 500), b, &[("ALSA-2", Level::Critical)]);
+    g.write().await;
+    let change = on_a.await.unwrap().unwrap();
+    assert_eq!((change.kept, change.closed), (1, 1));
+    let change = on_b.await.unwrap().unwrap();
+    assert_eq!((change.opened, change.kept), (0, 1));
+    let closed: Vec<_> = g
+        .store
+        .list_findings(&of(a))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|f| f.closed_at)
+        .collect();
+    assert_eq!(closed, vec![at(400)]);
+}
+
+/// Two syncs of one asset in a group are not merged: the second counts against what
+/// the first wrote, as when written one after another.
+#[tokio::test]
+async fn two_findings_syncs_of_one_asset_in_a_group_count_against_each_other() {
+    let (mut g, _dir) = Group::new().await;
+    let (a, b) = (
+        g.asset("a.example.org").await,
+        g.asset("b.example.org").await,
+    );
+    let first = g.findings(a, &["ALSA-1", "ALSA-2"]);
+    let other = g.findings(b, &["ALSA-1"]);
+    let second = g.findings(a, &["ALSA-2", "ALSA-3"]);
+    g.write().await;
+    assert_eq!(first.await.unwrap().unwrap().opened, 2);
+    assert_eq!(other.await.unwrap().unwrap().opened, 1);
+    let change = second.await.unwrap().unwrap();
+    assert_eq!((change.opened, change.kept, change.closed), (1, 1, 1));
+    assert_eq!(g.events("finding.sync").await, 3);
 }
 
 #[tokio::test]

@@ -82,6 +82,16 @@ impl BatchDetails {
         }
     }
 
+    /// One table of the details of all of `tables` (several syncs written as one
+    /// batch).
+    pub fn merged<'a>(tables: impl IntoIterator<Item = &'a BatchDetails>) -> Self {
+        Self::new(
+            tables
+                .into_iter()
+                .flat_map(|t| t.by_id.iter().map(|(id, f)| (*id, Arc::clone(f)))),
+        )
+    }
+
     /// The content of detail `id`.
     pub fn get(&self, id: i64) -> Option<&Finding> {
         self.by_id

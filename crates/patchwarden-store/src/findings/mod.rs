@@ -36,7 +36,8 @@ mod sync;
 pub use list::list;
 pub use relevel::relevel;
 pub use sync::{
-    apply, batch_in_tx, cached_ids, dedup_new, new_batch, prepare, put_details, Prepared, Remember,
+    apply, apply_each, batch_in_tx, cached_ids, dedup_new, new_batch, prepare, put_details,
+    Prepared, Remember,
 };
 
 use crate::{AdvisoryLevel, Result, StoreError};
@@ -135,8 +136,8 @@ pub trait FindingsDb: Send {
     async fn put_closed(&mut self, rows: &[ClosedRow]) -> Result<()>;
     /// Closed findings as the query says, ascending by id.
     async fn closed(&mut self, q: &ClosedQuery<'_>) -> Result<Vec<ClosedRow>>;
-    /// Seals and appends these events, in order.
-    async fn audit(&mut self, drafts: Vec<AuditDraft>, at: Timestamp) -> Result<()>;
+    /// Seals and appends these events, in order, each at its instant.
+    async fn audit(&mut self, drafts: Vec<(AuditDraft, Timestamp)>) -> Result<()>;
 }
 
 /// An `asset_findings` row from its columns.

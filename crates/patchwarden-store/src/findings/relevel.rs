@@ -54,7 +54,7 @@ pub(super) async fn write_levels(
     }
     let changed = count_open_of(db, &replaced).await?;
     let draft = drafts::finding_relevel(ctx, replaced.len(), changed);
-    db.audit(vec![draft], ctx.at).await?;
+    db.audit(vec![(draft, ctx.at)]).await?;
     Ok(changed)
 }
 

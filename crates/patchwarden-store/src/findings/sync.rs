@@ -40,6 +40,10 @@ pub struct Prepared {
     levels: Vec<AdvisoryLevel>,
     /// The counts of the assets found unchanged (every finding kept).
     pub unchanged: FindingsChange,
+    /// Each asset's counts, by its place in the batch's `assets`: those found
+    /// unchanged here, the others once [`apply`] wrote them (an asset found missing
+    /// keeps zeros).
+    pub changes: Vec<FindingsChange>,
     /// Assets of the batch that do not exist.
     pub missing: Vec<AssetId>,
 }
@@ -96,13 +100,18 @@ pub async fn prepare(db: &mut dyn FindingsDb, batch: &FindingsBatch) -> Result<P
     for chunk in assets.chunks(CHUNK) {
         stored.extend(db.digests(chunk).await?);
     }
-    let mut out = Prepared::default();
+    let mut out = Prepared {
+        changes: vec![FindingsChange::default(); batch.assets.len()],
+        ..Prepared::default()
+    };
     for c in candidates {
         match stored.get(&c.asset) {
             None => out.missing.push(AssetId::new(c.asset)),
             Some(Some(d)) if *d == c.digest => {
                 let n = batch.assets[c.index].1.len();
-                out.unchanged.kept += u32::try_from(n).unwrap_or(u32::MAX);
+                let kept = u32::try_from(n).unwrap_or(u32::MAX);
+                out.unchanged.kept += kept;
+                out.changes[c.index].kept = kept;
             }
             // No row yet: the asset never had a finding, which is what it wants.
             Some(None) if batch.assets[c.index].1.is_empty() => {}
@@ -167,6 +176,22 @@ pub async fn apply(
     batch: &FindingsBatch,
     prepared: &mut Prepared,
 ) -> Result<FindingsChange> {
+    apply_each(db, cache, ctx, &[], batch, prepared).await
+}
+
+/// [`apply`] with the asset at place `i` of the batch's `assets` synced as of
+/// `contexts[i]` (its instant, and the actor of its `finding.sync` event), `ctx` where
+/// `contexts` has no such place and for the levels written: the findings syncs of
+/// several requests written as one batch. Each asset's counts land in
+/// `prepared.changes`.
+pub async fn apply_each(
+    db: &mut dyn FindingsDb,
+    cache: &DetailCache,
+    ctx: &AuditCtx,
+    contexts: &[&AuditCtx],
+    batch: &FindingsBatch,
+    prepared: &mut Prepared,
+) -> Result<FindingsChange> {
     let mut total = prepared.unchanged.clone();
     if !prepared.levels.is_empty() {
         let levels: Vec<&AdvisoryLevel> = prepared.levels.iter().collect();
@@ -186,7 +211,6 @@ pub async fn apply(
         .flat_map(|r| r.open.iter().map(|f| f.detail))
         .collect();
     let open_details = details_of(db, cache, &open_ids).await?;
-    let at = to_micros(ctx.at);
     let content = |id: i64| {
         batch
             .details
@@ -203,6 +227,8 @@ pub async fn apply(
             continue;
         }
         let stored = rows.remove(&c.asset).unwrap_or_default();
+        let ctx = contexts.get(c.index).copied().unwrap_or(ctx);
+        let at = to_micros(ctx.at);
         wanted.clear();
         wanted.extend(batch.assets[c.index].1.iter().map(|id| Wanted {
             id: *id,
@@ -211,13 +237,13 @@ pub async fn apply(
         let plan = plan_sync(at, &stored, &wanted, c.digest.clone(), &content)?;
         total.add(&plan.change);
         if plan.change.is_notable() {
-            drafts.push(drafts::finding_sync(
-                ctx,
-                AssetId::new(c.asset),
-                &plan.change,
-            ));
+            let draft = drafts::finding_sync(ctx, AssetId::new(c.asset), &plan.change);
+            drafts.push((draft, ctx.at));
         }
-        closing.extend(plan.closing.iter().map(|f| (c.asset, *f)));
+        if let Some(slot) = prepared.changes.get_mut(c.index) {
+            slot.clone_from(&plan.change);
+        }
+        closing.extend(plan.closing.iter().map(|f| (c.asset, *f, at)));
         if plan.writes_row(&stored) {
             put.push((c.asset, plan.row));
         }
@@ -226,7 +252,7 @@ pub async fn apply(
     if !closing.is_empty() {
         let advisories: HashSet<&str> = closing
             .iter()
-            .filter_map(|(_, f)| open_details.get(&f.detail).map(|d| d.advisory.as_str()))
+            .filter_map(|(_, f, _)| open_details.get(&f.detail).map(|d| d.advisory.as_str()))
             .collect();
         let advisories: Vec<&str> = advisories.into_iter().collect();
         let mut levels = HashMap::new();
@@ -236,7 +262,7 @@ pub async fn apply(
             }
         }
         let mut rows = Vec::with_capacity(closing.len());
-        for (asset, f) in closing {
+        for (asset, f, at) in closing {
             let advisory = &super::plan::detail(&open_details, f.detail)?.advisory;
             let l = levels.get(advisory).ok_or_else(|| {
                 StoreError::corrupt(format!("no level stored for advisory {advisory}"))
@@ -261,7 +287,7 @@ pub async fn apply(
         db.put_rows(&refs).await?;
     }
     if !drafts.is_empty() {
-        db.audit(drafts, ctx.at).await?;
+        db.audit(drafts).await?;
     }
     Ok(total)
 }
