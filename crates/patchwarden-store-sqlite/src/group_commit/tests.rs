@@ -218,16 +218,20 @@ impl Group {
         self.store.get_asset(id).await.unwrap().inventory_hash
     }
 
-    /// Events of the chain with `action`, after checking the chain links up.
-    async fn events(&self, action: &str) -> usize {
-        let all = self
-            .store
+    /// Every event of the chain (at most 1,000).
+    async fn all_events(&self) -> Vec<patchwarden_domain::audit::AuditEvent> {
+        self.store
             .list_audit(&patchwarden_store::AuditFilter {
                 limit: 1000,
                 ..Default::default()
             })
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Events of the chain with `action`, after checking the chain links up.
+    async fn events(&self, action: &str) -> usize {
+        let all = self.all_events().await;
         let mut verifier = patchwarden_domain::audit::ChainVerifier::default();
         for ev in &all {
             verifier.push(ev).unwrap();
@@ -629,15 +633,7 @@ async fn findings_syncs_written_as_one_batch_keep_each_requests_instant_and_acto
             .map(|e| (e.actor.name.clone(), e.at))
             .collect::<Vec<_>>()
     };
-    let all = g
-        .store
-        .list_audit(&patchwarden_store::AuditFilter {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut events = synced(&all);
+    let mut events = synced(&g.all_events().await);
     events.sort();
     assert_eq!(
         events,
