@@ -341,7 +341,7 @@ impl PostgresStore {
                 return Err(not_found);
             }
             if !prepared.writes() {
-                return Ok(prepared.unchanged);
+                return Ok(prepared.total());
             }
         }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
@@ -372,7 +372,7 @@ impl PostgresStore {
     ) -> Result<FindingsChange> {
         let mut prepared = shared::prepare(&mut Db(&mut *self.reader().await?), batch).await?;
         if !prepared.writes() {
-            return Ok(prepared.unchanged);
+            return Ok(prepared.total());
         }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let change =

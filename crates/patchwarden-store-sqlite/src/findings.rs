@@ -406,7 +406,7 @@ impl SqliteStore {
                 return Err(not_found);
             }
             if !prepared.writes() {
-                return Ok(prepared.unchanged);
+                return Ok(prepared.total());
             }
         }
         self.will_have_finding_rows([asset.get()]);
@@ -428,7 +428,7 @@ impl SqliteStore {
     ) -> Result<FindingsChange> {
         let mut prepared = shared::prepare(&mut Db(&mut *self.reader().await?), batch).await?;
         if !prepared.writes() {
-            return Ok(prepared.unchanged);
+            return Ok(prepared.total());
         }
         self.will_have_finding_rows(prepared.written_assets());
         let mut tx = self

@@ -38,11 +38,9 @@ pub struct Prepared {
     candidates: Vec<Candidate>,
     /// Levels that differ from the stored ones.
     levels: Vec<AdvisoryLevel>,
-    /// The counts of the assets found unchanged (every finding kept).
-    pub unchanged: FindingsChange,
     /// Each asset's counts, by its place in the batch's `assets`: those found
-    /// unchanged here, the others once [`apply`] wrote them (an asset found missing
-    /// keeps zeros).
+    /// unchanged here (every finding kept), the others once [`apply`] wrote them (an
+    /// asset found missing keeps zeros).
     pub changes: Vec<FindingsChange>,
     /// Assets of the batch that do not exist.
     pub missing: Vec<AssetId>,
@@ -52,6 +50,16 @@ impl Prepared {
     /// The assets whose findings [`apply`] will write.
     pub fn written_assets(&self) -> impl Iterator<Item = i64> + '_ {
         self.candidates.iter().map(|c| c.asset)
+    }
+
+    /// The counts of all the batch's assets so far: before [`apply`], of those found
+    /// unchanged; after it, of every asset.
+    pub fn total(&self) -> FindingsChange {
+        let mut total = FindingsChange::default();
+        for change in &self.changes {
+            total.add(change);
+        }
+        total
     }
 
     /// Whether [`apply`] has anything to do.
@@ -109,9 +117,7 @@ pub async fn prepare(db: &mut dyn FindingsDb, batch: &FindingsBatch) -> Result<P
             None => out.missing.push(AssetId::new(c.asset)),
             Some(Some(d)) if *d == c.digest => {
                 let n = batch.assets[c.index].1.len();
-                let kept = u32::try_from(n).unwrap_or(u32::MAX);
-                out.unchanged.kept += kept;
-                out.changes[c.index].kept = kept;
+                out.changes[c.index].kept = u32::try_from(n).unwrap_or(u32::MAX);
             }
             // No row yet: the asset never had a finding, which is what it wants.
             Some(None) if batch.assets[c.index].1.is_empty() => {}
@@ -192,7 +198,6 @@ pub async fn apply_each(
     batch: &FindingsBatch,
     prepared: &mut Prepared,
 ) -> Result<FindingsChange> {
-    let mut total = prepared.unchanged.clone();
     if !prepared.levels.is_empty() {
         let levels: Vec<&AdvisoryLevel> = prepared.levels.iter().collect();
         write_levels(db, ctx, &levels).await?;
@@ -235,7 +240,6 @@ pub async fn apply_each(
             suppressed: batch.details.is_suppressed(*id),
         }));
         let plan = plan_sync(at, &stored, &wanted, c.digest.clone(), &content)?;
-        total.add(&plan.change);
         if plan.change.is_notable() {
             let draft = drafts::finding_sync(ctx, AssetId::new(c.asset), &plan.change);
             drafts.push((draft, ctx.at));
@@ -289,7 +293,7 @@ pub async fn apply_each(
     if !drafts.is_empty() {
         db.audit(drafts).await?;
     }
-    Ok(total)
+    Ok(prepared.total())
 }
 
 /// Rows to add to the [`DetailCache`] once the transaction that wrote them committed.
